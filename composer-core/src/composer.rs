@@ -1,0 +1,104 @@
+//! The [`Composer`] trait: one interface for Fast RL and the baseline composers, so a
+//! trainer swaps them by configuration.
+
+use crate::diag::Diagnostics;
+use crate::error::Error;
+use crate::kl::KlController;
+use crate::state::StateRecord;
+use crate::Result;
+
+/// Which composer wrote a state record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ComposerKind {
+    /// [`FastRl`](crate::FastRl): mirror-descent weights, Eq. (4)-(5).
+    FastRl = 1,
+    /// [`Fixed`](crate::Fixed): constant linear weights (also reward shaping `R - alpha*C`).
+    Fixed = 2,
+    /// [`Lagrangian`](crate::Lagrangian): multipliers on reward thresholds.
+    Lagrangian = 3,
+}
+
+impl ComposerKind {
+    /// Decodes the record's `kind` field.
+    pub fn from_u32(x: u32) -> Option<Self> {
+        match x {
+            1 => Some(ComposerKind::FastRl),
+            2 => Some(ComposerKind::Fixed),
+            3 => Some(ComposerKind::Lagrangian),
+            _ => None,
+        }
+    }
+}
+
+/// A reward composer: turns this batch's per-reward means into the weights `w` that
+/// compose this batch, `r_com = sum_i w_i r_i` (Eq. (6)).
+///
+/// Per Algorithm 1 the order of a step is: compute the batch means, call
+/// [`update`](Composer::update) (which moves the weights using this batch), compose this
+/// batch with the returned weights, keep them for the next step.
+pub trait Composer {
+    /// Which composer this is.
+    fn kind(&self) -> ComposerKind;
+    /// Number of reward channels `n`.
+    fn num_rewards(&self) -> usize;
+    /// Consumes this batch's reward means `rbar` (length `n`, finite) and returns the
+    /// weights to compose this batch with.
+    fn update(&mut self, reward_means: &[f32]) -> Result<&[f32]>;
+    /// The current weights (length `n`).
+    fn weights(&self) -> &[f32];
+    /// Number of updates done so far.
+    fn steps(&self) -> u64;
+    /// Writes this composer's state into `record` (other fields are left as they are).
+    fn save(&self, record: &mut StateRecord);
+    /// Restores from `record`. Validates everything before changing anything: on error
+    /// the composer is unchanged.
+    fn restore(&mut self, record: &StateRecord) -> Result<()>;
+
+    /// Per-step diagnostics of the current weights against `reward_means`.
+    fn diagnostics(&self, reward_means: &[f32]) -> Result<Diagnostics> {
+        Diagnostics::new(self.weights(), reward_means)
+    }
+
+    /// Encodes this composer's state (and the KL controller's `beta`, when given) into
+    /// `out`, which must hold [`RECORD_LEN`](crate::RECORD_LEN) bytes. Returns the bytes
+    /// written.
+    fn save_bytes(&self, kl: Option<&KlController>, out: &mut [u8]) -> Result<usize> {
+        let mut record = StateRecord::empty(self.kind(), self.num_rewards() as u32);
+        self.save(&mut record);
+        if let Some(kl) = kl {
+            kl.save(&mut record);
+        }
+        record.encode(out)
+    }
+
+    /// Decodes `bytes` and restores this composer (and `kl`, when given). Nothing changes
+    /// on error: a truncated, corrupted, wrong-version or wrong-kind record is an error.
+    fn restore_bytes(&mut self, kl: Option<&mut KlController>, bytes: &[u8]) -> Result<()> {
+        let record = StateRecord::decode(bytes)?;
+        record.expect(self.kind(), self.num_rewards())?;
+        let mut kl_next = None;
+        if let Some(k) = kl.as_deref() {
+            let mut copy = *k;
+            copy.restore(&record)?;
+            kl_next = Some(copy);
+        }
+        self.restore(&record)?;
+        if let (Some(k), Some(next)) = (kl, kl_next) {
+            *k = next;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a reward-means slice: length `n`, all finite.
+pub(crate) fn check_means(reward_means: &[f32], n: usize) -> Result<()> {
+    crate::error::length("reward_means", n, reward_means.len())?;
+    match reward_means.iter().position(|x| !x.is_finite()) {
+        Some(index) => Err(Error::NonFinite {
+            arg: "reward_means",
+            index,
+        }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,357 @@
+//! The Fast RL composer: mirror-descent (exponentiated-gradient) weights, Eq. (4)-(5).
+
+use crate::composer::{check_means, Composer, ComposerKind};
+use crate::error::{finite, in_range, length, Error};
+use crate::shape::check_channel_count;
+use crate::state::StateRecord;
+use crate::{Result, MAX_REWARDS};
+
+/// `smooth(.)` of Eq. (5): applied to each reward's (optionally normalised) batch mean
+/// before the update.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Smoothing {
+    /// `s = rbar` (Eq. (4)).
+    #[default]
+    None,
+    /// Exponential moving average over steps: `m <- decay*m + (1-decay)*rbar`, `s = m`,
+    /// with `m = rbar` on the first step. `decay` in `[0, 1)`.
+    Ema {
+        /// Weight of the past, in `[0, 1)`.
+        decay: f32,
+    },
+    /// `s = clamp(rbar, min, max)`: extreme batches move the weights no further than the
+    /// bounds.
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound, `>= min`.
+        max: f32,
+    },
+    /// `s = scale * tanh(rbar / scale)`: identity near 0, saturating at `+/-scale`.
+    Tanh {
+        /// Saturation level, `> 0`.
+        scale: f32,
+    },
+}
+
+/// Per-reward normalisation applied before smoothing. **Goes beyond the paper**: the
+/// paper feeds raw means, which lets a reward on a large scale (a reward model in
+/// `[-10, 10]`) swamp one on a small scale (BLEU in `[0, 1]`).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Normalization {
+    /// Raw means (the paper).
+    #[default]
+    None,
+    /// `z_i = (rbar_i - mu_i) / sqrt(var_i + 1e-8)` with `mu_i`, `var_i` the running mean
+    /// and (unbiased) variance of reward `i`'s batch means, including this batch
+    /// (Welford). `z = 0` until two batches have been seen. The weights then move toward
+    /// the rewards that are low *relative to their own history*.
+    Standardize,
+}
+
+/// Fast RL hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FastRlConfig {
+    /// Step size `eta` (the paper's `lambda`), `>= 0`. `0` keeps the weights uniform.
+    pub eta: f32,
+    /// Temperature dividing the signal, `> 0` (the appendix pseudo-code's `temperature`).
+    pub temperature: f32,
+    /// `smooth(.)` of Eq. (5).
+    pub smoothing: Smoothing,
+    /// Optional per-reward normalisation (beyond the paper).
+    pub normalization: Normalization,
+    /// Weight floor `f` in `[0, 1]`: after each update `w <- (1-f) w + f/n`, so no weight
+    /// falls below `f/n`. `0` (default) is the paper's rule.
+    pub floor: f32,
+}
+
+impl Default for FastRlConfig {
+    fn default() -> Self {
+        FastRlConfig {
+            eta: 1.0,
+            temperature: 1.0,
+            smoothing: Smoothing::None,
+            normalization: Normalization::None,
+            floor: 0.0,
+        }
+    }
+}
+
+impl FastRlConfig {
+    /// Checks every field's domain.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.eta.is_finite() && self.eta >= 0.0) {
+            return Err(Error::OutOfRange {
+                arg: "eta",
+                expected: "[0, inf)",
+                actual: self.eta as f64,
+            });
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(Error::OutOfRange {
+                arg: "temperature",
+                expected: "(0, inf)",
+                actual: self.temperature as f64,
+            });
+        }
+        in_range("floor", self.floor, 0.0, 1.0, "[0, 1]")?;
+        match self.smoothing {
+            Smoothing::None => {}
+            Smoothing::Ema { decay } => {
+                if !(decay.is_finite() && (0.0..1.0).contains(&decay)) {
+                    return Err(Error::OutOfRange {
+                        arg: "smoothing.decay",
+                        expected: "[0, 1)",
+                        actual: decay as f64,
+                    });
+                }
+            }
+            Smoothing::Clip { min, max } => {
+                finite("smoothing.min", min)?;
+                in_range("smoothing.max", max, min, f32::MAX, "[min, inf)")?;
+            }
+            Smoothing::Tanh { scale } => {
+                if !(scale.is_finite() && scale > 0.0) {
+                    return Err(Error::OutOfRange {
+                        arg: "smoothing.scale",
+                        expected: "(0, inf)",
+                        actual: scale as f64,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Fast RL composer.
+///
+/// Eq. (5), in log space:
+///
+/// ```text
+/// log w_i <- log w_i - eta * s_i / temperature + b_i
+/// log w_i <- log w_i - logsumexp_j(log w_j)          (so sum_i w_i = 1)
+/// ```
+///
+/// starting from `w_i = 1/n`, with `s_i = smooth(norm(rbar_i))`.
+///
+/// **Sign convention.** Eq. (3) is `max_theta min_w sum_i w_i r_i`: `w` is the min
+/// player, so its exponentiated-gradient step is `exp(-eta * r_i)` and weight moves
+/// toward the rewards that *lag*. The appendix pseudo-code writes
+/// `w_i *= exp(lambda * r_i / temperature)`, the same rule with `lambda = -eta < 0`.
+///
+/// **Numerics.** The logits are formed in `f64` (any product of finite `f32` values is
+/// finite in `f64`) and normalised with log-sum-exp, so for every finite input the
+/// weights are finite, non-negative and sum to 1 (within `1e-6` after rounding to
+/// `f32`). Rewards of `+/-1e30` with `eta = 1e6` are fine.
+#[derive(Clone, Debug)]
+pub struct FastRl {
+    n: usize,
+    cfg: FastRlConfig,
+    bias: [f32; MAX_REWARDS],
+    log_w: [f64; MAX_REWARDS],
+    w: [f32; MAX_REWARDS],
+    ema: [f64; MAX_REWARDS],
+    ema_ready: bool,
+    norm_count: u64,
+    norm_mean: [f64; MAX_REWARDS],
+    norm_m2: [f64; MAX_REWARDS],
+    step: u64,
+}
+
+impl FastRl {
+    /// A composer for `n` rewards with uniform weights `1/n` and zero bias.
+    pub fn new(n: usize, cfg: FastRlConfig) -> Result<Self> {
+        check_channel_count(n)?;
+        cfg.validate()?;
+        let mut c = FastRl {
+            n,
+            cfg,
+            bias: [0.0; MAX_REWARDS],
+            log_w: [0.0; MAX_REWARDS],
+            w: [0.0; MAX_REWARDS],
+            ema: [0.0; MAX_REWARDS],
+            ema_ready: false,
+            norm_count: 0,
+            norm_mean: [0.0; MAX_REWARDS],
+            norm_m2: [0.0; MAX_REWARDS],
+            step: 0,
+        };
+        let u = -libm::log(n as f64);
+        c.log_w[..n].fill(u);
+        c.refresh_weights();
+        Ok(c)
+    }
+
+    /// Sets the bias `b_i` of Eq. (5) (prior priority; positive favours reward `i`).
+    pub fn with_bias(mut self, bias: &[f32]) -> Result<Self> {
+        length("bias", self.n, bias.len())?;
+        if let Some(index) = bias.iter().position(|b| !b.is_finite()) {
+            return Err(Error::NonFinite { arg: "bias", index });
+        }
+        self.bias[..self.n].copy_from_slice(bias);
+        Ok(self)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FastRlConfig {
+        &self.cfg
+    }
+
+    /// Log-weights `log w_i` (normalised: `logsumexp = 0`).
+    pub fn log_weights(&self) -> &[f64] {
+        &self.log_w[..self.n]
+    }
+
+    fn refresh_weights(&mut self) {
+        for i in 0..self.n {
+            self.w[i] = libm::exp(self.log_w[i]) as f32;
+        }
+    }
+
+    /// The signal `s_i` this batch's means produce, and the smoother/normaliser state
+    /// after seeing them. Pure: `self` is not changed.
+    fn signal(&self, means: &[f32]) -> Signal {
+        let n = self.n;
+        let mut sig = Signal {
+            s: [0.0; MAX_REWARDS],
+            ema: self.ema,
+            norm_count: self.norm_count,
+            norm_mean: self.norm_mean,
+            norm_m2: self.norm_m2,
+        };
+        let mut x = [0.0f64; MAX_REWARDS];
+        for i in 0..n {
+            x[i] = means[i] as f64;
+        }
+        if self.cfg.normalization == Normalization::Standardize {
+            sig.norm_count += 1;
+            let c = sig.norm_count as f64;
+            for i in 0..n {
+                let d = x[i] - sig.norm_mean[i];
+                sig.norm_mean[i] += d / c;
+                sig.norm_m2[i] += d * (x[i] - sig.norm_mean[i]);
+                x[i] = if sig.norm_count >= 2 {
+                    let var = sig.norm_m2[i] / (c - 1.0);
+                    (x[i] - sig.norm_mean[i]) / libm::sqrt(var + 1e-8)
+                } else {
+                    0.0
+                };
+            }
+        }
+        for i in 0..n {
+            sig.s[i] = match self.cfg.smoothing {
+                Smoothing::None => x[i],
+                Smoothing::Ema { decay } => {
+                    let m = if self.ema_ready {
+                        decay as f64 * sig.ema[i] + (1.0 - decay as f64) * x[i]
+                    } else {
+                        x[i]
+                    };
+                    sig.ema[i] = m;
+                    m
+                }
+                Smoothing::Clip { min, max } => x[i].clamp(min as f64, max as f64),
+                Smoothing::Tanh { scale } => {
+                    let k = scale as f64;
+                    k * libm::tanh(x[i] / k)
+                }
+            };
+        }
+        sig
+    }
+}
+
+struct Signal {
+    s: [f64; MAX_REWARDS],
+    ema: [f64; MAX_REWARDS],
+    norm_count: u64,
+    norm_mean: [f64; MAX_REWARDS],
+    norm_m2: [f64; MAX_REWARDS],
+}
+
+impl Composer for FastRl {
+    fn kind(&self) -> ComposerKind {
+        ComposerKind::FastRl
+    }
+
+    fn num_rewards(&self) -> usize {
+        self.n
+    }
+
+    /// Eq. (5) with this batch's means; see the type's docs.
+    fn update(&mut self, reward_means: &[f32]) -> Result<&[f32]> {
+        check_means(reward_means, self.n)?;
+        let n = self.n;
+        let sig = self.signal(reward_means);
+        let scale = self.cfg.eta as f64 / self.cfg.temperature as f64;
+        let mut logits = [0.0f64; MAX_REWARDS];
+        let mut max = f64::NEG_INFINITY;
+        for i in 0..n {
+            logits[i] = self.log_w[i] - scale * sig.s[i] + self.bias[i] as f64;
+            max = max.max(logits[i]);
+        }
+        let mut z = 0.0f64;
+        for &l in &logits[..n] {
+            z += libm::exp(l - max);
+        }
+        let lse = max + libm::log(z);
+        for i in 0..n {
+            self.log_w[i] = logits[i] - lse;
+        }
+        let f = self.cfg.floor as f64;
+        if f > 0.0 {
+            for i in 0..n {
+                let w = (1.0 - f) * libm::exp(self.log_w[i]) + f / n as f64;
+                self.log_w[i] = libm::log(w);
+            }
+        }
+        self.refresh_weights();
+        self.ema = sig.ema;
+        self.ema_ready = true;
+        self.norm_count = sig.norm_count;
+        self.norm_mean = sig.norm_mean;
+        self.norm_m2 = sig.norm_m2;
+        self.step += 1;
+        Ok(&self.w[..n])
+    }
+
+    fn weights(&self) -> &[f32] {
+        &self.w[..self.n]
+    }
+
+    fn steps(&self) -> u64 {
+        self.step
+    }
+
+    fn save(&self, r: &mut StateRecord) {
+        r.step = self.step;
+        r.log_weights = self.log_w;
+        r.ema = self.ema;
+        r.ema_ready = self.ema_ready;
+        r.norm_count = self.norm_count;
+        r.norm_mean = self.norm_mean;
+        r.norm_m2 = self.norm_m2;
+    }
+
+    fn restore(&mut self, r: &StateRecord) -> Result<()> {
+        r.expect(ComposerKind::FastRl, self.n)?;
+        // The log-weights must be a normalised distribution: sum of exp within 1e-6 of 1.
+        let sum: f64 = r.log_weights[..self.n].iter().map(|&l| libm::exp(l)).sum();
+        if (sum - 1.0).abs() > 1e-6 || r.log_weights[..self.n].iter().any(|&l| l > 1e-9) {
+            return Err(Error::RecordField {
+                field: "log_weights",
+            });
+        }
+        self.step = r.step;
+        self.log_w = [0.0; MAX_REWARDS];
+        self.log_w[..self.n].copy_from_slice(&r.log_weights[..self.n]);
+        self.ema = r.ema;
+        self.ema_ready = r.ema_ready;
+        self.norm_count = r.norm_count;
+        self.norm_mean = r.norm_mean;
+        self.norm_m2 = r.norm_m2;
+        self.refresh_weights();
+        Ok(())
+    }
+}

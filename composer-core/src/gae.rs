@@ -1,0 +1,121 @@
+//! Generalised advantage estimation (Algorithm 1, line 11) over masked, variable-length rows.
+
+use crate::error::{length, Error};
+use crate::kl::diagnose_row;
+use crate::shape::{last_valid, MaskMode, Shape};
+use crate::storage::Storage;
+use crate::Result;
+
+/// GAE's discount `gamma` and trace decay `lambda`, both in `[0, 1]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaeParams {
+    /// Discount factor.
+    pub gamma: f32,
+    /// GAE `lambda`.
+    pub lambda: f32,
+}
+
+impl Default for GaeParams {
+    /// The paper's Table 7: `gamma = 0.99`, `lambda = 0.95`.
+    fn default() -> Self {
+        GaeParams {
+            gamma: 0.99,
+            lambda: 0.95,
+        }
+    }
+}
+
+impl GaeParams {
+    /// Checks `gamma`, `lambda` in `[0, 1]`.
+    pub fn validate(&self) -> Result<()> {
+        crate::error::in_range("gamma", self.gamma, 0.0, 1.0, "[0, 1]")?;
+        crate::error::in_range("lambda", self.lambda, 0.0, 1.0, "[0, 1]")
+    }
+}
+
+/// One backward step of the recursion at a valid token; the one home of this arithmetic.
+///
+/// `delta = r + gamma * v_next - v`, `A = delta + (gamma * lambda) * a_next`.
+#[inline(always)]
+pub(crate) fn gae_step(r: f32, v: f32, v_next: f32, a_next: f32, gamma: f32, gl: f32) -> f32 {
+    let delta = r + gamma * v_next - v;
+    delta + gl * a_next
+}
+
+/// GAE and returns for a `[batch, len]` batch of per-token rewards and values.
+///
+/// Per row, backwards over valid tokens `t` (masked tokens are skipped, see
+/// [`MaskMode`]; `t'` is the next valid token after `t`, none past the last):
+///
+/// ```text
+/// delta_t = r_t + gamma * V_{t'} - V_t        (V past the last valid token = 0)
+/// A_t     = delta_t + gamma * lambda * A_{t'}  (A past the last valid token = 0)
+/// R_t     = A_t + V_t
+/// ```
+///
+/// Masked positions get `A = R = 0`; their rewards and values are never read into a
+/// valid output (they may hold anything, even NaN). An all-masked row is all zeros.
+#[allow(clippy::too_many_arguments)]
+pub fn gae<T: Storage>(
+    rewards: &[T],
+    values: &[T],
+    mask: &[u8],
+    shape: Shape,
+    mode: MaskMode,
+    params: GaeParams,
+    advantages: &mut [f32],
+    returns: &mut [f32],
+) -> Result<()> {
+    params.validate()?;
+    let tokens = shape.tokens()?;
+    length("rewards", tokens, rewards.len())?;
+    length("values", tokens, values.len())?;
+    length("mask", tokens, mask.len())?;
+    length("advantages", tokens, advantages.len())?;
+    length("returns", tokens, returns.len())?;
+    let gamma = params.gamma;
+    let gl = params.gamma * params.lambda;
+    for b in 0..shape.batch {
+        let lo = b * shape.len;
+        let hi = lo + shape.len;
+        last_valid(&mask[lo..hi], b, mode)?;
+        let (mut v_next, mut a_next) = (0.0f32, 0.0f32);
+        let mut ok = true;
+        for i in (lo..hi).rev() {
+            if mask[i] == 0 {
+                advantages[i] = 0.0;
+                returns[i] = 0.0;
+                continue;
+            }
+            let v = values[i].to_f32();
+            let a = gae_step(rewards[i].to_f32(), v, v_next, a_next, gamma, gl);
+            let ret = a + v;
+            ok &= ret.is_finite() & a.is_finite();
+            advantages[i] = a;
+            returns[i] = ret;
+            v_next = v;
+            a_next = a;
+        }
+        if !ok {
+            return Err(overflow_or_input(rewards, values, mask, lo..hi, b));
+        }
+    }
+    Ok(())
+}
+
+fn overflow_or_input<T: Storage>(
+    rewards: &[T],
+    values: &[T],
+    mask: &[u8],
+    range: core::ops::Range<usize>,
+    row: usize,
+) -> Error {
+    diagnose_row::<T>(
+        &[],
+        &[("rewards", rewards), ("values", values)],
+        mask,
+        range,
+        "advantages",
+        row,
+    )
+}

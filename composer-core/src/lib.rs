@@ -1,0 +1,97 @@
+//! # composer-core
+//!
+//! The math of **Fast RL** ("Fair and Stable reward composition for RL fine-tuning of
+//! language models", Li et al., EMNLP 2024) as a `#![no_std]`, allocation-free library:
+//!
+//! | paper | item |
+//! |---|---|
+//! | Eq. (4), (5): mirror-descent weight update | [`FastRl::update`](fastrl::FastRl) via [`Composer::update`] |
+//! | Eq. (6): composition | [`compose`](compose::compose) |
+//! | Eq. (7): KL penalty | [`kl_penalty`](kl::kl_penalty), [`KlEstimator`], [`KlController`] |
+//! | Algorithm 1, line 11: advantages and target values | [`gae`](gae::gae), [`whiten`](whiten::whiten) |
+//! | Algorithm 1, lines 8-11 in one pass | [`fused_pass`](fused::fused_pass) |
+//! | Theorems 1 and 2 | [`Diagnostics`] |
+//!
+//! Baseline composers ([`Fixed`], [`Lagrangian`]) sit behind the same [`Composer`]
+//! trait so a trainer swaps them by configuration, and every composer's state saves to
+//! a fixed-layout byte record ([`StateRecord`]).
+//!
+//! Per-token inputs are accepted as `f32` or [`bf16`](half::bf16) storage
+//! ([`Storage`]); all arithmetic is `f32` (the weight update and batch reductions use
+//! `f64` accumulators). Callers pass slices; the hot functions never allocate.
+//!
+//! ```
+//! use composer_core::{Channel, Composer, FastRl, FastRlConfig, Shape, MaskMode};
+//! use composer_core::{fused_pass, reward_means, FusedInputs, FusedOutputs, FusedParams};
+//!
+//! let shape = Shape::new(2, 3);
+//! let mask = [1u8, 1, 1, 1, 1, 0];
+//! let bleu = [0.2f32, 0.4];                      // sequence-level, one per row
+//! let safety = [0.9f32, 0.8, 0.7, 0.9, 0.9, 0.0]; // per-token
+//! let channels = [Channel::Sequence(&bleu[..]), Channel::Dense(&safety[..])];
+//!
+//! let mut composer = FastRl::new(2, FastRlConfig::default()).unwrap();
+//! let mut means = [0.0f32; 2];
+//! reward_means(&channels, &mask, shape, MaskMode::Prefix, &mut means).unwrap();
+//! let weights = composer.update(&means).unwrap(); // Eq. (4): BLEU lags, so it gains weight
+//! assert!(weights[0] > weights[1]);
+//!
+//! let logp = [-1.0f32; 6];
+//! let ref_logp = [-1.1f32; 6];
+//! let values = [0.0f32; 6];
+//! let (mut reward, mut adv, mut ret) = ([0.0f32; 6], [0.0f32; 6], [0.0f32; 6]);
+//! let inputs = FusedInputs { channels: &channels, weights, logp: &logp, ref_logp: &ref_logp,
+//!                            values: &values, mask: &mask };
+//! let params = FusedParams::default();
+//! let stats = fused_pass(&inputs, shape, &params,
+//!     &mut FusedOutputs { rewards: &mut reward, advantages: &mut adv, returns: &mut ret }).unwrap();
+//! assert_eq!(stats.valid_tokens, 5);
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod baselines;
+pub mod compose;
+pub mod composer;
+pub mod diag;
+pub mod error;
+pub mod fastrl;
+pub mod fused;
+pub mod gae;
+pub mod kl;
+pub mod reduce;
+pub mod shape;
+pub mod state;
+pub mod storage;
+pub mod whiten;
+
+pub use baselines::{Constraint, Fixed, Lagrangian, LagrangianConfig, Squash};
+pub use compose::compose;
+pub use composer::{Composer, ComposerKind};
+pub use diag::Diagnostics;
+pub use error::Error;
+pub use fastrl::{FastRl, FastRlConfig, Normalization, Smoothing};
+pub use fused::{fused_pass, FusedInputs, FusedOutputs, FusedParams, FusedStats};
+pub use gae::{gae, GaeParams};
+pub use kl::{kl_penalty, KlController, KlEstimator, KlStats};
+pub use reduce::reward_means;
+pub use shape::{Channel, MaskMode, Shape};
+pub use state::{StateRecord, RECORD_LEN, RECORD_VERSION};
+pub use storage::Storage;
+pub use whiten::{whiten, WhitenStats};
+
+/// Re-export of the `bf16` storage type accepted by every per-token function.
+pub use half::bf16;
+
+/// The largest number of reward channels a composer holds. State lives in fixed-size
+/// arrays of this length so that nothing allocates and the state record has one layout.
+pub const MAX_REWARDS: usize = 16;
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,241 @@
+//! The composer state record: a versioned, fixed-layout, checksummed byte record.
+//!
+//! Layout (version 1, all little-endian, [`RECORD_LEN`] = 696 bytes):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `b"FASTRLCS"` |
+//! | 8 | 4 | version `u32` = [`RECORD_VERSION`] |
+//! | 12 | 4 | composer kind `u32` ([`ComposerKind`]) |
+//! | 16 | 4 | `n` `u32` |
+//! | 20 | 4 | flags `u32`: bit 0 EMA initialised, bit 1 KL beta present |
+//! | 24 | 8 | step count `u64` |
+//! | 32 | 8 | normaliser sample count `u64` |
+//! | 40 | 8 | KL controller beta `f64` |
+//! | 48 | 128 | log-weights `[f64; 16]` |
+//! | 176 | 128 | EMA of reward means `[f64; 16]` |
+//! | 304 | 128 | normaliser running means `[f64; 16]` |
+//! | 432 | 128 | normaliser running sums of squared deviations `[f64; 16]` |
+//! | 560 | 128 | Lagrange multiplier parameters `[f64; 16]` |
+//! | 688 | 8 | FNV-1a 64 checksum of bytes 0..688 |
+
+use crate::composer::ComposerKind;
+use crate::error::Error;
+use crate::{Result, MAX_REWARDS};
+
+/// Record layout version written and read by this build.
+pub const RECORD_VERSION: u32 = 1;
+/// Size of an encoded record in bytes.
+pub const RECORD_LEN: usize = 696;
+const MAGIC: [u8; 8] = *b"FASTRLCS";
+const BODY: usize = RECORD_LEN - 8;
+const FLAG_EMA: u32 = 1;
+const FLAG_KL: u32 = 2;
+
+/// Decoded composer state. Composers write and read the fields they own.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StateRecord {
+    /// Composer kind.
+    pub kind: ComposerKind,
+    /// Number of reward channels.
+    pub n: u32,
+    /// Updates done.
+    pub step: u64,
+    /// Whether the EMA smoother has seen a batch.
+    pub ema_ready: bool,
+    /// KL controller coefficient, when saved.
+    pub kl_beta: Option<f64>,
+    /// Log-weights (Fast RL).
+    pub log_weights: [f64; MAX_REWARDS],
+    /// EMA of reward means (Fast RL smoothing).
+    pub ema: [f64; MAX_REWARDS],
+    /// Batches seen by the normaliser.
+    pub norm_count: u64,
+    /// Normaliser running means.
+    pub norm_mean: [f64; MAX_REWARDS],
+    /// Normaliser running sums of squared deviations (Welford's `M2`).
+    pub norm_m2: [f64; MAX_REWARDS],
+    /// Lagrange multiplier parameters (before squashing).
+    pub multipliers: [f64; MAX_REWARDS],
+}
+
+/// FNV-1a, 64-bit.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn put(out: &mut [u8], at: &mut usize, bytes: &[u8]) {
+    out[*at..*at + bytes.len()].copy_from_slice(bytes);
+    *at += bytes.len();
+}
+
+fn take<const N: usize>(bytes: &[u8], at: &mut usize) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&bytes[*at..*at + N]);
+    *at += N;
+    a
+}
+
+impl StateRecord {
+    /// A record with every numeric field zero.
+    pub fn empty(kind: ComposerKind, n: u32) -> Self {
+        StateRecord {
+            kind,
+            n,
+            step: 0,
+            ema_ready: false,
+            kl_beta: None,
+            log_weights: [0.0; MAX_REWARDS],
+            ema: [0.0; MAX_REWARDS],
+            norm_count: 0,
+            norm_mean: [0.0; MAX_REWARDS],
+            norm_m2: [0.0; MAX_REWARDS],
+            multipliers: [0.0; MAX_REWARDS],
+        }
+    }
+
+    /// Encodes into `out[..RECORD_LEN]`; returns [`RECORD_LEN`].
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize> {
+        if out.len() < RECORD_LEN {
+            return Err(Error::RecordTooShort {
+                expected: RECORD_LEN,
+                actual: out.len(),
+            });
+        }
+        let mut at = 0;
+        put(out, &mut at, &MAGIC);
+        put(out, &mut at, &RECORD_VERSION.to_le_bytes());
+        put(out, &mut at, &(self.kind as u32).to_le_bytes());
+        put(out, &mut at, &self.n.to_le_bytes());
+        let flags = if self.ema_ready { FLAG_EMA } else { 0 }
+            | if self.kl_beta.is_some() { FLAG_KL } else { 0 };
+        put(out, &mut at, &flags.to_le_bytes());
+        put(out, &mut at, &self.step.to_le_bytes());
+        put(out, &mut at, &self.norm_count.to_le_bytes());
+        put(out, &mut at, &self.kl_beta.unwrap_or(0.0).to_le_bytes());
+        for arr in [
+            &self.log_weights,
+            &self.ema,
+            &self.norm_mean,
+            &self.norm_m2,
+            &self.multipliers,
+        ] {
+            for x in arr {
+                put(out, &mut at, &x.to_le_bytes());
+            }
+        }
+        debug_assert_eq!(at, BODY);
+        let sum = fnv1a(&out[..BODY]);
+        put(out, &mut at, &sum.to_le_bytes());
+        Ok(RECORD_LEN)
+    }
+
+    /// Encodes into a new `Vec` of [`RECORD_LEN`] bytes.
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> alloc::vec::Vec<u8> {
+        let mut v = alloc::vec![0u8; RECORD_LEN];
+        // The buffer has exactly RECORD_LEN bytes, the only way `encode` can fail.
+        let _ = self.encode(&mut v);
+        v
+    }
+
+    /// Decodes a record. `bytes` must be exactly [`RECORD_LEN`] long. Checks, in order:
+    /// length, magic, version, checksum, then every field's domain.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < RECORD_LEN {
+            return Err(Error::RecordTooShort {
+                expected: RECORD_LEN,
+                actual: bytes.len(),
+            });
+        }
+        crate::error::length("record", RECORD_LEN, bytes.len())?;
+        let mut at = 0;
+        if take::<8>(bytes, &mut at) != MAGIC {
+            return Err(Error::RecordMagic);
+        }
+        let version = u32::from_le_bytes(take(bytes, &mut at));
+        if version != RECORD_VERSION {
+            return Err(Error::RecordVersion {
+                expected: RECORD_VERSION,
+                actual: version,
+            });
+        }
+        let stored = u64::from_le_bytes(bytes[BODY..].try_into().map_err(|_| Error::RecordMagic)?);
+        let computed = fnv1a(&bytes[..BODY]);
+        if stored != computed {
+            return Err(Error::RecordChecksum { stored, computed });
+        }
+        let kind = ComposerKind::from_u32(u32::from_le_bytes(take(bytes, &mut at)))
+            .ok_or(Error::RecordField { field: "kind" })?;
+        let n = u32::from_le_bytes(take(bytes, &mut at));
+        if n == 0 || n as usize > MAX_REWARDS {
+            return Err(Error::RecordField { field: "n" });
+        }
+        let flags = u32::from_le_bytes(take(bytes, &mut at));
+        if flags & !(FLAG_EMA | FLAG_KL) != 0 {
+            return Err(Error::RecordField { field: "flags" });
+        }
+        let step = u64::from_le_bytes(take(bytes, &mut at));
+        let norm_count = u64::from_le_bytes(take(bytes, &mut at));
+        let beta = f64::from_le_bytes(take(bytes, &mut at));
+        let kl_beta = if flags & FLAG_KL != 0 {
+            if !(beta.is_finite() && beta >= 0.0) {
+                return Err(Error::RecordField { field: "kl_beta" });
+            }
+            Some(beta)
+        } else {
+            None
+        };
+        let mut arrays = [[0.0f64; MAX_REWARDS]; 5];
+        const NAMES: [&str; 5] = ["log_weights", "ema", "norm_mean", "norm_m2", "multipliers"];
+        for (arr, field) in arrays.iter_mut().zip(NAMES) {
+            for x in arr.iter_mut() {
+                *x = f64::from_le_bytes(take(bytes, &mut at));
+                if !x.is_finite() {
+                    return Err(Error::RecordField { field });
+                }
+            }
+        }
+        let [log_weights, ema, norm_mean, norm_m2, multipliers] = arrays;
+        if norm_m2.iter().any(|&m| m < 0.0) {
+            return Err(Error::RecordField { field: "norm_m2" });
+        }
+        Ok(StateRecord {
+            kind,
+            n,
+            step,
+            ema_ready: flags & FLAG_EMA != 0,
+            kl_beta,
+            log_weights,
+            ema,
+            norm_count,
+            norm_mean,
+            norm_m2,
+            multipliers,
+        })
+    }
+
+    /// Checks that this record belongs to a composer of `kind` with `n` rewards.
+    pub fn expect(&self, kind: ComposerKind, n: usize) -> Result<()> {
+        if self.kind != kind {
+            return Err(Error::RecordMismatch {
+                field: "kind",
+                expected: kind as u32,
+                actual: self.kind as u32,
+            });
+        }
+        if self.n as usize != n {
+            return Err(Error::RecordMismatch {
+                field: "n",
+                expected: n as u32,
+                actual: self.n,
+            });
+        }
+        Ok(())
+    }
+}
