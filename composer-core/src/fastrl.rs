@@ -285,19 +285,30 @@ impl Composer for FastRl {
         let n = self.n;
         let sig = self.signal(reward_means);
         let scale = self.cfg.eta as f64 / self.cfg.temperature as f64;
+        // The step is shift-invariant, so take it relative to its largest entry: tied
+        // rewards then get an increment of exactly 0, and a huge common offset (rewards
+        // of -1e30) cannot wash out the log-weights it is added to.
+        let mut step = [0.0f64; MAX_REWARDS];
+        let mut top = f64::NEG_INFINITY;
+        for i in 0..n {
+            step[i] = -scale * sig.s[i] + self.bias[i] as f64;
+            top = top.max(step[i]);
+        }
         let mut logits = [0.0f64; MAX_REWARDS];
         let mut max = f64::NEG_INFINITY;
         for i in 0..n {
-            logits[i] = self.log_w[i] - scale * sig.s[i] + self.bias[i] as f64;
+            logits[i] = self.log_w[i] + (step[i] - top);
             max = max.max(logits[i]);
         }
         let mut z = 0.0f64;
         for &l in &logits[..n] {
             z += libm::exp(l - max);
         }
-        let lse = max + libm::log(z);
+        // Subtract the max first, then log(z) in [0, ln n]: `logits - (max + log z)` would
+        // lose log(z) entirely when |max| is huge (e.g. 1e36).
+        let log_z = libm::log(z);
         for i in 0..n {
-            self.log_w[i] = logits[i] - lse;
+            self.log_w[i] = (logits[i] - max) - log_z;
         }
         let f = self.cfg.floor as f64;
         if f > 0.0 {

@@ -77,8 +77,8 @@ pub struct FusedStats {
 /// Composition + KL penalty + GAE + returns in one backward pass over each row, reading
 /// every input once.
 ///
-/// Per valid token, backwards (see [`compose`](crate::compose),
-/// [`kl_penalty`](crate::kl_penalty) and [`gae`](crate::gae) for each step):
+/// Per valid token, backwards (see [`compose`](crate::compose()),
+/// [`kl_penalty`](crate::kl_penalty()) and [`gae`](crate::gae()) for each step):
 ///
 /// ```text
 /// r_com = sum_i w_i r_i[b,t]                 Eq. (6)
@@ -89,7 +89,7 @@ pub struct FusedStats {
 /// The per-token arithmetic is the same code, in the same order, as the separate
 /// functions, so on the CPU the results are **bit-identical** to
 /// `compose -> kl_penalty -> gae` (a tested property). Whitening needs batch statistics
-/// and is a separate pass ([`whiten`](crate::whiten)).
+/// and is a separate pass ([`whiten`](crate::whiten())).
 pub fn fused_pass<T: Storage>(
     inputs: &FusedInputs<'_, T>,
     shape: Shape,

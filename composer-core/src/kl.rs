@@ -17,7 +17,8 @@ pub enum KlEstimator {
     /// `k2 = d^2 / 2` (`>= 0`).
     K2,
     /// `k3 = exp(-d) + d - 1` (`>= 0`, unbiased; Schulman's estimator, verl `low_var_kl`).
-    /// Computed as `expm1(-d) + d`, exact near `d = 0`.
+    /// Computed as `expm1(-d) + d` in `f64` (then rounded), so it keeps full `f32`
+    /// relative precision near `d = 0` where `exp(-d) - 1 + d` cancels.
     K3,
     /// `|d|`.
     Abs,
@@ -31,7 +32,10 @@ impl KlEstimator {
         match self {
             KlEstimator::K1 => d,
             KlEstimator::K2 => 0.5 * d * d,
-            KlEstimator::K3 => (libm::expm1f(-d) + d).max(0.0),
+            KlEstimator::K3 => {
+                let d = d as f64;
+                ((libm::expm1(-d) + d) as f32).max(0.0)
+            }
             KlEstimator::Abs => d.abs(),
         }
     }

@@ -6,17 +6,17 @@
 //! | paper | item |
 //! |---|---|
 //! | Eq. (4), (5): mirror-descent weight update | [`FastRl::update`](fastrl::FastRl) via [`Composer::update`] |
-//! | Eq. (6): composition | [`compose`](compose::compose) |
-//! | Eq. (7): KL penalty | [`kl_penalty`](kl::kl_penalty), [`KlEstimator`], [`KlController`] |
-//! | Algorithm 1, line 11: advantages and target values | [`gae`](gae::gae), [`whiten`](whiten::whiten) |
-//! | Algorithm 1, lines 8-11 in one pass | [`fused_pass`](fused::fused_pass) |
+//! | Eq. (6): composition | [`compose()`] |
+//! | Eq. (7): KL penalty | [`kl_penalty()`], [`KlEstimator`], [`KlController`] |
+//! | Algorithm 1, line 11: advantages and target values | [`gae()`], [`whiten()`] |
+//! | Algorithm 1, lines 8-11 in one pass | [`fused_pass()`] |
 //! | Theorems 1 and 2 | [`Diagnostics`] |
 //!
 //! Baseline composers ([`Fixed`], [`Lagrangian`]) sit behind the same [`Composer`]
 //! trait so a trainer swaps them by configuration, and every composer's state saves to
 //! a fixed-layout byte record ([`StateRecord`]).
 //!
-//! Per-token inputs are accepted as `f32` or [`bf16`](half::bf16) storage
+//! Per-token inputs are accepted as `f32` or [`bf16`] storage
 //! ([`Storage`]); all arithmetic is `f32` (the weight update and batch reductions use
 //! `f64` accumulators). Callers pass slices; the hot functions never allocate.
 //!
