@@ -1,0 +1,33 @@
+//! The Fast RL weight update (Eq. (5)) per call, n in {2, 4, 8, 16}.
+
+use composer_core::{Composer, FastRl, FastRlConfig, Smoothing};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("weight_update");
+    for &n in &[2usize, 4, 8, 16] {
+        for (name, smoothing) in [
+            ("plain", Smoothing::None),
+            ("ema", Smoothing::Ema { decay: 0.9 }),
+        ] {
+            let mut comp = FastRl::new(
+                n,
+                FastRlConfig {
+                    eta: 0.5,
+                    smoothing,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let means: Vec<f32> = (0..n).map(|i| 0.1 * i as f32).collect();
+            g.bench_function(BenchmarkId::new(name, n), |b| {
+                b.iter(|| black_box(comp.update(black_box(&means)).unwrap()[0]))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(weights, bench);
+criterion_main!(weights);
