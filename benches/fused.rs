@@ -3,6 +3,9 @@
 //!
 //! `cargo bench -p fastrl-benches --bench fused`; summarise with `python3 benches/report.py`.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use composer_core::{
     fused_pass, whiten, Channel, FusedInputs, FusedOutputs, FusedParams, Shape, Storage,
 };

@@ -1,5 +1,8 @@
 //! The Fast RL weight update (Eq. (5)) per call, n in {2, 4, 8, 16}.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use composer_core::{Composer, FastRl, FastRlConfig, Smoothing};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;

@@ -210,8 +210,10 @@ proptest! {
     /// Adding a constant to every reward leaves the update unchanged (no smoothing, EMA,
     /// or standardisation; clipping and tanh are deliberately not shift-invariant).
     #[test]
-    fn shift_invariance(n in 1usize..=8, eta in 0.0f32..5.0, c0 in -50.0f32..50.0,
-                        kind in 0..3, seq in prop::collection::vec(prop::collection::vec(-3.0f32..3.0, 8), 1..6)) {
+    // Means are multiples of 1/8 and the shift an integer, so `m + c0` is exact in f32:
+    // the property is about the update, not about rounding of the shifted inputs.
+    fn shift_invariance(n in 1usize..=8, eta in 0.0f32..5.0, c0 in (-50i32..50).prop_map(|c| c as f32),
+                        kind in 0..3, seq in prop::collection::vec(prop::collection::vec((-24i32..24).prop_map(|q| q as f32 / 8.0), 8), 1..6)) {
         let smoothing = if kind == 1 { Smoothing::Ema { decay: 0.7 } } else { Smoothing::None };
         let normalization = if kind == 2 { Normalization::Standardize } else { Normalization::None };
         let cfg = FastRlConfig { eta, smoothing, normalization, ..Default::default() };

@@ -2,20 +2,20 @@
 
 use crate::error::{length, Error};
 use crate::kl::diagnose_row;
-use crate::shape::{check_batch, last_valid, Channel, MaskMode, Shape};
+use crate::row;
+use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
 use crate::{Result, MAX_REWARDS};
 
 /// Channels split into dense and sequence-level lists with their weights, in channel
-/// order. The one home of the per-token composition arithmetic, shared by
-/// [`compose`] and the fused pass so both give bit-identical results.
+/// order, as the row kernels in `row.rs` read them.
 pub(crate) struct Prepared<'a, T> {
-    dense_w: [f32; MAX_REWARDS],
-    dense: [&'a [T]; MAX_REWARDS],
-    nd: usize,
+    pub(crate) dense_w: [f32; MAX_REWARDS],
+    pub(crate) dense: [&'a [T]; MAX_REWARDS],
+    pub(crate) nd: usize,
     seq_w: [f32; MAX_REWARDS],
     seq: [&'a [T]; MAX_REWARDS],
-    ns: usize,
+    pub(crate) ns: usize,
 }
 
 impl<'a, T: Storage> Prepared<'a, T> {
@@ -59,20 +59,6 @@ impl<'a, T: Storage> Prepared<'a, T> {
         let mut acc = 0.0f32;
         for k in 0..self.ns {
             acc += self.seq_w[k] * self.seq[k][b].to_f32();
-        }
-        acc
-    }
-
-    /// The composite reward at flat token `i`: the dense sum in channel order, plus the
-    /// row's sequence-level sum `seq` when `i` is the row's last valid token.
-    #[inline(always)]
-    pub(crate) fn token(&self, i: usize, last: bool, seq: f32) -> f32 {
-        let mut acc = 0.0f32;
-        for k in 0..self.nd {
-            acc += self.dense_w[k] * self.dense[k][i].to_f32();
-        }
-        if last && self.ns > 0 {
-            acc += seq;
         }
         acc
     }
@@ -136,20 +122,9 @@ pub fn compose<T: Storage>(
     let p = Prepared::new(channels, weights)?;
     for b in 0..shape.batch {
         let lo = b * shape.len;
-        let last = last_valid(&mask[lo..lo + shape.len], b, mode)?;
-        let seq = p.row_sequence(b);
-        let mut ok = true;
-        for t in 0..shape.len {
-            let i = lo + t;
-            out[i] = if mask[i] != 0 {
-                let r = p.token(i, Some(t) == last, seq);
-                ok &= r.is_finite();
-                r
-            } else {
-                0.0
-            };
-        }
-        if !ok {
+        let hi = lo + shape.len;
+        let info = row::scan(&mask[lo..hi], b, mode)?;
+        if !row::compose_row(&p, b, lo, &mask[lo..hi], info, &mut out[lo..hi]) {
             return Err(p.diagnose(mask, shape, b, "rewards (composite)"));
         }
     }

@@ -2,9 +2,12 @@
 
 use crate::compose::Prepared;
 use crate::error::length;
-use crate::gae::{gae_step, GaeParams};
+use crate::error::Error;
+use crate::forward::forward_row;
+use crate::gae::GaeParams;
 use crate::kl::{check_beta, diagnose_row, KlEstimator};
-use crate::shape::{check_batch, last_valid, Channel, MaskMode, Shape};
+use crate::row;
+use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
 use crate::Result;
 
@@ -86,8 +89,8 @@ pub struct FusedStats {
 /// A_t   = r_exp + gamma V_{t'} - V_t + gamma lambda A_{t'},   R_t = A_t + V_t
 /// ```
 ///
-/// The per-token arithmetic is the same code, in the same order, as the separate
-/// functions, so on the CPU the results are **bit-identical** to
+/// Each row runs the same row kernels as the separate functions, back to back while the
+/// row is in cache, so on the CPU the results are **bit-identical** to
 /// `compose -> kl_penalty -> gae` (a tested property). Whitening needs batch statistics
 /// and is a separate pass ([`whiten`](crate::whiten())).
 pub fn fused_pass<T: Storage>(
@@ -112,60 +115,109 @@ pub fn fused_pass<T: Storage>(
     let beta = params.beta;
     let est = params.estimator;
     let mut stats = FusedStats::default();
-    for b in 0..shape.batch {
-        let lo = b * shape.len;
-        let hi = lo + shape.len;
-        let Some(last) = last_valid(&mask[lo..hi], b, params.mode)? else {
-            out.rewards[lo..hi].fill(0.0);
-            out.advantages[lo..hi].fill(0.0);
-            out.returns[lo..hi].fill(0.0);
-            continue;
-        };
-        let last = lo + last;
-        let seq = p.row_sequence(b);
-        let (mut v_next, mut a_next) = (0.0f32, 0.0f32);
-        let (mut kl_sum, mut r_sum, mut n) = (0.0f64, 0.0f64, 0usize);
-        let mut ok = true;
-        for i in (lo..hi).rev() {
-            if mask[i] == 0 {
-                out.rewards[i] = 0.0;
-                out.advantages[i] = 0.0;
-                out.returns[i] = 0.0;
+    let len = shape.len;
+    for (b, g) in row::groups(shape.batch) {
+        // Forward over each row of the group: composite, penalty and delta ...
+        let mut ends = [0usize; row::GAE_GROUP];
+        for k in 0..g {
+            let rw = b + k;
+            let span = rw * len..(rw + 1) * len;
+            let m = &mask[span.clone()];
+            let info = row::scan(m, rw, params.mode)?;
+            let (out_r, out_a, out_ret) = (
+                &mut out.rewards[span.clone()],
+                &mut out.advantages[span.clone()],
+                &mut out.returns[span.clone()],
+            );
+            let Some(last) = info.last else {
+                out_r.fill(0.0);
+                out_a.fill(0.0);
+                out_ret.fill(0.0);
                 continue;
+            };
+            let fast = if info.holes {
+                None
+            } else {
+                forward_row(
+                    &p,
+                    rw,
+                    rw * len,
+                    last,
+                    &logp[span.clone()],
+                    &ref_logp[span.clone()],
+                    &values[span.clone()],
+                    beta,
+                    gamma,
+                    est,
+                    out_r,
+                    out_a,
+                )
+            };
+            if let Some(sums) = fast {
+                out_r[last + 1..].fill(0.0);
+                out_a[last + 1..].fill(0.0);
+                out_ret[last + 1..].fill(0.0);
+                ends[k] = last + 1;
+                stats.kl_sum += sums.kl;
+                stats.reward_sum += sums.reward;
+                stats.valid_tokens += last + 1;
+            } else {
+                // Holes, or more dense channels than the fast kernel takes: the row kernels.
+                let ok = row::compose_row(&p, rw, rw * len, m, info, out_r);
+                let (kl_sum, r_sum, ok_kl) = row::penalize_row(
+                    out_r,
+                    &logp[span.clone()],
+                    &ref_logp[span.clone()],
+                    m,
+                    beta,
+                    est,
+                );
+                if !(ok & ok_kl) {
+                    return Err(diagnose(&p, inputs, shape, rw));
+                }
+                row::holey_row(out_r, &values[span], m, last, gamma, gl, out_a, out_ret);
+                stats.kl_sum += kl_sum;
+                stats.reward_sum += r_sum;
+                stats.valid_tokens += m.iter().filter(|&&x| x != 0).count();
             }
-            let r_com = p.token(i, i == last, seq);
-            let kl = est.eval(logp[i].to_f32(), ref_logp[i].to_f32());
-            let r = r_com - beta * kl;
-            let v = values[i].to_f32();
-            let a = gae_step(r, v, v_next, a_next, gamma, gl);
-            let ret = a + v;
-            ok &= r.is_finite() & a.is_finite() & ret.is_finite();
-            out.rewards[i] = r;
-            out.advantages[i] = a;
-            out.returns[i] = ret;
-            kl_sum += kl as f64;
-            r_sum += r_com as f64;
-            n += 1;
-            v_next = v;
-            a_next = a;
         }
-        if !ok {
-            let e = p.diagnose(mask, shape, b, "advantages");
-            return Err(match e {
-                crate::Error::Overflow { .. } => diagnose_row(
-                    &[],
-                    &[("logp", logp), ("ref_logp", ref_logp), ("values", values)],
-                    mask,
-                    lo..hi,
-                    "advantages",
-                    b,
-                ),
-                e => e,
-            });
+        // ... then the serial part of GAE, interleaved across the group, and returns.
+        let span = b * len..(b + g) * len;
+        let bad = row::finish_group(
+            len,
+            &values[span.clone()],
+            &ends[..g],
+            gl,
+            &mut out.advantages[span.clone()],
+            &mut out.returns[span],
+        );
+        if let Some(k) = bad {
+            return Err(diagnose(&p, inputs, shape, b + k));
         }
-        stats.kl_sum += kl_sum;
-        stats.reward_sum += r_sum;
-        stats.valid_tokens += n;
     }
     Ok(stats)
+}
+
+/// Names the first non-finite input of row `b`, or reports an overflow there.
+fn diagnose<T: Storage>(
+    p: &Prepared<'_, T>,
+    inputs: &FusedInputs<'_, T>,
+    shape: Shape,
+    b: usize,
+) -> Error {
+    match p.diagnose(inputs.mask, shape, b, "advantages") {
+        Error::Overflow { .. } => diagnose_row(
+            &[],
+            &[
+                ("logp", inputs.logp),
+                ("ref_logp", inputs.ref_logp),
+                ("values", inputs.values),
+            ],
+            inputs.mask,
+            b * shape.len..(b + 1) * shape.len,
+            "advantages",
+            b,
+        ),
+        e => e,
+    }
 }

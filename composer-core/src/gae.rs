@@ -2,7 +2,8 @@
 
 use crate::error::{length, Error};
 use crate::kl::diagnose_row;
-use crate::shape::{last_valid, MaskMode, Shape};
+use crate::row;
+use crate::shape::{MaskMode, Shape};
 use crate::storage::Storage;
 use crate::Result;
 
@@ -31,15 +32,6 @@ impl GaeParams {
         crate::error::in_range("gamma", self.gamma, 0.0, 1.0, "[0, 1]")?;
         crate::error::in_range("lambda", self.lambda, 0.0, 1.0, "[0, 1]")
     }
-}
-
-/// One backward step of the recursion at a valid token; the one home of this arithmetic.
-///
-/// `delta = r + gamma * v_next - v`, `A = delta + (gamma * lambda) * a_next`.
-#[inline(always)]
-pub(crate) fn gae_step(r: f32, v: f32, v_next: f32, a_next: f32, gamma: f32, gl: f32) -> f32 {
-    let delta = r + gamma * v_next - v;
-    delta + gl * a_next
 }
 
 /// GAE and returns for a `[batch, len]` batch of per-token rewards and values.
@@ -75,29 +67,34 @@ pub fn gae<T: Storage>(
     length("returns", tokens, returns.len())?;
     let gamma = params.gamma;
     let gl = params.gamma * params.lambda;
-    for b in 0..shape.batch {
-        let lo = b * shape.len;
-        let hi = lo + shape.len;
-        last_valid(&mask[lo..hi], b, mode)?;
-        let (mut v_next, mut a_next) = (0.0f32, 0.0f32);
-        let mut ok = true;
-        for i in (lo..hi).rev() {
-            if mask[i] == 0 {
-                advantages[i] = 0.0;
-                returns[i] = 0.0;
-                continue;
-            }
-            let v = values[i].to_f32();
-            let a = gae_step(rewards[i].to_f32(), v, v_next, a_next, gamma, gl);
-            let ret = a + v;
-            ok &= ret.is_finite() & a.is_finite();
-            advantages[i] = a;
-            returns[i] = ret;
-            v_next = v;
-            a_next = a;
+    let len = shape.len;
+    let mut infos = [row::RowMask::default(); row::GAE_GROUP];
+    for (b, g) in row::groups(shape.batch) {
+        for k in 0..g {
+            let row = b + k;
+            infos[k] = row::scan(&mask[row * len..(row + 1) * len], row, mode)?;
         }
-        if !ok {
-            return Err(overflow_or_input(rewards, values, mask, lo..hi, b));
+        let span = b * len..(b + g) * len;
+        let bad = row::gae_group(
+            len,
+            &rewards[span.clone()],
+            &values[span.clone()],
+            &mask[span.clone()],
+            &infos[..g],
+            gamma,
+            gl,
+            &mut advantages[span.clone()],
+            &mut returns[span],
+        );
+        if let Some(k) = bad {
+            let row = b + k;
+            return Err(overflow_or_input(
+                rewards,
+                values,
+                mask,
+                row * len..(row + 1) * len,
+                row,
+            ));
         }
     }
     Ok(())

@@ -2,7 +2,8 @@
 //! or adaptive coefficient `beta`.
 
 use crate::error::{length, Error};
-use crate::shape::{last_valid, MaskMode, Shape};
+use crate::row;
+use crate::shape::{MaskMode, Shape};
 use crate::state::StateRecord;
 use crate::storage::Storage;
 use crate::Result;
@@ -86,20 +87,16 @@ pub fn kl_penalty<T: Storage>(
     for b in 0..shape.batch {
         let lo = b * shape.len;
         let hi = lo + shape.len;
-        last_valid(&mask[lo..hi], b, mode)?;
-        let mut ok = true;
-        for i in lo..hi {
-            if mask[i] == 0 {
-                out[i] = 0.0;
-                continue;
-            }
-            let k = estimator.eval(logp[i].to_f32(), ref_logp[i].to_f32());
-            let r = rewards[i] - beta * k;
-            ok &= r.is_finite();
-            stats.kl_sum += k as f64;
-            stats.tokens += 1;
-            out[i] = r;
-        }
+        row::scan(&mask[lo..hi], b, mode)?;
+        out[lo..hi].copy_from_slice(&rewards[lo..hi]);
+        let (kl_sum, _, ok) = row::penalize_row(
+            &mut out[lo..hi],
+            &logp[lo..hi],
+            &ref_logp[lo..hi],
+            &mask[lo..hi],
+            beta,
+            estimator,
+        );
         if !ok {
             return Err(diagnose_row(
                 &[("rewards", rewards)],
@@ -110,6 +107,8 @@ pub fn kl_penalty<T: Storage>(
                 b,
             ));
         }
+        stats.kl_sum += kl_sum;
+        stats.tokens += mask[lo..hi].iter().filter(|&&m| m != 0).count();
     }
     Ok(stats)
 }

@@ -1,7 +1,8 @@
 //! Per-reward batch means `rbar_i`, the input of the weight update (Eq. (4), (5)).
 
 use crate::error::Error;
-use crate::shape::{check_batch, last_valid, Channel, MaskMode, Shape};
+use crate::row;
+use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
 use crate::Result;
 
@@ -29,7 +30,7 @@ pub fn reward_means<T: Storage>(
     let mut tokens = 0usize;
     for b in 0..shape.batch {
         let row = &mask[b * shape.len..(b + 1) * shape.len];
-        if last_valid(row, b, mode)?.is_none() {
+        if row::scan(row, b, mode)?.last.is_none() {
             continue;
         }
         rows += 1;

@@ -92,21 +92,3 @@ pub(crate) fn check_channel_count(n: usize) -> Result<()> {
         Ok(())
     }
 }
-
-/// The position of row `row`'s last valid token, or `None` for an all-masked row;
-/// checks the prefix property in [`MaskMode::Prefix`].
-pub(crate) fn last_valid(mask_row: &[u8], row: usize, mode: MaskMode) -> Result<Option<usize>> {
-    let last = mask_row.iter().rposition(|&m| m != 0);
-    if mode == MaskMode::Prefix {
-        if let Some(l) = last {
-            if let Some(hole) = mask_row[..l].iter().position(|&m| m == 0) {
-                let position = mask_row[hole + 1..]
-                    .iter()
-                    .position(|&m| m != 0)
-                    .map_or(l, |p| hole + 1 + p);
-                return Err(Error::MaskNotPrefix { row, position });
-            }
-        }
-    }
-    Ok(last)
-}

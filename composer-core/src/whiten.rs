@@ -22,47 +22,66 @@ pub struct WhitenStats {
 /// x  <- (x - mu) / sqrt(var + 1e-8)   at valid tokens;  0 at masked ones
 /// ```
 ///
-/// Two passes with `f64` accumulators. An all-masked input becomes all zeros.
+/// Two passes with `f64` accumulators (8 lanes each). An all-masked input becomes all
+/// zeros.
 pub fn whiten(x: &mut [f32], mask: &[u8]) -> Result<WhitenStats> {
     length("mask", x.len(), mask.len())?;
-    let mut sum = 0.0f64;
-    let mut n = 0usize;
-    for (i, (&v, &m)) in x.iter().zip(mask).enumerate() {
-        if m != 0 {
-            if !v.is_finite() {
-                return Err(Error::NonFinite {
-                    arg: "advantages",
-                    index: i,
-                });
-            }
-            sum += v as f64;
-            n += 1;
-        }
-    }
+    let n = mask.iter().filter(|&&m| m != 0).count();
     if n == 0 {
         x.fill(0.0);
         return Ok(WhitenStats::default());
     }
-    let mean = sum / n as f64;
-    let mut ss = 0.0f64;
-    for (&v, &m) in x.iter().zip(mask) {
-        if m != 0 {
-            let d = v as f64 - mean;
-            ss += d * d;
-        }
+    // A sum of finite f32 values cannot overflow f64, so a non-finite sum means a
+    // non-finite input; only then look for it.
+    let sum = lane_sum(x, mask, |v| v as f64);
+    if !sum.is_finite() {
+        let index = x
+            .iter()
+            .zip(mask)
+            .position(|(v, &m)| m != 0 && !v.is_finite())
+            .unwrap_or(0);
+        return Err(Error::NonFinite {
+            arg: "advantages",
+            index,
+        });
     }
+    let mean = sum / n as f64;
+    let ss = lane_sum(x, mask, |v| {
+        let d = v as f64 - mean;
+        d * d
+    });
     let var = if n > 1 { ss / (n - 1) as f64 } else { 0.0 };
     let inv = 1.0 / libm::sqrt(var + 1e-8);
     for (v, &m) in x.iter_mut().zip(mask) {
-        *v = if m != 0 {
-            ((*v as f64 - mean) * inv) as f32
-        } else {
-            0.0
-        };
+        let w = ((*v as f64 - mean) * inv) as f32;
+        *v = if m != 0 { w } else { 0.0 };
     }
     Ok(WhitenStats {
         mean,
         std: libm::sqrt(var),
         tokens: n,
     })
+}
+
+/// `sum_{mask=1} f(x)` in `f64`, over 8 independent lanes (then added in order), so the
+/// loop is not serialised on one add. Deterministic for a given length.
+fn lane_sum(x: &[f32], mask: &[u8], f: impl Fn(f32) -> f64) -> f64 {
+    const LANES: usize = 8;
+    let mut acc = [0.0f64; LANES];
+    let body = x.len() - x.len() % LANES;
+    for (xc, mc) in x[..body]
+        .chunks_exact(LANES)
+        .zip(mask[..body].chunks_exact(LANES))
+    {
+        for j in 0..LANES {
+            acc[j] += if mc[j] != 0 { f(xc[j]) } else { 0.0 };
+        }
+    }
+    let mut total = 0.0;
+    for (&v, &m) in x[body..].iter().zip(&mask[body..]) {
+        if m != 0 {
+            total += f(v);
+        }
+    }
+    acc.iter().sum::<f64>() + total
 }
