@@ -2,7 +2,7 @@
 //! written the way the frameworks write them, used as oracles.
 
 /// verl's `compute_gae_advantage_return` loop (carry-forward mask), in `f64`, over one
-/// row: the oracle for [`composer_core::gae`]. Returns `(advantages, returns)` with 0 at
+/// row: the oracle for [`composer_core::gae()`]. Returns `(advantages, returns)` with 0 at
 /// masked positions (verl leaves the carried value there; its loss masks it).
 pub fn verl_gae_row(
     r: &[f64],
