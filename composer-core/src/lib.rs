@@ -61,6 +61,7 @@ pub mod compose;
 pub mod composer;
 pub mod diag;
 pub mod error;
+mod expf;
 pub mod fastrl;
 mod forward;
 pub mod fused;
@@ -94,6 +95,11 @@ pub use half::bf16;
 /// The largest number of reward channels a composer holds. State lives in fixed-size
 /// arrays of this length so that nothing allocates and the state record has one layout.
 pub const MAX_REWARDS: usize = 16;
+
+/// The README's code blocks, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
