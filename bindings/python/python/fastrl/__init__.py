@@ -1,0 +1,331 @@
+"""Fast RL: fair and stable reward composition for RL fine-tuning of language models.
+
+Python bindings of the Rust ``composer-core`` (Li et al., EMNLP 2024). Arrays are NumPy
+arrays (float32 or float64 in, float32 out); CPU torch tensors are accepted through the
+array protocol. Shapes: per-token arrays are ``[B, T]``; ``mask`` is ``[B, T]`` of 0/1
+(bool, int or float), 1 marking a valid token.
+
+Mask semantics (``mode``): ``"prefix"`` (trl): each row is a valid prefix, nothing
+bootstraps past its last valid token; ``"carry"`` (verl): masked tokens anywhere in a row
+are skipped and the recursion carries across them. Both agree on trailing padding.
+Outputs at masked positions are 0.
+
+Every error from the core (wrong shape, NaN, gamma outside [0, 1], ...) is raised as
+``ValueError`` with the core's message; the math runs with the GIL released.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _fastrl
+
+__all__ = [
+    "gae",
+    "kl_penalty",
+    "compose",
+    "fused",
+    "whiten",
+    "FastRLComposer",
+    "FixedComposer",
+    "LagrangianComposer",
+    "ShapingComposer",
+    "RECORD_LEN",
+]
+
+RECORD_LEN = _fastrl.RECORD_LEN
+_FLOATS = (np.float32, np.float64)
+
+
+def _float(name, x, ndim=None):
+    """`x` as a C-contiguous float32 array, after checking its dtype and rank."""
+    a = np.asarray(x)
+    if a.dtype.type not in _FLOATS:
+        raise ValueError(f"`{name}` must be float32 or float64, got {a.dtype}")
+    if ndim is not None and a.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
+        raise ValueError(f"`{name}` must have rank {ndim}, got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _mask(x, shape):
+    """`x` (bool/int/float 0-1) as a C-contiguous uint8 array of `shape`; all ones if None."""
+    if x is None:
+        return np.ones(shape, dtype=np.uint8)
+    a = np.asarray(x)
+    if a.dtype == np.bool_ or np.issubdtype(a.dtype, np.integer) or a.dtype.type in _FLOATS:
+        pass
+    else:
+        raise ValueError(f"`mask` must be bool, integer or float, got {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"`mask` has shape {a.shape}, expected {tuple(shape)}")
+    return np.ascontiguousarray(a != 0, dtype=np.uint8)
+
+
+def _same_shape(name, a, shape):
+    if a.shape != tuple(shape):
+        raise ValueError(f"`{name}` has shape {a.shape}, expected {tuple(shape)}")
+
+
+def _mode(mode):
+    if mode not in ("prefix", "carry"):
+        raise ValueError(f'`mode` = {mode!r}, expected "prefix" or "carry"')
+    return mode
+
+
+def gae(rewards, values, mask=None, gamma=0.99, lam=0.95, mode="carry"):
+    """Generalised advantage estimation and returns over ``[B, T]`` arrays.
+
+    ``delta_t = r_t + gamma V_{t'} - V_t``, ``A_t = delta_t + gamma lam A_{t'}`` (``t'`` the
+    next valid token; nothing past a row's last valid token), ``returns = A + V``.
+    Returns ``(advantages, returns)``, float32 ``[B, T]``.
+    """
+    r = _float("rewards", rewards, 2)
+    v = _float("values", values, 2)
+    _same_shape("values", v, r.shape)
+    m = _mask(mask, r.shape)
+    b, t = r.shape
+    a, ret = _fastrl.gae_flat(r.ravel(), v.ravel(), m.ravel(), b, t, float(gamma), float(lam), _mode(mode))
+    return a.reshape(b, t), ret.reshape(b, t)
+
+
+_ESTIMATORS = ("k1", "k2", "k3", "abs")
+
+
+def kl_penalty(logp, ref_logp, mask=None, beta=0.2, estimator="k1", rewards=None, mode="carry"):
+    """Eq. (7): ``rewards - beta * kl(logp, ref_logp)`` per token (``rewards`` defaults to 0,
+    giving the penalty alone). Estimators: k1 ``d``, k2 ``d^2/2``, k3 ``exp(-d) + d - 1``,
+    abs ``|d|`` with ``d = logp - ref_logp``. Returns float32 ``[B, T]``.
+    """
+    lp = _float("logp", logp, 2)
+    rl = _float("ref_logp", ref_logp, 2)
+    _same_shape("ref_logp", rl, lp.shape)
+    r = np.zeros_like(lp) if rewards is None else _float("rewards", rewards, 2)
+    _same_shape("rewards", r, lp.shape)
+    m = _mask(mask, lp.shape)
+    if estimator not in _ESTIMATORS:
+        raise ValueError(f"`estimator` = {estimator!r}, expected one of {_ESTIMATORS}")
+    b, t = lp.shape
+    out, _ = _fastrl.kl_penalty_flat(
+        r.ravel(), lp.ravel(), rl.ravel(), m.ravel(), b, t, float(beta), estimator, _mode(mode)
+    )
+    return out.reshape(b, t)
+
+
+def _channels(rewards, batch_shape=None):
+    """Reward channels as (flat arrays, dense flags, (B, T) or (B,)).
+
+    ``rewards`` is an array ``[n, B]`` (sequence-level), ``[n, B, T]`` (per token), or a
+    list of ``[B]`` and ``[B, T]`` arrays (mixed).
+    """
+    if isinstance(rewards, (list, tuple)):
+        chans = [_float(f"rewards[{i}]", x, (1, 2)) for i, x in enumerate(rewards)]
+    else:
+        arr = _float("rewards", rewards, (2, 3))
+        chans = list(arr)
+    if not chans:
+        raise ValueError("`rewards` holds no channel (n = 0)")
+    b = chans[0].shape[0]
+    t = None
+    for i, c in enumerate(chans):
+        if c.shape[0] != b:
+            raise ValueError(f"`rewards[{i}]` has {c.shape[0]} rows, expected {b}")
+        if c.ndim == 2:
+            if t is not None and c.shape[1] != t:
+                raise ValueError(f"`rewards[{i}]` has {c.shape[1]} tokens per row, expected {t}")
+            t = c.shape[1]
+    return [c.ravel() for c in chans], [c.ndim == 2 for c in chans], b, t
+
+
+def _weights(weights, n):
+    w = _float("weights", weights, 1)
+    if w.shape[0] != n:
+        raise ValueError(f"`weights` has length {w.shape[0]}, expected {n} (one per reward)")
+    return w
+
+
+def compose(rewards, weights, mask=None, mode="carry"):
+    """Eq. (6): ``r_com = sum_i w_i r_i``.
+
+    * ``rewards`` ``[n, B]`` and no mask: returns ``[B]``.
+    * ``rewards`` ``[n, B]`` with ``mask`` ``[B, T]``: each row's score lands on its last
+      valid token; returns ``[B, T]``.
+    * ``rewards`` ``[n, B, T]`` (or a list mixing ``[B]`` and ``[B, T]``): returns ``[B, T]``,
+      0 at masked tokens.
+    """
+    flat, dense, b, t = _channels(rewards)
+    w = _weights(weights, len(flat))
+    if t is None and mask is None:
+        out = _fastrl.compose_flat(flat, dense, w, np.ones(b, dtype=np.uint8), b, 1, "prefix")
+        return out
+    if t is None:
+        t = np.asarray(mask).shape[-1] if np.asarray(mask).ndim == 2 else 0
+    m = _mask(mask, (b, t))
+    return _fastrl.compose_flat(flat, dense, w, m.ravel(), b, t, _mode(mode)).reshape(b, t)
+
+
+def fused(rewards, weights, logp, ref_logp, values, mask=None, gamma=0.99, lam=0.95, beta=0.2,
+          estimator="k1", mode="carry", whiten=False):
+    """Composition + KL penalty + GAE + returns in one pass over each row.
+
+    ``rewards`` as in :func:`compose`; ``logp``, ``ref_logp``, ``values``, ``mask``: ``[B, T]``.
+    Returns a dict: ``rewards`` (``r_com - beta kl``), ``advantages`` (whitened over valid
+    tokens when ``whiten``), ``returns``, ``valid_tokens``, ``kl_mean``, ``reward_mean``.
+    """
+    flat, dense, b, t = _channels(rewards)
+    lp = _float("logp", logp, 2)
+    if lp.shape[0] != b:
+        raise ValueError(f"`logp` has {lp.shape[0]} rows, expected {b} (as rewards)")
+    if t is not None and lp.shape[1] != t:
+        raise ValueError(f"`logp` has shape {lp.shape}, expected {(b, t)} (as rewards)")
+    shape = lp.shape
+    rl = _float("ref_logp", ref_logp, 2)
+    _same_shape("ref_logp", rl, shape)
+    v = _float("values", values, 2)
+    _same_shape("values", v, shape)
+    m = _mask(mask, shape)
+    w = _weights(weights, len(flat))
+    if estimator not in _ESTIMATORS:
+        raise ValueError(f"`estimator` = {estimator!r}, expected one of {_ESTIMATORS}")
+    r, a, ret, n, kl_sum, r_sum = _fastrl.fused_flat(
+        flat, dense, w, lp.ravel(), rl.ravel(), v.ravel(), m.ravel(), shape[0], shape[1],
+        float(gamma), float(lam), float(beta), estimator, _mode(mode),
+    )
+    if whiten:
+        a = _fastrl.whiten_flat(a, m.ravel())
+    return {
+        "rewards": r.reshape(shape),
+        "advantages": a.reshape(shape),
+        "returns": ret.reshape(shape),
+        "valid_tokens": n,
+        "kl_mean": kl_sum / n if n else 0.0,
+        "reward_mean": r_sum / n if n else 0.0,
+    }
+
+
+def whiten(x, mask=None):
+    """Masked whitening: ``(x - mean) / sqrt(var + 1e-8)`` over valid tokens (unbiased var);
+    0 at masked tokens. Returns a new float32 array of ``x``'s shape."""
+    a = _float("x", x)
+    m = _mask(mask, a.shape)
+    return _fastrl.whiten_flat(a.ravel(), m.ravel()).reshape(a.shape)
+
+
+class _Composer:
+    """Common methods; see the subclasses."""
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    def update(self, reward_means):
+        """Consumes this batch's per-reward means; returns the weights (float32 ``[n]``) to
+        compose this batch with (Algorithm 1: update, then compose)."""
+        m = _float("reward_means", reward_means, 1)
+        return self._raw.update(m.tolist())
+
+    @property
+    def weights(self):
+        """The current weights, float32 ``[n]``."""
+        return self._raw.weights()
+
+    @property
+    def num_rewards(self):
+        return self._raw.num_rewards()
+
+    @property
+    def steps(self):
+        """Updates done so far."""
+        return self._raw.steps()
+
+    def state_dict(self):
+        """The composer's state as a versioned, checksummed byte record (``bytes``)."""
+        return self._raw.state_bytes()
+
+    def load_state_dict(self, state):
+        """Restores from :meth:`state_dict`'s bytes; raises ``ValueError`` (and changes
+        nothing) for a truncated, corrupted, wrong-version or wrong-kind record."""
+        if not isinstance(state, (bytes, bytearray, memoryview)):
+            raise ValueError(f"`state` must be bytes, got {type(state).__name__}")
+        self._raw.load_state_bytes(bytes(state))
+
+    def diagnostics(self, reward_means):
+        """Weights, disparity (std of the reward means across rewards), min and mean reward,
+        composite, and Theorem 1/2's ``C`` in ``composite = mean - C * disparity`` with its
+        (corrected) bound ``c_bound``."""
+        return self._raw.diagnostics(_float("reward_means", reward_means, 1).tolist())
+
+
+class FastRLComposer(_Composer):
+    """Fast RL (Eq. (4)-(5)): ``w_i <- w_i exp(-eta s_i / temperature + b_i) / Z`` from
+    uniform, weight moving toward the rewards that lag.
+
+    ``smoothing``: None, ``"ema"`` (``ema_decay``), ``"clip"`` (``clip=(lo, hi)``) or
+    ``"tanh"`` (``tanh_scale``). ``normalize=True`` standardises each reward by its running
+    mean/std (beyond the paper). ``floor`` mixes the weights with uniform.
+    """
+
+    def __init__(self, n, eta, temperature=1.0, bias=None, smoothing=None, ema_decay=0.9,
+                 clip=(0.0, 1.0), tanh_scale=1.0, normalize=False, floor=0.0):
+        kind = "none" if smoothing is None else smoothing
+        a, b = 0.0, 0.0
+        if kind == "ema":
+            a = ema_decay
+        elif kind == "clip":
+            a, b = clip
+        elif kind == "tanh":
+            a = tanh_scale
+        bias_list = None if bias is None else _float("bias", bias, 1).tolist()
+        super().__init__(_fastrl.RawComposer.fastrl(
+            int(n), float(eta), float(temperature), bias_list, kind, float(a), float(b),
+            bool(normalize), float(floor),
+        ))
+
+
+class FixedComposer(_Composer):
+    """Constant weights (need not sum to 1), e.g. RL4LMs' 0.25 / 0.75."""
+
+    def __init__(self, weights):
+        super().__init__(_fastrl.RawComposer.fixed(_float("weights", weights, 1).tolist()))
+
+
+class ShapingComposer(_Composer):
+    """Reward shaping over ``[reward, cost]``: ``R - alpha * C``."""
+
+    def __init__(self, alpha):
+        super().__init__(_fastrl.RawComposer.shaping(float(alpha)))
+
+
+class LagrangianComposer(_Composer):
+    """Lagrangian constrained composition.
+
+    ``constraints[i]`` is None (free), ``(">=", threshold)`` or ``("<=", threshold)``;
+    multipliers ``lambda_i = squash(p_i)`` with ``p_i += lr * violation``; weights
+    ``base_i +/- lambda_i`` (divided by ``1 + sum lambda`` when ``normalize``).
+    ``LagrangianComposer.safe_rlhf(threshold, ...)`` gives safe-rlhf's
+    ``(R - lambda C) / (1 + lambda)``.
+    """
+
+    def __init__(self, base, constraints, lr=0.01, squash="projected", init=0.0,
+                 max_multiplier=100.0, normalize=False, _raw=None):
+        if _raw is not None:
+            super().__init__(_raw)
+            return
+        kinds, thresholds = [], []
+        for i, c in enumerate(constraints):
+            if c is None:
+                kinds.append("free")
+                thresholds.append(0.0)
+            elif isinstance(c, tuple) and len(c) == 2 and c[0] in (">=", "<="):
+                kinds.append("at_least" if c[0] == ">=" else "at_most")
+                thresholds.append(float(c[1]))
+            else:
+                raise ValueError(f'`constraints[{i}]` = {c!r}, expected None, (">=", t) or ("<=", t)')
+        base_list = _float("base", base, 1).tolist()
+        super().__init__(_fastrl.RawComposer.lagrangian(
+            base_list, kinds, thresholds, float(lr), squash, float(init), float(max_multiplier),
+            bool(normalize),
+        ))
+
+    @classmethod
+    def safe_rlhf(cls, threshold=0.0, lr=0.1, init=1.0, max_multiplier=100.0):
+        return cls(None, None, _raw=_fastrl.RawComposer.safe_rlhf(
+            float(threshold), float(lr), float(init), float(max_multiplier)))

@@ -1,0 +1,454 @@
+//! The `fastrl._fastrl` extension module: thin wrappers over `composer-core` taking flat,
+//! contiguous `float32` arrays plus their shape. The Python layer (`python/fastrl`)
+//! checks and converts user arrays (dtype, rank, shapes) before calling in, so every
+//! function here sees clean inputs; errors from the core arrive as `ValueError` with
+//! the core's message. The math runs with the GIL released.
+
+use composer_core::{
+    compose, fused_pass, gae, kl_penalty, Channel, Composer, Constraint, Diagnostics, Error,
+    FastRl, FastRlConfig, Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, KlEstimator,
+    Lagrangian, LagrangianConfig, MaskMode, Normalization, Shape, Smoothing, Squash, RECORD_LEN,
+};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+fn err(e: Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn mode(m: &str) -> PyResult<MaskMode> {
+    match m {
+        "prefix" => Ok(MaskMode::Prefix),
+        "carry" => Ok(MaskMode::Carry),
+        other => Err(PyValueError::new_err(format!(
+            "`mode` = {other:?}, expected \"prefix\" or \"carry\""
+        ))),
+    }
+}
+
+fn estimator(e: &str) -> PyResult<KlEstimator> {
+    match e {
+        "k1" => Ok(KlEstimator::K1),
+        "k2" => Ok(KlEstimator::K2),
+        "k3" => Ok(KlEstimator::K3),
+        "abs" => Ok(KlEstimator::Abs),
+        other => Err(PyValueError::new_err(format!(
+            "`estimator` = {other:?}, expected \"k1\", \"k2\", \"k3\" or \"abs\""
+        ))),
+    }
+}
+
+fn slice<'a>(arg: &str, a: &'a PyReadonlyArray1<'_, f32>) -> PyResult<&'a [f32]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("`{arg}` must be C-contiguous")))
+}
+
+fn mask_slice<'a>(a: &'a PyReadonlyArray1<'_, u8>) -> PyResult<&'a [u8]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err("`mask` must be C-contiguous"))
+}
+
+/// GAE and returns on flat `[batch * len]` arrays.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn gae_flat<'py>(
+    py: Python<'py>,
+    rewards: PyReadonlyArray1<'py, f32>,
+    values: PyReadonlyArray1<'py, f32>,
+    mask: PyReadonlyArray1<'py, u8>,
+    batch: usize,
+    len: usize,
+    gamma: f32,
+    lam: f32,
+    mode_name: &str,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+    let (r, v, m) = (
+        slice("rewards", &rewards)?,
+        slice("values", &values)?,
+        mask_slice(&mask)?,
+    );
+    let md = mode(mode_name)?;
+    let tokens = Shape::new(batch, len).tokens().map_err(err)?;
+    let (mut a, mut ret) = (vec![0.0f32; tokens], vec![0.0f32; tokens]);
+    py.detach(|| {
+        gae(
+            r,
+            v,
+            m,
+            Shape::new(batch, len),
+            md,
+            GaeParams { gamma, lambda: lam },
+            &mut a,
+            &mut ret,
+        )
+    })
+    .map_err(err)?;
+    Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, ret)))
+}
+
+/// `rewards - beta * kl(logp, ref_logp)` at valid tokens; returns `(out, kl_sum)`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn kl_penalty_flat<'py>(
+    py: Python<'py>,
+    rewards: PyReadonlyArray1<'py, f32>,
+    logp: PyReadonlyArray1<'py, f32>,
+    ref_logp: PyReadonlyArray1<'py, f32>,
+    mask: PyReadonlyArray1<'py, u8>,
+    batch: usize,
+    len: usize,
+    beta: f32,
+    estimator_name: &str,
+    mode_name: &str,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, f64)> {
+    let (r, lp, rl) = (
+        slice("rewards", &rewards)?,
+        slice("logp", &logp)?,
+        slice("ref_logp", &ref_logp)?,
+    );
+    let m = mask_slice(&mask)?;
+    let (est, md) = (estimator(estimator_name)?, mode(mode_name)?);
+    let mut out = vec![0.0f32; Shape::new(batch, len).tokens().map_err(err)?];
+    let st = py
+        .detach(|| {
+            kl_penalty(
+                r,
+                lp,
+                rl,
+                m,
+                Shape::new(batch, len),
+                md,
+                beta,
+                est,
+                &mut out,
+            )
+        })
+        .map_err(err)?;
+    Ok((PyArray1::from_vec(py, out), st.kl_sum))
+}
+
+fn channels<'a>(
+    data: &'a [PyReadonlyArray1<'_, f32>],
+    dense: &[bool],
+) -> PyResult<Vec<Channel<'a, f32>>> {
+    data.iter()
+        .zip(dense)
+        .map(|(a, &d)| {
+            let s = slice("rewards", a)?;
+            Ok(if d {
+                Channel::Dense(s)
+            } else {
+                Channel::Sequence(s)
+            })
+        })
+        .collect()
+}
+
+/// Eq. (6) over channels (each flat; `dense[i]` says per-token or per-row).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn compose_flat<'py>(
+    py: Python<'py>,
+    rewards: Vec<PyReadonlyArray1<'py, f32>>,
+    dense: Vec<bool>,
+    weights: PyReadonlyArray1<'py, f32>,
+    mask: PyReadonlyArray1<'py, u8>,
+    batch: usize,
+    len: usize,
+    mode_name: &str,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let chs = channels(&rewards, &dense)?;
+    let (w, m, md) = (
+        slice("weights", &weights)?,
+        mask_slice(&mask)?,
+        mode(mode_name)?,
+    );
+    let mut out = vec![0.0f32; Shape::new(batch, len).tokens().map_err(err)?];
+    py.detach(|| compose(&chs, w, m, Shape::new(batch, len), md, &mut out))
+        .map_err(err)?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+type FusedResult<'py> = (
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    usize,
+    f64,
+    f64,
+);
+
+/// The fused pass; returns `(rewards, advantages, returns, valid_tokens, kl_sum, reward_sum)`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn fused_flat<'py>(
+    py: Python<'py>,
+    rewards: Vec<PyReadonlyArray1<'py, f32>>,
+    dense: Vec<bool>,
+    weights: PyReadonlyArray1<'py, f32>,
+    logp: PyReadonlyArray1<'py, f32>,
+    ref_logp: PyReadonlyArray1<'py, f32>,
+    values: PyReadonlyArray1<'py, f32>,
+    mask: PyReadonlyArray1<'py, u8>,
+    batch: usize,
+    len: usize,
+    gamma: f32,
+    lam: f32,
+    beta: f32,
+    estimator_name: &str,
+    mode_name: &str,
+) -> PyResult<FusedResult<'py>> {
+    let chs = channels(&rewards, &dense)?;
+    let inputs = FusedInputs {
+        channels: &chs,
+        weights: slice("weights", &weights)?,
+        logp: slice("logp", &logp)?,
+        ref_logp: slice("ref_logp", &ref_logp)?,
+        values: slice("values", &values)?,
+        mask: mask_slice(&mask)?,
+    };
+    let params = FusedParams {
+        gae: GaeParams { gamma, lambda: lam },
+        beta,
+        estimator: estimator(estimator_name)?,
+        mode: mode(mode_name)?,
+    };
+    let tokens = Shape::new(batch, len).tokens().map_err(err)?;
+    let (mut r, mut a, mut ret) = (
+        vec![0.0f32; tokens],
+        vec![0.0f32; tokens],
+        vec![0.0f32; tokens],
+    );
+    let st = py
+        .detach(|| {
+            let mut out = FusedOutputs {
+                rewards: &mut r,
+                advantages: &mut a,
+                returns: &mut ret,
+            };
+            fused_pass(&inputs, Shape::new(batch, len), &params, &mut out)
+        })
+        .map_err(err)?;
+    Ok((
+        PyArray1::from_vec(py, r),
+        PyArray1::from_vec(py, a),
+        PyArray1::from_vec(py, ret),
+        st.valid_tokens,
+        st.kl_sum,
+        st.reward_sum,
+    ))
+}
+
+/// Masked whitening in place semantics, returned as a new array.
+#[pyfunction]
+fn whiten_flat<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f32>,
+    mask: PyReadonlyArray1<'py, u8>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let mut v = slice("advantages", &x)?.to_vec();
+    let m = mask_slice(&mask)?;
+    py.detach(|| composer_core::whiten(&mut v, m))
+        .map_err(err)?;
+    Ok(PyArray1::from_vec(py, v))
+}
+
+/// A composer behind the core's `Composer` trait.
+#[pyclass(module = "fastrl._fastrl")]
+struct RawComposer(Box<dyn Composer + Send + Sync>);
+
+#[pymethods]
+impl RawComposer {
+    /// Fast RL (Eq. (4)-(5)).
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
+    fn fastrl(
+        n: usize,
+        eta: f32,
+        temperature: f32,
+        bias: Option<Vec<f32>>,
+        smoothing: &str,
+        a: f32,
+        b: f32,
+        normalize: bool,
+        floor: f32,
+    ) -> PyResult<Self> {
+        let smoothing = match smoothing {
+            "none" => Smoothing::None,
+            "ema" => Smoothing::Ema { decay: a },
+            "clip" => Smoothing::Clip { min: a, max: b },
+            "tanh" => Smoothing::Tanh { scale: a },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "`smoothing` = {other:?}, expected None, \"ema\", \"clip\" or \"tanh\""
+                )))
+            }
+        };
+        let normalization = if normalize {
+            Normalization::Standardize
+        } else {
+            Normalization::None
+        };
+        let cfg = FastRlConfig {
+            eta,
+            temperature,
+            smoothing,
+            normalization,
+            floor,
+        };
+        let mut c = FastRl::new(n, cfg).map_err(err)?;
+        if let Some(bias) = bias {
+            c = c.with_bias(&bias).map_err(err)?;
+        }
+        Ok(RawComposer(Box::new(c)))
+    }
+
+    /// Fixed linear weights.
+    #[staticmethod]
+    fn fixed(weights: Vec<f32>) -> PyResult<Self> {
+        Ok(RawComposer(Box::new(Fixed::new(&weights).map_err(err)?)))
+    }
+
+    /// Reward shaping `R - alpha * C`.
+    #[staticmethod]
+    fn shaping(alpha: f32) -> PyResult<Self> {
+        Ok(RawComposer(Box::new(
+            Fixed::reward_shaping(alpha).map_err(err)?,
+        )))
+    }
+
+    /// Lagrangian; `kinds[i]` is "free", "at_least" or "at_most" with `thresholds[i]`.
+    #[staticmethod]
+    #[allow(clippy::too_many_arguments)]
+    fn lagrangian(
+        base: Vec<f32>,
+        kinds: Vec<String>,
+        thresholds: Vec<f32>,
+        lr: f32,
+        squash: &str,
+        init: f32,
+        max_multiplier: f32,
+        normalize: bool,
+    ) -> PyResult<Self> {
+        if kinds.len() != thresholds.len() {
+            return Err(PyValueError::new_err(format!(
+                "`thresholds` has length {}, expected {}",
+                thresholds.len(),
+                kinds.len()
+            )));
+        }
+        let cons = kinds
+            .iter()
+            .zip(&thresholds)
+            .map(|(k, &t)| match k.as_str() {
+                "free" => Ok(Constraint::Free),
+                "at_least" => Ok(Constraint::AtLeast(t)),
+                "at_most" => Ok(Constraint::AtMost(t)),
+                other => Err(PyValueError::new_err(format!(
+                    "constraint {other:?}, expected \"free\", \"at_least\" or \"at_most\""
+                ))),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let squash = match squash {
+            "projected" => Squash::Projected,
+            "sigmoid" => Squash::Sigmoid,
+            "tanh" => Squash::Tanh,
+            "exp" => Squash::Exp,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "`squash` = {other:?}, expected \"projected\", \"sigmoid\", \"tanh\" or \"exp\""
+                )))
+            }
+        };
+        let cfg = LagrangianConfig {
+            lr,
+            squash,
+            init,
+            max_multiplier,
+            normalize,
+        };
+        Ok(RawComposer(Box::new(
+            Lagrangian::new(&base, &cons, cfg).map_err(err)?,
+        )))
+    }
+
+    /// safe-rlhf's reward/cost Lagrangian.
+    #[staticmethod]
+    fn safe_rlhf(threshold: f32, lr: f32, init: f32, max_multiplier: f32) -> PyResult<Self> {
+        Ok(RawComposer(Box::new(
+            Lagrangian::safe_rlhf(threshold, lr, init, max_multiplier).map_err(err)?,
+        )))
+    }
+
+    /// Consumes this batch's reward means; returns the weights to compose it with.
+    fn update<'py>(
+        &mut self,
+        py: Python<'py>,
+        reward_means: Vec<f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let w = self.0.update(&reward_means).map_err(err)?;
+        Ok(PyArray1::from_slice(py, w))
+    }
+
+    /// The current weights.
+    fn weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        PyArray1::from_slice(py, self.0.weights())
+    }
+
+    /// Number of rewards.
+    fn num_rewards(&self) -> usize {
+        self.0.num_rewards()
+    }
+
+    /// Updates done.
+    fn steps(&self) -> u64 {
+        self.0.steps()
+    }
+
+    /// The state record as bytes.
+    fn state_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut buf = [0u8; RECORD_LEN];
+        self.0.save_bytes(None, &mut buf).map_err(err)?;
+        Ok(PyBytes::new(py, &buf))
+    }
+
+    /// Restores from a state record; nothing changes on error.
+    fn load_state_bytes(&mut self, record: &[u8]) -> PyResult<()> {
+        self.0.restore_bytes(None, record).map_err(err)
+    }
+
+    /// Diagnostics of the current weights against `reward_means`.
+    fn diagnostics<'py>(
+        &self,
+        py: Python<'py>,
+        reward_means: Vec<f32>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d: Diagnostics = self.0.diagnostics(&reward_means).map_err(err)?;
+        let out = PyDict::new(py);
+        out.set_item("weights", d.weights[..d.n].to_vec())?;
+        out.set_item("mean", d.mean)?;
+        out.set_item("min", d.min)?;
+        out.set_item("argmin", d.argmin)?;
+        out.set_item("disparity", d.disparity)?;
+        out.set_item("composite", d.composite)?;
+        out.set_item("c", d.c)?;
+        out.set_item("c_bound", d.c_bound)?;
+        Ok(out)
+    }
+}
+
+/// The extension module.
+#[pymodule]
+fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(gae_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(kl_penalty_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(compose_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(fused_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(whiten_flat, m)?)?;
+    m.add_class::<RawComposer>()?;
+    m.add("RECORD_LEN", RECORD_LEN)?;
+    m.add("MAX_REWARDS", composer_core::MAX_REWARDS)?;
+    Ok(())
+}
