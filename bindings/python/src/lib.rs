@@ -50,6 +50,9 @@ fn mask_slice<'a>(a: &'a PyReadonlyArray1<'_, u8>) -> PyResult<&'a [u8]> {
         .map_err(|_| PyValueError::new_err("`mask` must be C-contiguous"))
 }
 
+/// Two arrays returned together.
+type Pair<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
+
 /// GAE and returns on flat `[batch * len]` arrays.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -63,7 +66,7 @@ fn gae_flat<'py>(
     gamma: f32,
     lam: f32,
     mode_name: &str,
-) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>)> {
+) -> PyResult<Pair<'py>> {
     let (r, v, m) = (
         slice("rewards", &rewards)?,
         slice("values", &values)?,
