@@ -22,8 +22,9 @@ pub struct WhitenStats {
 /// x  <- (x - mu) / sqrt(var + 1e-8)   at valid tokens;  0 at masked ones
 /// ```
 ///
-/// Two passes with `f64` accumulators (8 lanes each). An all-masked input becomes all
-/// zeros.
+/// Sums are accumulated in `f64` (8 lanes each); the deviations `x - mu` and the
+/// output are computed in `f32` (within a couple of ulp of the `f64` formula). An
+/// all-masked input becomes all zeros.
 pub fn whiten(x: &mut [f32], mask: &[u8]) -> Result<WhitenStats> {
     length("mask", x.len(), mask.len())?;
     let n = mask.iter().filter(|&&m| m != 0).count();
@@ -46,14 +47,16 @@ pub fn whiten(x: &mut [f32], mask: &[u8]) -> Result<WhitenStats> {
         });
     }
     let mean = sum / n as f64;
+    // Deviations in f32 (each within an ulp), squares summed in f64 lanes.
+    let mean32 = mean as f32;
     let ss = lane_sum(x, mask, |v| {
-        let d = v as f64 - mean;
+        let d = (v - mean32) as f64;
         d * d
     });
     let var = if n > 1 { ss / (n - 1) as f64 } else { 0.0 };
-    let inv = 1.0 / libm::sqrt(var + 1e-8);
+    let inv = (1.0 / libm::sqrt(var + 1e-8)) as f32;
     for (v, &m) in x.iter_mut().zip(mask) {
-        let w = ((*v as f64 - mean) * inv) as f32;
+        let w = (*v - mean32) * inv;
         *v = if m != 0 { w } else { 0.0 };
     }
     Ok(WhitenStats {

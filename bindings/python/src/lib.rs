@@ -53,7 +53,7 @@ fn mask_slice<'a>(a: &'a PyReadonlyArray1<'_, u8>) -> PyResult<&'a [u8]> {
 /// Two arrays returned together.
 type Pair<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f32>>);
 
-/// GAE and returns on flat `[batch * len]` arrays.
+/// GAE and returns on flat `[batch * len]` arrays; advantages whitened when `whiten`.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn gae_flat<'py>(
@@ -66,6 +66,7 @@ fn gae_flat<'py>(
     gamma: f32,
     lam: f32,
     mode_name: &str,
+    whiten: bool,
 ) -> PyResult<Pair<'py>> {
     let (r, v, m) = (
         slice("rewards", &rewards)?,
@@ -73,19 +74,16 @@ fn gae_flat<'py>(
         mask_slice(&mask)?,
     );
     let md = mode(mode_name)?;
-    let tokens = Shape::new(batch, len).tokens().map_err(err)?;
+    let shape = Shape::new(batch, len);
+    let tokens = shape.tokens().map_err(err)?;
     let (mut a, mut ret) = (vec![0.0f32; tokens], vec![0.0f32; tokens]);
+    let params = GaeParams { gamma, lambda: lam };
     py.detach(|| {
-        gae(
-            r,
-            v,
-            m,
-            Shape::new(batch, len),
-            md,
-            GaeParams { gamma, lambda: lam },
-            &mut a,
-            &mut ret,
-        )
+        gae(r, v, m, shape, md, params, &mut a, &mut ret)?;
+        if whiten {
+            composer_core::whiten(&mut a, m)?;
+        }
+        Ok(())
     })
     .map_err(err)?;
     Ok((PyArray1::from_vec(py, a), PyArray1::from_vec(py, ret)))

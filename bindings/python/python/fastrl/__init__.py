@@ -72,19 +72,22 @@ def _mode(mode):
     return mode
 
 
-def gae(rewards, values, mask=None, gamma=0.99, lam=0.95, mode="carry"):
+def gae(rewards, values, mask=None, gamma=0.99, lam=0.95, mode="carry", whiten=False):
     """Generalised advantage estimation and returns over ``[B, T]`` arrays.
 
     ``delta_t = r_t + gamma V_{t'} - V_t``, ``A_t = delta_t + gamma lam A_{t'}`` (``t'`` the
     next valid token; nothing past a row's last valid token), ``returns = A + V``.
-    Returns ``(advantages, returns)``, float32 ``[B, T]``.
+    With ``whiten=True`` the advantages are whitened over valid tokens (as verl's
+    ``masked_whiten``) in the same call. Returns ``(advantages, returns)``, float32 ``[B, T]``.
     """
     r = _float("rewards", rewards, 2)
     v = _float("values", values, 2)
     _same_shape("values", v, r.shape)
     m = _mask(mask, r.shape)
     b, t = r.shape
-    a, ret = _fastrl.gae_flat(r.ravel(), v.ravel(), m.ravel(), b, t, float(gamma), float(lam), _mode(mode))
+    a, ret = _fastrl.gae_flat(
+        r.ravel(), v.ravel(), m.ravel(), b, t, float(gamma), float(lam), _mode(mode), bool(whiten)
+    )
     return a.reshape(b, t), ret.reshape(b, t)
 
 
