@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs what it needs (the no_std target) itself.
+# Runs every test of the project. Installs what it needs itself: the no_std target, and
+# a project-local Python environment .venv (scripts/python-env.sh) that also brings
+# NVRTC (torch's nvidia/cu13/lib), so every CUDA kernel is compiled on every run.
 #   ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "unit, integration, property and doc tests (release: proptest runs faster)"
-cargo test --workspace --release --exclude fastrl-capi
+step "Python environment (.venv): pinned test dependencies and the fastrl package"
+./scripts/python-env.sh
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+export LD_LIBRARY_PATH="$site/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export FASTRL_REQUIRE_NVRTC=1
+
+step "unit, integration, property and doc tests; C ABI; CUDA kernels through NVRTC (release)"
+cargo test --workspace --release
+
+step "GPU equivalence tests (run where a driver is present, SKIPPED here otherwise)"
+cargo test -p composer-cuda --release --test gpu -- --nocapture 2>&1 | grep -E "SKIPPED|test result" || true
 
 step "benchmarks compile and run once each (criterion test mode)"
 cargo test -p fastrl-benches --release --benches
+cargo test -p composer-cuda --release --benches
+
+step "Python tests (bindings, trl GRPO and verl examples)"
+.venv/bin/python -m pytest -q bindings/python/tests
 
 step "no_std: composer-core builds for a target without std or alloc"
 rustup target add thumbv7em-none-eabihf >/dev/null
 cargo build -p composer-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p composer-core --no-default-features --features alloc --target thumbv7em-none-eabihf
-
-step "C ABI: header current, C program links against the static library"
-cargo test -p fastrl-capi --release
-
-step "Python package: install into .venv (project-local), then pytest"
-./scripts/python-env.sh
-.venv/bin/python -m pytest -q bindings/python/tests
 
 step "the main job runs on its defaults"
 cargo run --release -q -p composer-core --example synthetic -- --steps 10 >/dev/null

@@ -16,7 +16,22 @@ fn c_program_links_and_passes() {
         .and_then(|d| d.parent())
         .expect("target/<profile>");
     let lib = profile_dir.join("libfastrl.a");
-    assert!(lib.exists(), "{} was not built", lib.display());
+    // `cargo test` builds the library as an rlib only; build the static library of the
+    // same profile (a no-op when it is current).
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "-p", "fastrl-capi", "--lib"]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    if let Some(target_dir) = profile_dir.parent() {
+        build.arg("--target-dir").arg(target_dir);
+    }
+    let built = build.status().expect("run cargo build");
+    assert!(
+        built.success() && lib.exists(),
+        "{} was not built",
+        lib.display()
+    );
     let out = profile_dir.join("test_fastrl_c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(&cc)

@@ -1,0 +1,373 @@
+//! The GPU handle: context, default stream, NVRTC modules compiled at first use and
+//! cached, one launch function per kernel.
+
+use crate::error::CudaError;
+use crate::launch::{plan_fused, plan_sums, plan_whiten, DevChannel, DevPtr, FusedBuffers};
+use crate::params::UpdateParamsC;
+use crate::source::{compile, driver_available, nvrtc_available, Family, FUSED, UPDATE, WHITEN};
+use composer_core::{FastRlConfig, FusedParams, Normalization, Shape, Smoothing, MAX_REWARDS};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Element type of the per-token inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    /// `float`.
+    F32,
+    /// bf16 bit patterns (`unsigned short`).
+    Bf16,
+}
+
+impl Dtype {
+    fn suffix(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::Bf16 => "bf16",
+        }
+    }
+}
+
+/// A CUDA device with the fastrl kernels. Launches go on the context's default stream,
+/// so they are ordered with libtorch's work on that stream.
+pub struct Gpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    arch: &'static str,
+    modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu").field("arch", &self.arch).finish()
+    }
+}
+
+fn arch_of(major: i32, minor: i32) -> Result<&'static str, CudaError> {
+    Ok(match (major, minor) {
+        (8, 0) => "sm_80",
+        (8, 6) => "sm_86",
+        (8, 7) => "sm_87",
+        (8, 9) => "sm_89",
+        (9, 0) => "sm_90",
+        (10, 0) => "sm_100",
+        (12, 0) => "sm_120",
+        _ => {
+            return Err(CudaError::Unsupported(format!(
+                "compute capability {major}.{minor}"
+            )))
+        }
+    })
+}
+
+impl Gpu {
+    /// Opens device `ordinal`. Returns [`CudaError::NoCuda`] (never panics) when the
+    /// driver or NVRTC cannot be loaded, so callers can fall back to the CPU core.
+    pub fn new(ordinal: usize) -> Result<Self, CudaError> {
+        if !driver_available() {
+            return Err(CudaError::NoCuda {
+                library: "libcuda",
+                hint: "no NVIDIA driver on this machine; use composer-core's CPU path",
+            });
+        }
+        if !nvrtc_available() {
+            return Err(CudaError::NoCuda {
+                library: "libnvrtc",
+                hint: "put NVRTC on LD_LIBRARY_PATH (pip install torch==2.11.0 brings nvidia/cu13/lib/libnvrtc.so.13)",
+            });
+        }
+        let ctx = CudaContext::new(ordinal)?;
+        let (major, minor) = ctx.compute_capability()?;
+        let arch = arch_of(major, minor)?;
+        let stream = ctx.default_stream();
+        Ok(Gpu {
+            ctx,
+            stream,
+            arch,
+            modules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The target architecture kernels are compiled for (e.g. `"sm_90"`).
+    pub fn arch(&self) -> &'static str {
+        self.arch
+    }
+
+    /// The default stream every launch goes on.
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    /// The context.
+    pub fn context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+
+    fn function(&self, family: &Family, name: &str) -> Result<CudaFunction, CudaError> {
+        let module = {
+            let mut cache = self
+                .modules
+                .lock()
+                .map_err(|_| CudaError::Driver("module cache poisoned".into()))?;
+            match cache.get(family.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = self.ctx.load_module(compile(family, self.arch)?)?;
+                    cache.insert(family.name, m.clone());
+                    m
+                }
+            }
+        };
+        Ok(module.load_function(name)?)
+    }
+
+    /// Launches the fused pass on the default stream (asynchronous).
+    ///
+    /// # Safety
+    /// Every [`DevPtr`] must address at least `len` elements of the stated type in this
+    /// context's device memory (tensors must be contiguous), live until the launch
+    /// completes; outputs must not alias inputs or each other; inputs are `float` for
+    /// [`Dtype::F32`] and bf16 bits for [`Dtype::Bf16`]. Lengths and null pointers are
+    /// checked; what cannot be checked is that the addresses are real.
+    pub unsafe fn fused_raw(
+        &self,
+        dtype: Dtype,
+        buffers: &FusedBuffers<'_>,
+        shape: Shape,
+        params: &FusedParams,
+    ) -> Result<(), CudaError> {
+        let (p, cfg) = plan_fused(buffers, shape, params)?;
+        if shape.batch == 0 {
+            return Ok(());
+        }
+        let f = self.function(&FUSED, &format!("fused_{}", dtype.suffix()))?;
+        let mut b = self.stream.launch_builder(&f);
+        b.arg(&p);
+        // SAFETY: `p` mirrors `FusedParams` in kernels/fused.cu (sizes asserted); the
+        // grid has one block per row and block_dim <= 1024 as the kernel requires; the
+        // pointers are valid per this function's contract.
+        unsafe { b.launch(cfg) }?;
+        Ok(())
+    }
+
+    /// Adds each reward's masked sum of a batch to `sums` (`[MAX_REWARDS + 2]` f64: sums,
+    /// rows with a valid token, valid tokens) on the default stream.
+    ///
+    /// # Safety
+    /// As [`Gpu::fused_raw`] for `channels`, `mask` and `sums`.
+    pub unsafe fn reward_sums_raw(
+        &self,
+        dtype: Dtype,
+        channels: &[DevChannel],
+        mask: DevPtr,
+        sums: DevPtr,
+        shape: Shape,
+    ) -> Result<(), CudaError> {
+        let (p, cfg) = plan_sums(channels, mask, sums, shape)?;
+        if shape.batch == 0 {
+            return Ok(());
+        }
+        let f = self.function(&UPDATE, &format!("reward_sums_{}", dtype.suffix()))?;
+        let mut b = self.stream.launch_builder(&f);
+        b.arg(&p);
+        // SAFETY: `p` mirrors `SumsParams` (kernels/update.cu); pointers valid per contract.
+        unsafe { b.launch(cfg) }?;
+        Ok(())
+    }
+
+    /// The Fast RL weight update on the device (one thread): means from `sums`, Eq. (5) on
+    /// the state, weights into `weights` (`[n]` f32). No host round trip.
+    ///
+    /// # Safety
+    /// `sums` holds `MAX_REWARDS + 2` f64; `state` holds [`crate::params::UPDATE_STATE_LEN`]
+    /// f64 initialised by [`initial_update_state`]; `weights` holds `n` f32; `status` one i32.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn fastrl_update_raw(
+        &self,
+        cfg: &FastRlConfig,
+        bias: &[f32],
+        dense: &[bool],
+        sums: DevPtr,
+        state: DevPtr,
+        weights: DevPtr,
+        status: DevPtr,
+    ) -> Result<(), CudaError> {
+        cfg.validate()?;
+        let n = dense.len();
+        if n == 0 || n > MAX_REWARDS {
+            return Err(composer_core::Error::TooManyRewards {
+                max: MAX_REWARDS,
+                actual: n,
+            }
+            .into());
+        }
+        if bias.len() != n {
+            return Err(composer_core::Error::Length {
+                arg: "bias",
+                expected: n,
+                actual: bias.len(),
+            }
+            .into());
+        }
+        for (arg, p, min) in [
+            ("sums", sums, MAX_REWARDS + 2),
+            ("state", state, crate::params::UPDATE_STATE_LEN),
+            ("weights", weights, n),
+            ("status", status, 1),
+        ] {
+            if p.len < min {
+                return Err(composer_core::Error::Length {
+                    arg,
+                    expected: min,
+                    actual: p.len,
+                }
+                .into());
+            }
+            if p.ptr == 0 {
+                return Err(CudaError::NullPointer { arg });
+            }
+        }
+        let (smoothing, sa, sb) = match cfg.smoothing {
+            Smoothing::None => (0, 0.0, 0.0),
+            Smoothing::Ema { decay } => (1, decay, 0.0),
+            Smoothing::Clip { min, max } => (2, min, max),
+            Smoothing::Tanh { scale } => (3, scale, 0.0),
+        };
+        let mut p = UpdateParamsC {
+            sums: sums.ptr,
+            state: state.ptr,
+            weights: weights.ptr,
+            status: status.ptr,
+            bias: [0.0; MAX_REWARDS],
+            dense: [0; MAX_REWARDS],
+            n: n as i32,
+            eta: cfg.eta,
+            temperature: cfg.temperature,
+            floor: cfg.floor,
+            smoothing,
+            sa,
+            sb,
+            normalize: (cfg.normalization == Normalization::Standardize) as i32,
+        };
+        p.bias[..n].copy_from_slice(bias);
+        for (d, &x) in p.dense.iter_mut().zip(dense) {
+            *d = x as i32;
+        }
+        let f = self.function(&UPDATE, "fastrl_update")?;
+        let mut b = self.stream.launch_builder(&f);
+        b.arg(&p);
+        let one = LaunchConfig {
+            grid_dim: (1, 1, 1),
+            block_dim: (1, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        // SAFETY: `p` mirrors `UpdateParams` (kernels/update.cu); pointers valid per contract.
+        unsafe { b.launch(one) }?;
+        Ok(())
+    }
+
+    /// Masked whitening of `x` in place: three launches on the default stream.
+    ///
+    /// # Safety
+    /// `x` holds `x.len` f32, `mask` as many u8, `stats` 3 f64 zeroed by the caller.
+    pub unsafe fn whiten_raw(
+        &self,
+        x: DevPtr,
+        mask: DevPtr,
+        stats: DevPtr,
+    ) -> Result<(), CudaError> {
+        let (p, cfg) = plan_whiten(x, mask, stats)?;
+        for name in WHITEN.kernels {
+            let f = self.function(&WHITEN, name)?;
+            let mut b = self.stream.launch_builder(&f);
+            b.arg(&p);
+            // SAFETY: `p` mirrors `WhitenParams` (kernels/whiten.cu); the kernels are
+            // grid-stride loops over `n`; pointers valid per contract.
+            unsafe { b.launch(cfg) }?;
+        }
+        Ok(())
+    }
+}
+
+impl Gpu {
+    /// The frameworks' pattern, for benchmarks: GAE as `len` launches of one time step
+    /// each over all rows (no whitening, no returns). `next_v` and `last` are `batch`
+    /// f32 scratch buffers the caller zeroes.
+    ///
+    /// # Safety
+    /// The pointers address `batch * len` f32 (`rewards`, `values`, `adv`), as many u8
+    /// (`mask`) and `batch` f32 (`next_v`, `last`), live until the launches complete.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn gae_per_step_raw(
+        &self,
+        rewards: DevPtr,
+        values: DevPtr,
+        mask: DevPtr,
+        adv: DevPtr,
+        next_v: DevPtr,
+        last: DevPtr,
+        shape: Shape,
+        gamma: f32,
+        lambda: f32,
+    ) -> Result<(), CudaError> {
+        let tokens = shape.tokens()?;
+        for (arg, p, n) in [
+            ("rewards", rewards, tokens),
+            ("values", values, tokens),
+            ("mask", mask, tokens),
+            ("advantages", adv, tokens),
+            ("next_v", next_v, shape.batch),
+            ("last", last, shape.batch),
+        ] {
+            if p.len != n {
+                return Err(composer_core::Error::Length {
+                    arg,
+                    expected: n,
+                    actual: p.len,
+                }
+                .into());
+            }
+            if p.ptr == 0 {
+                return Err(CudaError::NullPointer { arg });
+            }
+        }
+        let f = self.function(&crate::source::BASELINE, "gae_step_f32")?;
+        let cfg = LaunchConfig {
+            grid_dim: (shape.batch.div_ceil(256) as u32, 1, 1),
+            block_dim: (256, 1, 1),
+            shared_mem_bytes: 0,
+        };
+        for t in (0..shape.len).rev() {
+            let p = crate::params::StepParamsC {
+                rewards: rewards.ptr,
+                values: values.ptr,
+                mask: mask.ptr,
+                adv: adv.ptr,
+                next_v: next_v.ptr,
+                last: last.ptr,
+                batch: shape.batch as i32,
+                len: shape.len as i32,
+                t: t as i32,
+                gamma,
+                gl: gamma * lambda,
+                _pad: 0,
+            };
+            let mut b = self.stream.launch_builder(&f);
+            b.arg(&p);
+            // SAFETY: `p` mirrors `StepParams` (kernels/baseline.cu); pointers valid per contract.
+            unsafe { b.launch(cfg) }?;
+        }
+        Ok(())
+    }
+}
+
+/// The initial device state of the Fast RL update for `n` rewards: uniform log-weights.
+pub fn initial_update_state(n: usize) -> Vec<f64> {
+    let mut s = vec![0.0f64; crate::params::UPDATE_STATE_LEN];
+    for x in s.iter_mut().take(n) {
+        *x = -(n as f64).ln();
+    }
+    s
+}
