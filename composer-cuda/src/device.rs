@@ -2,7 +2,9 @@
 //! cached, one launch function per kernel.
 
 use crate::error::CudaError;
-use crate::launch::{plan_fused, plan_sums, plan_whiten, DevChannel, DevPtr, FusedBuffers};
+use crate::launch::{
+    check, check_at_least, plan_fused, plan_sums, plan_whiten, DevChannel, DevPtr, FusedBuffers,
+};
 use crate::params::UpdateParamsC;
 use crate::source::{compile, driver_available, nvrtc_available, Family, FUSED, UPDATE, WHITEN};
 use composer_core::{FastRlConfig, FusedParams, Normalization, Shape, Smoothing, MAX_REWARDS};
@@ -217,17 +219,7 @@ impl Gpu {
             ("weights", weights, n),
             ("status", status, 1),
         ] {
-            if p.len < min {
-                return Err(composer_core::Error::Length {
-                    arg,
-                    expected: min,
-                    actual: p.len,
-                }
-                .into());
-            }
-            if p.ptr == 0 {
-                return Err(CudaError::NullPointer { arg });
-            }
+            check_at_least(arg, p, min)?;
         }
         let (smoothing, sa, sb) = match cfg.smoothing {
             Smoothing::None => (0, 0.0, 0.0),
@@ -321,17 +313,7 @@ impl Gpu {
             ("next_v", next_v, shape.batch),
             ("last", last, shape.batch),
         ] {
-            if p.len != n {
-                return Err(composer_core::Error::Length {
-                    arg,
-                    expected: n,
-                    actual: p.len,
-                }
-                .into());
-            }
-            if p.ptr == 0 {
-                return Err(CudaError::NullPointer { arg });
-            }
+            check(arg, p, n)?;
         }
         let f = self.function(&crate::source::BASELINE, "gae_step_f32")?;
         let cfg = LaunchConfig {

@@ -52,7 +52,7 @@ pub struct FusedBuffers<'a> {
     pub status: DevPtr,
 }
 
-fn check(arg: &'static str, p: DevPtr, expected: usize) -> Result<(), CudaError> {
+pub(crate) fn check(arg: &'static str, p: DevPtr, expected: usize) -> Result<(), CudaError> {
     if p.len != expected {
         return Err(Error::Length {
             arg,
@@ -67,7 +67,7 @@ fn check(arg: &'static str, p: DevPtr, expected: usize) -> Result<(), CudaError>
     Ok(())
 }
 
-fn check_at_least(arg: &'static str, p: DevPtr, min: usize) -> Result<(), CudaError> {
+pub(crate) fn check_at_least(arg: &'static str, p: DevPtr, min: usize) -> Result<(), CudaError> {
     if p.len < min {
         return Err(Error::Length {
             arg,
