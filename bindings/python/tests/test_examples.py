@@ -113,3 +113,16 @@ def test_trl_grpo_with_fastrl_weights(tmp_path):
     logged = [e for e in trainer.state.log_history if "fastrl/weight/brief" in e]
     assert len(logged) == 3, trainer.state.log_history
     assert logged[-1]["fastrl/weight/brief"] == pytest.approx(weights[-1][1], rel=1e-5)
+
+
+def test_cpu_torch_tensors_go_through_the_array_protocol():
+    import fastrl
+
+    g = torch.Generator().manual_seed(1)
+    r, v = torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g, dtype=torch.float64)
+    a, ret = fastrl.gae(r, v, torch.ones(3, 4, dtype=torch.bool), gamma=0.9, lam=0.8)
+    a2, ret2 = fastrl.gae(r.numpy(), v.numpy(), None, gamma=0.9, lam=0.8)
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(ret, ret2)
+    with pytest.raises(ValueError, match="rewards"):
+        fastrl.gae(torch.ones(3, 4, dtype=torch.int32), v)
