@@ -27,6 +27,9 @@ cargo test -p composer-cuda --release --benches
 step "Python tests (bindings, trl GRPO and verl examples)"
 .venv/bin/python -m pytest -q bindings/python/tests
 
+step "metric fixtures still equal what sacrebleu and rouge-score give"
+.venv/bin/python metrics/tests/make_fixtures.py --check
+
 step "no_std: composer-core builds for a target without std or alloc"
 rustup target add thumbv7em-none-eabihf >/dev/null
 cargo build -p composer-core --no-default-features --target thumbv7em-none-eabihf

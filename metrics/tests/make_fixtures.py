@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Writes fixtures/metrics.json: sentence BLEU (sacrebleu), ROUGE-2 and ROUGE-L
+(rouge-score) on hand-picked cases that exercise the tokenizers' edges. The Rust parity
+test (tests/parity.rs) reads it; scripts/test.sh regenerates it and fails on a diff.
+
+    .venv/bin/python metrics/tests/make_fixtures.py [--check]
+"""
+
+import json
+import os
+import sys
+
+import sacrebleu
+from rouge_score import rouge_scorer
+
+CASES = [
+    ("The cat sat on the mat.", ["The cat sat on the mat."]),
+    ("the cat sat on the mat", ["The cat is on the mat."]),
+    ("Hello, world! How are you?", ["Hello world, how are you doing?"]),
+    ("It costs $3.14, or 1,000 yen.", ["It costs 3.14 dollars (1,000 yen)."]),
+    ("Scores were 2-3 and 10-7 today.", ["The scores: 2-3, then 10-7."]),
+    ("Tom &amp; Jerry &lt;3 &quot;cheese&quot;", ['Tom & Jerry <3 "cheese"']),
+    ("well-known e-mail re-use", ["a well known email reuse"]),
+    ("", ["Something to say."]),
+    ("Something to say.", [""]),
+    ("I I I I I", ["I am here."]),
+    ("yes", ["yes"]),
+    ("no", ["yes"]),
+    ("a b c d e f g", ["a b c d e f g h i j k l"]),
+    ("a b c d e f g h i j k l", ["a b c d"]),
+    ("Do you eat a lot of vegetables ?", ["Yes, I eat a lot of fruits and vegetables.", "No, I do not."]),
+    ("Ça va très bien, merci ! Naïve café.", ["Ça va bien, merci. Naive cafe!"]),
+    ("Mixed CASE Words and case words", ["mixed case words and CASE WORDS"]),
+    ("tabs\tand\nnewlines -\nhere", ["tabs and newlines here"]),
+    ("Wait... what?! (really) [yes] {no} ~maybe~", ["Wait, what? Really yes no maybe."]),
+    ("<skipped> the end", ["the end"]),
+    ("U.S.A. vs. U.K., 5.5% growth", ["USA vs UK 5.5 % growth"]),
+    ("emoji 🙂 and ☃ signs", ["emoji and signs"]),
+    ("the the the the the the the", ["the cat is on the mat"]),
+    ("It is 9:30 am, isn't it?", ["It's 9:30 in the morning, isn't it?"]),
+]
+
+
+def main():
+    rs = rouge_scorer.RougeScorer(["rouge2", "rougeL"])
+    out = []
+    for hyp, refs in CASES:
+        b = sacrebleu.sentence_bleu(hyp, refs)
+        r = rs.score(refs[0], hyp)
+        out.append({
+            "hypothesis": hyp,
+            "references": refs,
+            "tokens_13a": sacrebleu.tokenizers.tokenizer_13a.Tokenizer13a()(hyp.rstrip()).split(),
+            "bleu": b.score,
+            "bleu_bp": b.bp,
+            "rouge2": [r["rouge2"].precision, r["rouge2"].recall, r["rouge2"].fmeasure],
+            "rougeL": [r["rougeL"].precision, r["rougeL"].recall, r["rougeL"].fmeasure],
+        })
+    doc = {
+        "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer)",
+        "cases": out,
+    }
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "metrics.json")
+    if "--check" in sys.argv:
+        with open(path, encoding="utf-8") as f:
+            if f.read() != text:
+                sys.exit(f"{path} differs from what sacrebleu / rouge-score give now; rerun without --check")
+        print("metrics fixtures match the reference packages")
+        return
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {len(out)} cases to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+//! Parity with the reference implementations, on fixtures they produced
+//! (`fixtures/metrics.json`, written by `make_fixtures.py` with sacrebleu and rouge-score).
+
+use fastrl_metrics::{rouge_l, rouge_n, sentence_bleu, tokenize_13a};
+use serde_json::Value;
+
+fn cases() -> Vec<Value> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    doc["cases"].as_array().expect("cases").clone()
+}
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().expect("number")
+}
+
+#[test]
+fn tokenize_13a_matches_sacrebleu() {
+    for c in cases() {
+        let hyp = c["hypothesis"].as_str().unwrap();
+        let want: Vec<&str> = c["tokens_13a"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert_eq!(tokenize_13a(hyp.trim_end()), want, "{hyp:?}");
+    }
+}
+
+#[test]
+fn sentence_bleu_matches_sacrebleu() {
+    let all = cases();
+    assert!(all.len() >= 20);
+    for c in all {
+        let hyp = c["hypothesis"].as_str().unwrap();
+        let refs: Vec<&str> = c["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        let got = sentence_bleu(hyp, &refs);
+        assert!(
+            (got.score - f(&c["bleu"])).abs() <= 1e-9,
+            "{hyp:?}: {} vs {}",
+            got.score,
+            c["bleu"]
+        );
+        assert!((got.bp - f(&c["bleu_bp"])).abs() <= 1e-12, "{hyp:?} bp");
+    }
+}
+
+#[test]
+fn rouge_matches_rouge_score() {
+    for c in cases() {
+        let hyp = c["hypothesis"].as_str().unwrap();
+        let target = c["references"][0].as_str().unwrap();
+        let l = rouge_l(target, hyp);
+        let two = rouge_n(target, hyp, 2);
+        for (got, key) in [
+            ([l.precision, l.recall, l.fmeasure], "rougeL"),
+            ([two.precision, two.recall, two.fmeasure], "rouge2"),
+        ] {
+            for k in 0..3 {
+                assert!(
+                    (got[k] - f(&c[key][k])).abs() <= 1e-12,
+                    "{hyp:?} {key}[{k}]: {} vs {}",
+                    got[k],
+                    c[key][k]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hand_derived_bleu() {
+    // Identical 6-token sentences: every precision 100, bp 1 -> 100.
+    assert!(
+        (sentence_bleu("the cat sat on the mat", &["the cat sat on the mat"]).score - 100.0).abs()
+            < 1e-9
+    );
+    // No reference: nothing matches -> 0.
+    assert_eq!(sentence_bleu("anything", &[]).score, 0.0);
+}
