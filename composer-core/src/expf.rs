@@ -3,7 +3,7 @@
 //!
 //! Method (as in Cephes' `expf`): `x = k ln 2 + r` with `k = round(x / ln 2)` and
 //! `|r| <= ln 2 / 2`, `ln 2` split in a high part exact in `f32` and a low part;
-//! `e^r` by its degree-7 Taylor polynomial in Horner form (truncation below `2.1e-9`
+//! `e^r` by its degree-7 Taylor polynomial (Estrin's scheme) (truncation below `2.1e-9`
 //! relative on that interval); `2^k` assembled from the exponent bits, in two factors
 //! when `k < -126` so that subnormal results are kept (no flush to zero). Arguments below
 //! `-104` give exactly 0 (`e^-104 < 2^-149`, the smallest `f32`). The error is within a
@@ -22,17 +22,23 @@ pub(crate) fn exp_nonpositive(x: f32) -> f32 {
     let x = x.clamp(EXP_CUTOFF, 0.0);
     // Round to nearest (even) by the 1.5 * 2^23 trick: |x * LOG2E| <= 116 < 2^22.
     const SHIFTER: f32 = 12_582_912.0;
-    let k = (x * LOG2E + SHIFTER) - SHIFTER;
+    let shifted = x * LOG2E + SHIFTER;
+    let k = shifted - SHIFTER;
     let r = (x - k * LN2_HI) - k * LN2_LO;
-    // e^r = sum_{i<=7} r^i / i!
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    // k in [-116, 0]: 2^k is a normal f32.
-    let two_k = f32::from_bits((((k as i32) + 127) as u32) << 23);
+    // e^r = sum_{i<=7} r^i / i!, in Estrin's scheme (a short dependency chain, so
+    // several exponentials overlap in flight).
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let p01 = 1.0 + r;
+    let p23 = 0.5 + r * (1.0 / 6.0);
+    let p45 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    let p67 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    let p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
+    // k in [-116, 0] sits in the low mantissa bits of `shifted` (whose bits are
+    // 0x4B40_0000 + k), so 2^k's exponent field is built with integer ops alone, and
+    // 2^k is a normal f32.
+    let k_bits = shifted.to_bits().wrapping_sub(0x4B40_0000);
+    let two_k = f32::from_bits(k_bits.wrapping_add(127) << 23);
     if keep {
         p * two_k
     } else {
