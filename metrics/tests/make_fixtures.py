@@ -11,7 +11,31 @@ import os
 import sys
 
 import sacrebleu
+from nltk.stem import PorterStemmer
+from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
+
+
+class NoWordNet:
+    """An empty WordNet: nltk's synonym stage then matches nothing (our METEOR has none)."""
+
+    def synsets(self, word):
+        return []
+
+# Words for the stemmer: every branch of NLTK's Porter rules, and its irregular forms.
+STEM_WORDS = """caresses ponies ties caress cats feed agreed plastered bled motoring sing conflated
+troubled sized hopping tanned falling hissing fizzed failing filing happy sky relational conditional
+rational valenci hesitanci digitizer conformabli radicalli differentli vileli analogousli
+vietnamization predication operator feudalism decisiveness hopefulness callousness formaliti
+sensitiviti sensibiliti triplicate formative formalize electriciti electrical hopeful goodness
+revival allowance inference airliner gyroscopic adjustable defensible irritant replacement
+adjustment dependent adoption homologou communism activate angulariti homologous effective
+bowdlerize probate rate cease controll roll generalization oscillators dying lying tying news
+innings outings cannings howe proceed exceed succeed skies dies spied cried ied agreed
+bleed knotted ought analogies fully logically archaeology biology hopefully y yy yes by ay
+running jumped easily fairly cycling generously organization universities maximum played
+playing plays xylophone zigzagging abilities possibly quickly centralization argues argued
+caring cared""".split()
 
 CASES = [
     ("The cat sat on the mat.", ["The cat sat on the mat."]),
@@ -56,9 +80,24 @@ def main():
             "rouge2": [r["rouge2"].precision, r["rouge2"].recall, r["rouge2"].fmeasure],
             "rougeL": [r["rougeL"].precision, r["rougeL"].recall, r["rougeL"].fmeasure],
         })
+    stemmer = PorterStemmer()
+    meteor_cases = [
+        (hyp.split(), [r.split() for r in refs]) for hyp, refs in CASES
+    ] + [
+        ("It is a guide to action which ensures that the military always obeys the commands of the party".split(),
+         ["It is a guide to action that ensures that the military will forever heed Party commands".split()]),
+        ("the cats were running and jumping quickly".split(), ["The cat runs and jumped quick".split()]),
+        ("organizations generalized their hopes".split(), ["the organization generalizes its hope".split()]),
+    ]
+    meteor_out = [
+        {"hypothesis": h, "references": rs, "meteor": meteor_score(rs, h, wordnet=NoWordNet())}
+        for h, rs in meteor_cases
+    ]
     doc = {
-        "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer)",
+        "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer), nltk (meteor_score with an empty WordNet, PorterStemmer)",
         "cases": out,
+        "meteor": meteor_out,
+        "porter": {w: stemmer.stem(w) for w in STEM_WORDS},
     }
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "metrics.json")

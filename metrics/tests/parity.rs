@@ -88,3 +88,57 @@ fn hand_derived_bleu() {
     // No reference: nothing matches -> 0.
     assert_eq!(sentence_bleu("anything", &[]).score, 0.0);
 }
+
+#[test]
+fn porter_matches_nltk() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let stems = doc["porter"].as_object().expect("porter");
+    assert!(stems.len() > 100);
+    let mut bad = Vec::new();
+    for (w, s) in stems {
+        let got = fastrl_metrics::porter_stem(w);
+        if got != s.as_str().unwrap() {
+            bad.push(format!("{w}: {got} vs {s}"));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:?}");
+}
+
+#[test]
+fn meteor_matches_nltk_without_wordnet() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let cases = doc["meteor"].as_array().expect("meteor");
+    assert!(cases.len() > 20);
+    for c in cases {
+        fn toks(v: &Value) -> Vec<&str> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect()
+        }
+        let hyp = toks(&c["hypothesis"]);
+        let refs: Vec<Vec<&str>> = c["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(toks)
+            .collect();
+        let got = fastrl_metrics::meteor(&refs, &hyp);
+        assert!(
+            (got - f(&c["meteor"])).abs() <= 1e-12,
+            "{hyp:?}: {got} vs {}",
+            c["meteor"]
+        );
+    }
+}
