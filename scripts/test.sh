@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "WordNet 3.0 for METEOR's synonym stage (Debian wordnet-base, wordnet-sense-index)"
+if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then
+    sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -q >/dev/null
+    $sudo_ apt-get install -y -q wordnet-base wordnet-sense-index >/dev/null
+fi
+export FASTRL_REQUIRE_WORDNET=1
+
 step "Python environment (.venv): pinned test dependencies and the fastrl package"
 ./scripts/python-env.sh
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

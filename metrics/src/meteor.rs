@@ -1,10 +1,10 @@
 //! METEOR as `nltk.translate.meteor_score.meteor_score` computes it (alpha 0.9, beta 3,
 //! gamma 0.5): lowercase, then align by exact match, Porter-stem match and WordNet
-//! synonym match, then F-mean with a fragmentation penalty. This crate has no WordNet
-//! (yet): the synonym stage matches nothing, i.e. the score equals nltk's with an empty
-//! WordNet (tested so); with real WordNet data nltk can score higher.
+//! synonym match, then F-mean with a fragmentation penalty. Without a [`WordNet`] the
+//! synonym stage matches nothing (nltk with an empty WordNet).
 
 use crate::porter::porter_stem;
+use crate::wordnet::WordNet;
 use std::collections::{HashMap, HashSet};
 
 type Enum = Vec<(usize, String)>;
@@ -45,8 +45,43 @@ fn count_chunks(matches: &[(usize, usize)]) -> usize {
     chunks
 }
 
-/// `single_meteor_score(reference, hypothesis)` over pre-tokenized inputs.
-pub fn single_meteor(reference: &[&str], hypothesis: &[&str]) -> f64 {
+/// `_enum_wordnetsyn_match`: each hypothesis word (from the last) takes the reference
+/// position, furthest right, of any of its synonyms (or itself).
+fn wordnet_match(hyp: &Enum, refs: &Enum, wn: &WordNet) -> Vec<(usize, usize)> {
+    let mut positions: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, (_, w)) in refs.iter().enumerate() {
+        positions.entry(w.as_str()).or_default().push(j);
+    }
+    let mut pairs = Vec::new();
+    for i in (0..hyp.len()).rev() {
+        let mut syns = wn.synonyms(&hyp[i].1);
+        syns.retain(|s| !s.contains('_'));
+        syns.insert(hyp[i].1.clone());
+        let mut best: Option<(usize, &str)> = None;
+        for syn in &syns {
+            if let Some(&j) = positions.get(syn.as_str()).and_then(|p| p.last()) {
+                if best.is_none_or(|(b, _)| j > b) {
+                    best = Some((j, syn.as_str()));
+                }
+            }
+        }
+        if let Some((j, syn)) = best {
+            if let Some(p) = positions.get_mut(syn) {
+                p.pop();
+            }
+            pairs.push((hyp[i].0, refs[j].0));
+        }
+    }
+    pairs
+}
+
+/// `single_meteor_score(reference, hypothesis)` over pre-tokenized inputs, with WordNet
+/// synonyms when `wordnet` is given.
+pub fn single_meteor_with(
+    reference: &[&str],
+    hypothesis: &[&str],
+    wordnet: Option<&WordNet>,
+) -> f64 {
     let hyp: Enum = hypothesis
         .iter()
         .map(|w| w.to_lowercase())
@@ -59,8 +94,13 @@ pub fn single_meteor(reference: &[&str], hypothesis: &[&str]) -> f64 {
         .collect();
     let (exact, h, r) = match_enums(&hyp, &refs);
     let stem = |l: &Enum| -> Enum { l.iter().map(|(i, w)| (*i, porter_stem(w))).collect() };
-    let (stemmed, _, _) = match_enums(&stem(&h), &stem(&r));
-    let mut matches: Vec<(usize, usize)> = exact.into_iter().chain(stemmed).collect();
+    // As nltk, the synonym stage sees the *stemmed* leftovers of the stem stage.
+    let (stemmed, h, r) = match_enums(&stem(&h), &stem(&r));
+    let synonyms = wordnet
+        .map(|wn| wordnet_match(&h, &r, wn))
+        .unwrap_or_default();
+    let mut matches: Vec<(usize, usize)> =
+        exact.into_iter().chain(stemmed).chain(synonyms).collect();
     matches.sort_by_key(|m| m.0);
     let m = matches.len();
     if hyp.is_empty() || refs.is_empty() || m == 0 {
@@ -74,10 +114,25 @@ pub fn single_meteor(reference: &[&str], hypothesis: &[&str]) -> f64 {
     (1.0 - gamma * frag.powf(beta)) * fmean
 }
 
-/// `meteor_score(references, hypothesis)`: the best score over the references.
-pub fn meteor(references: &[Vec<&str>], hypothesis: &[&str]) -> f64 {
+/// `single_meteor_score` without WordNet.
+pub fn single_meteor(reference: &[&str], hypothesis: &[&str]) -> f64 {
+    single_meteor_with(reference, hypothesis, None)
+}
+
+/// `meteor_score(references, hypothesis)`: the best score over the references, with
+/// WordNet synonyms when `wordnet` is given.
+pub fn meteor_with(
+    references: &[Vec<&str>],
+    hypothesis: &[&str],
+    wordnet: Option<&WordNet>,
+) -> f64 {
     references
         .iter()
-        .map(|r| single_meteor(r, hypothesis))
+        .map(|r| single_meteor_with(r, hypothesis, wordnet))
         .fold(0.0, f64::max)
+}
+
+/// `meteor_score(references, hypothesis)` without WordNet.
+pub fn meteor(references: &[Vec<&str>], hypothesis: &[&str]) -> f64 {
+    meteor_with(references, hypothesis, None)
 }

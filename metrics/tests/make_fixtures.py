@@ -6,14 +6,49 @@ test (tests/parity.rs) reads it; scripts/test.sh regenerates it and fails on a d
     .venv/bin/python metrics/tests/make_fixtures.py [--check]
 """
 
+import glob
+import gzip
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 
 import sacrebleu
 from nltk.stem import PorterStemmer
 from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
+
+
+def debian_wordnet():
+    """nltk's WordNet reader over Debian's WordNet 3.0 (wordnet-base + wordnet-sense-index):
+    the files copied under a temporary NLTK data root, plus the `lexnames` file nltk
+    wants, rebuilt from the lexnames(5WN) manual page that wordnet-base ships."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    src = "/usr/share/wordnet"
+    root = tempfile.mkdtemp(prefix="fastrl-nltk-")
+    dst = os.path.join(root, "corpora", "wordnet")
+    os.makedirs(dst)
+    for f in glob.glob(os.path.join(src, "index.*")) + glob.glob(os.path.join(src, "data.*")) + glob.glob(os.path.join(src, "*.exc")):
+        shutil.copy(f, dst)
+    kinds = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+    with gzip.open("/usr/share/man/man5/lexnames.5WN.gz", "rt") as man, open(os.path.join(dst, "lexnames"), "w") as out:
+        for line in man:
+            m = re.match(r"^(\d\d)\t(\S+)", line)
+            if m:
+                out.write(f"{m.group(1)}\t{m.group(2)}\t{kinds[m.group(2).split('.')[0]]}\n")
+    nltk.data.path.insert(0, root)
+    return WordNetCorpusReader(nltk.data.find("corpora/wordnet"), None)
+
+
+SYN_WORDS = """dog dogs canine ran running run quickly fast fastest big larger happy glad car cars
+automobile house houses home walked walking geese mice children better best good well eat ate
+eaten eating fruit vegetables military army party commands command heed obeys ensures guide
+action forever always troops hearing activity guidebook direct insure leaves leaf wolves
+studies studying went gone""".split()
 
 
 class NoWordNet:
@@ -88,16 +123,27 @@ def main():
          ["It is a guide to action that ensures that the military will forever heed Party commands".split()]),
         ("the cats were running and jumping quickly".split(), ["The cat runs and jumped quick".split()]),
         ("organizations generalized their hopes".split(), ["the organization generalizes its hope".split()]),
+        ("a canine sprinted fast to the automobile".split(), ["the dog ran quickly to the car".split()]),
+        ("the troops always heed the party direction".split(), ["the army forever obeys party commands".split()]),
+        ("they ate good fruit at home".split(), ["they eat well fruits in the house".split()]),
     ]
+    wn = debian_wordnet()
     meteor_out = [
-        {"hypothesis": h, "references": rs, "meteor": meteor_score(rs, h, wordnet=NoWordNet())}
+        {
+            "hypothesis": h,
+            "references": rs,
+            "meteor": meteor_score(rs, h, wordnet=NoWordNet()),
+            "meteor_wordnet": meteor_score(rs, h, wordnet=wn),
+        }
         for h, rs in meteor_cases
     ]
+    synonyms = {w: sorted({l.name() for s in wn.synsets(w) for l in s.lemmas()}) for w in SYN_WORDS}
     doc = {
         "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer), nltk (meteor_score with an empty WordNet, PorterStemmer)",
         "cases": out,
         "meteor": meteor_out,
         "porter": {w: stemmer.stem(w) for w in STEM_WORDS},
+        "wordnet_synonyms": synonyms,
     }
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "metrics.json")

@@ -142,3 +142,74 @@ fn meteor_matches_nltk_without_wordnet() {
         );
     }
 }
+
+fn wordnet() -> Option<fastrl_metrics::WordNet> {
+    match fastrl_metrics::WordNet::default_dir() {
+        Some(dir) => Some(fastrl_metrics::WordNet::load(&dir).expect("WordNet loads")),
+        None => {
+            assert!(
+                std::env::var_os("FASTRL_REQUIRE_WORDNET").is_none(),
+                "FASTRL_REQUIRE_WORDNET is set but no WordNet at /usr/share/wordnet (apt-get install wordnet-base)"
+            );
+            println!("SKIPPED: no WordNet (apt-get install wordnet-base)");
+            None
+        }
+    }
+}
+
+#[test]
+fn wordnet_synonyms_match_nltk() {
+    let Some(wn) = wordnet() else { return };
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let syns = doc["wordnet_synonyms"].as_object().expect("synonyms");
+    assert!(syns.len() > 50);
+    for (w, want) in syns {
+        let mut got: Vec<String> = wn.synonyms(w).into_iter().collect();
+        got.sort();
+        let want: Vec<String> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, want, "{w}");
+    }
+}
+
+#[test]
+fn meteor_matches_nltk_with_wordnet() {
+    let Some(wn) = wordnet() else { return };
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let mut differs = 0;
+    for c in doc["meteor"].as_array().unwrap() {
+        fn toks(v: &Value) -> Vec<&str> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap())
+                .collect()
+        }
+        let hyp = toks(&c["hypothesis"]);
+        let refs: Vec<Vec<&str>> = c["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(toks)
+            .collect();
+        let got = fastrl_metrics::meteor_with(&refs, &hyp, Some(&wn));
+        let want = f(&c["meteor_wordnet"]);
+        assert!((got - want).abs() <= 1e-12, "{hyp:?}: {got} vs {want}");
+        differs += (want != f(&c["meteor"])) as usize;
+    }
+    assert!(differs >= 2, "the fixtures must exercise the synonym stage");
+}
