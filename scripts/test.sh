@@ -21,6 +21,7 @@ step "Python environment (.venv): pinned test dependencies and the fastrl packag
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 export LD_LIBRARY_PATH="$site/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export FASTRL_REQUIRE_NVRTC=1
+export FASTRL_REQUIRE_DATA=1  # chitchat-dataset, installed into .venv above
 
 step "unit, integration, property and doc tests; C ABI; CUDA kernels through NVRTC (release)"
 cargo test --workspace --release
