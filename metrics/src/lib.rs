@@ -7,6 +7,7 @@
 //! | [`tokenize_13a`] | `sacrebleu.tokenizers.tokenizer_13a.Tokenizer13a` |
 //! | [`rouge_l`], [`rouge_n`] | `rouge_score.rouge_scorer.RougeScorer` 0.1.2, default tokenizer, no stemming |
 //! | [`meteor_with`], [`meteor`] | `nltk.translate.meteor_score` (nltk 3.10): exact, Porter-stem and WordNet-synonym stages ([`WordNet`] reads WordNet 3.0, e.g. Debian's `wordnet-base`); without WordNet, nltk with an empty WordNet |
+//! | [`ngram_stats`], [`diversity`] | GEM-metrics' `NGramStats` formulas (distinct-n, vocab size, entropy, conditional entropy, lengths), over 13a tokens |
 //! | [`porter_stem`] | `nltk.stem.PorterStemmer()` (NLTK extensions) |
 //!
 //! Parity is tested against fixtures produced by those packages
@@ -14,12 +15,14 @@
 
 mod bleu;
 mod meteor;
+mod ngrams;
 mod porter;
 mod rouge;
 mod wordnet;
 
 pub use bleu::{sentence_bleu, tokenize_13a, Bleu};
 pub use meteor::{meteor, meteor_with, single_meteor, single_meteor_with};
+pub use ngrams::{diversity, ngram_stats, NGramOrder, NGramStats};
 pub use porter::porter_stem;
 pub use rouge::{rouge_l, rouge_n, rouge_tokenize, Rouge};
 pub use wordnet::WordNet;

@@ -21,6 +21,38 @@ from nltk.translate.meteor_score import meteor_score
 from rouge_score import rouge_scorer
 
 
+def gem_ngram_stats(data):
+    """GEM-metrics' NGramStats.compute for one token stream (its formulas, verbatim logic)."""
+    import numpy as np
+    from nltk import ngrams
+
+    res = {}
+    lengths = [len(inst) for inst in data]
+    res["total_length"] = int(sum(lengths))
+    res["mean_pred_length"] = float(np.mean(lengths))
+    res["std_pred_length"] = float(np.std(lengths))
+    res["median_pred_length"] = float(np.median(lengths))
+    res["min_pred_length"] = int(min(lengths))
+    res["max_pred_length"] = int(max(lengths))
+    last = None
+    for N in [1, 2, 3]:
+        freqs, total = {}, 0
+        for inst in data:
+            for g in ngrams(inst, N):
+                freqs[g] = freqs.get(g, 0) + 1
+                total += 1
+        res[f"distinct-{N}"] = len(freqs) / total if total > 0 else 0
+        res[f"vocab_size-{N}"] = len(freqs)
+        res[f"unique-{N}"] = len([v for v in freqs.values() if v == 1])
+        tf = sum(freqs.values())
+        res[f"entropy-{N}"] = float(-sum(f / tf * np.log2(f / tf) for f in freqs.values()))
+        if last:
+            tc = sum(last.values())
+            res[f"cond_entropy-{N}"] = float(-sum(f / tf * np.log2((f / tf) / (last[g[:-1]] / tc)) for g, f in freqs.items()))
+        last = freqs
+    return res
+
+
 def debian_wordnet():
     """nltk's WordNet reader over Debian's WordNet 3.0 (wordnet-base + wordnet-sense-index):
     the files copied under a temporary NLTK data root, plus the `lexnames` file nltk
@@ -138,12 +170,20 @@ def main():
         for h, rs in meteor_cases
     ]
     synonyms = {w: sorted({l.name() for s in wn.synsets(w) for l in s.lemmas()}) for w in SYN_WORDS}
+    import string
+
+    texts = [hyp for hyp, _ in CASES if hyp.strip()]
+    tok = sacrebleu.tokenizers.tokenizer_13a.Tokenizer13a()
+    lower = [[w.lower() for w in tok(t.rstrip()).split()] for t in texts]
+    nopunct = [[w for w in inst if w not in set(string.punctuation)] for inst in lower]
+    diversity = {"texts": texts, "all": gem_ngram_stats(lower), "nopunct": gem_ngram_stats(nopunct)}
     doc = {
         "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer), nltk (meteor_score with an empty WordNet, PorterStemmer)",
         "cases": out,
         "meteor": meteor_out,
         "porter": {w: stemmer.stem(w) for w in STEM_WORDS},
         "wordnet_synonyms": synonyms,
+        "diversity": diversity,
     }
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "metrics.json")

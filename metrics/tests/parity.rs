@@ -213,3 +213,49 @@ fn meteor_matches_nltk_with_wordnet() {
     }
     assert!(differs >= 2, "the fixtures must exercise the synonym stage");
 }
+
+#[test]
+fn diversity_matches_gem_ngram_stats() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/metrics.json"
+    ))
+    .expect("fixture");
+    let doc: Value = serde_json::from_str(&text).expect("json");
+    let d = &doc["diversity"];
+    let texts: Vec<&str> = d["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let (all, nopunct) = fastrl_metrics::diversity(&texts);
+    for (got, want) in [(all, &d["all"]), (nopunct, &d["nopunct"])] {
+        let close = |g: f64, key: &str| {
+            assert!(
+                (g - f(&want[key])).abs() <= 1e-9,
+                "{key}: {g} vs {}",
+                want[key]
+            )
+        };
+        close(got.total_length as f64, "total_length");
+        close(got.mean_pred_length, "mean_pred_length");
+        close(got.std_pred_length, "std_pred_length");
+        close(got.median_pred_length, "median_pred_length");
+        close(got.min_pred_length as f64, "min_pred_length");
+        close(got.max_pred_length as f64, "max_pred_length");
+        for n in 1..=3 {
+            let o = &got.orders[n - 1];
+            close(o.distinct, &format!("distinct-{n}"));
+            close(o.vocab_size as f64, &format!("vocab_size-{n}"));
+            close(o.unique as f64, &format!("unique-{n}"));
+            close(o.entropy, &format!("entropy-{n}"));
+            if n > 1 {
+                close(
+                    o.cond_entropy.expect("cond entropy"),
+                    &format!("cond_entropy-{n}"),
+                );
+            }
+        }
+    }
+}
