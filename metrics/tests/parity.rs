@@ -4,14 +4,18 @@
 use fastrl_metrics::{rouge_l, rouge_n, sentence_bleu, tokenize_13a};
 use serde_json::Value;
 
-fn cases() -> Vec<Value> {
+/// The fixture document written by `make_fixtures.py`.
+fn doc() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/metrics.json"
     ))
     .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
-    doc["cases"].as_array().expect("cases").clone()
+    serde_json::from_str(&text).expect("json")
+}
+
+fn cases() -> Vec<Value> {
+    doc()["cases"].as_array().expect("cases").clone()
 }
 
 fn f(v: &Value) -> f64 {
@@ -91,12 +95,7 @@ fn hand_derived_bleu() {
 
 #[test]
 fn porter_matches_nltk() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics.json"
-    ))
-    .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
+    let doc = doc();
     let stems = doc["porter"].as_object().expect("porter");
     assert!(stems.len() > 100);
     let mut bad = Vec::new();
@@ -111,12 +110,7 @@ fn porter_matches_nltk() {
 
 #[test]
 fn meteor_matches_nltk_without_wordnet() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics.json"
-    ))
-    .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
+    let doc = doc();
     let cases = doc["meteor"].as_array().expect("meteor");
     assert!(cases.len() > 20);
     for c in cases {
@@ -160,12 +154,7 @@ fn wordnet() -> Option<fastrl_metrics::WordNet> {
 #[test]
 fn wordnet_synonyms_match_nltk() {
     let Some(wn) = wordnet() else { return };
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics.json"
-    ))
-    .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
+    let doc = doc();
     let syns = doc["wordnet_synonyms"].as_object().expect("synonyms");
     assert!(syns.len() > 50);
     for (w, want) in syns {
@@ -184,12 +173,7 @@ fn wordnet_synonyms_match_nltk() {
 #[test]
 fn meteor_matches_nltk_with_wordnet() {
     let Some(wn) = wordnet() else { return };
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics.json"
-    ))
-    .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
+    let doc = doc();
     let mut differs = 0;
     for c in doc["meteor"].as_array().unwrap() {
         fn toks(v: &Value) -> Vec<&str> {
@@ -216,12 +200,7 @@ fn meteor_matches_nltk_with_wordnet() {
 
 #[test]
 fn diversity_matches_gem_ngram_stats() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/metrics.json"
-    ))
-    .expect("fixture");
-    let doc: Value = serde_json::from_str(&text).expect("json");
+    let doc = doc();
     let d = &doc["diversity"];
     let texts: Vec<&str> = d["texts"]
         .as_array()
