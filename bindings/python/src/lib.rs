@@ -440,6 +440,61 @@ impl RawComposer {
     }
 }
 
+/// `sacrebleu.sentence_bleu(hypothesis, references).score` (13a, exp smoothing).
+#[pyfunction]
+fn sentence_bleu(hypothesis: &str, references: Vec<String>) -> f64 {
+    let refs: Vec<&str> = references.iter().map(String::as_str).collect();
+    fastrl_metrics::sentence_bleu(hypothesis, &refs).score
+}
+
+/// ROUGE-L `(precision, recall, fmeasure)` as rouge-score (default tokenizer, no stemmer).
+#[pyfunction]
+fn rouge_l(target: &str, prediction: &str) -> (f64, f64, f64) {
+    let r = fastrl_metrics::rouge_l(target, prediction);
+    (r.precision, r.recall, r.fmeasure)
+}
+
+/// ROUGE-N `(precision, recall, fmeasure)` as rouge-score.
+#[pyfunction]
+fn rouge_n(target: &str, prediction: &str, n: usize) -> (f64, f64, f64) {
+    let r = fastrl_metrics::rouge_n(target, prediction, n);
+    (r.precision, r.recall, r.fmeasure)
+}
+
+/// WordNet 3.0 loaded once from a directory (e.g. Debian's `/usr/share/wordnet`).
+#[pyclass(module = "fastrl._fastrl", frozen)]
+struct WordNet(fastrl_metrics::WordNet);
+
+#[pymethods]
+impl WordNet {
+    #[new]
+    fn new(path: &str) -> PyResult<Self> {
+        fastrl_metrics::WordNet::load(std::path::Path::new(path))
+            .map(WordNet)
+            .map_err(|e| PyValueError::new_err(format!("cannot load WordNet from {path}: {e}")))
+    }
+
+    /// Lemma names of every synset of `word` (as nltk's `wordnet.synsets`).
+    fn synonyms(&self, word: &str) -> Vec<String> {
+        let mut v: Vec<String> = self.0.synonyms(word).into_iter().collect();
+        v.sort();
+        v
+    }
+}
+
+/// `nltk.translate.meteor_score.meteor_score(references, hypothesis)` over token lists,
+/// with WordNet synonyms when `wordnet` is given.
+#[pyfunction]
+#[pyo3(signature = (references, hypothesis, wordnet=None))]
+fn meteor(references: Vec<Vec<String>>, hypothesis: Vec<String>, wordnet: Option<&WordNet>) -> f64 {
+    let refs: Vec<Vec<&str>> = references
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect();
+    let hyp: Vec<&str> = hypothesis.iter().map(String::as_str).collect();
+    fastrl_metrics::meteor_with(&refs, &hyp, wordnet.map(|w| &w.0))
+}
+
 /// The extension module.
 #[pymodule]
 fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -449,6 +504,11 @@ fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fused_flat, m)?)?;
     m.add_function(wrap_pyfunction!(whiten_flat, m)?)?;
     m.add_class::<RawComposer>()?;
+    m.add_function(wrap_pyfunction!(sentence_bleu, m)?)?;
+    m.add_function(wrap_pyfunction!(rouge_l, m)?)?;
+    m.add_function(wrap_pyfunction!(rouge_n, m)?)?;
+    m.add_function(wrap_pyfunction!(meteor, m)?)?;
+    m.add_class::<WordNet>()?;
     m.add("RECORD_LEN", RECORD_LEN)?;
     m.add("MAX_REWARDS", composer_core::MAX_REWARDS)?;
     Ok(())

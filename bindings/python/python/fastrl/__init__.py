@@ -19,8 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import _fastrl
+from . import metrics
 
 __all__ = [
+    "metrics",
     "gae",
     "kl_penalty",
     "compose",
