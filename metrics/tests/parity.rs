@@ -108,26 +108,40 @@ fn porter_matches_nltk() {
     assert!(bad.is_empty(), "{bad:?}");
 }
 
+/// The METEOR fixture cases as (hypothesis tokens, reference token lists, case).
+fn meteor_cases(doc: &Value) -> Vec<(Vec<&str>, Vec<Vec<&str>>, &Value)> {
+    fn toks(v: &Value) -> Vec<&str> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect()
+    }
+    doc["meteor"]
+        .as_array()
+        .expect("meteor")
+        .iter()
+        .map(|c| {
+            (
+                toks(&c["hypothesis"]),
+                c["references"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(toks)
+                    .collect(),
+                c,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn meteor_matches_nltk_without_wordnet() {
     let doc = doc();
-    let cases = doc["meteor"].as_array().expect("meteor");
+    let cases = meteor_cases(&doc);
     assert!(cases.len() > 20);
-    for c in cases {
-        fn toks(v: &Value) -> Vec<&str> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect()
-        }
-        let hyp = toks(&c["hypothesis"]);
-        let refs: Vec<Vec<&str>> = c["references"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(toks)
-            .collect();
+    for (hyp, refs, c) in cases {
         let got = fastrl_metrics::meteor(&refs, &hyp);
         assert!(
             (got - f(&c["meteor"])).abs() <= 1e-12,
@@ -175,21 +189,7 @@ fn meteor_matches_nltk_with_wordnet() {
     let Some(wn) = wordnet() else { return };
     let doc = doc();
     let mut differs = 0;
-    for c in doc["meteor"].as_array().unwrap() {
-        fn toks(v: &Value) -> Vec<&str> {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect()
-        }
-        let hyp = toks(&c["hypothesis"]);
-        let refs: Vec<Vec<&str>> = c["references"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(toks)
-            .collect();
+    for (hyp, refs, c) in meteor_cases(&doc) {
         let got = fastrl_metrics::meteor_with(&refs, &hyp, Some(&wn));
         let want = f(&c["meteor_wordnet"]);
         assert!((got - want).abs() <= 1e-12, "{hyp:?}: {got} vs {want}");

@@ -285,31 +285,68 @@ fn estimator(e: i32) -> Result<KlEstimator, Fail> {
     }
 }
 
-/// # Safety
-/// Every channel's `data` must satisfy [`slice`]'s contract.
-unsafe fn channels_f32<'a>(chs: &'a [FastrlChannelF32]) -> Result<Vec<Channel<'a, f32>>, Fail> {
-    chs.iter()
-        .map(|c| {
-            // SAFETY: forwarded from the caller.
-            let d = unsafe { slice("channels[].data", c.data.ptr, c.data.len)? };
-            Ok(if c.dense != 0 {
-                Channel::Dense(d)
-            } else {
-                Channel::Sequence(d)
-            })
-        })
-        .collect()
+/// A read-only input slice of the C API and the storage type it holds.
+trait InSlice: Copy {
+    /// Element type as the core sees it.
+    type Elem: Storage;
+    /// # Safety
+    /// As [`slice`]: `ptr` addresses `len` readable elements (or `len == 0`), valid for `'a`.
+    unsafe fn get<'a>(self, arg: &str) -> Result<&'a [Self::Elem], Fail>;
+}
+
+impl InSlice for FastrlF32 {
+    type Elem = f32;
+    unsafe fn get<'a>(self, arg: &str) -> Result<&'a [f32], Fail> {
+        // SAFETY: forwarded from the caller.
+        unsafe { slice(arg, self.ptr, self.len) }
+    }
+}
+
+impl InSlice for FastrlBf16 {
+    type Elem = bf16;
+    unsafe fn get<'a>(self, arg: &str) -> Result<&'a [bf16], Fail> {
+        // SAFETY: forwarded from the caller.
+        unsafe { slice(arg, self.ptr, self.len) }.map(composer_core::storage::bf16_from_bits)
+    }
+}
+
+/// A reward channel struct of the C API.
+trait InChannel: Copy {
+    /// Its data slice type.
+    type Data: InSlice;
+    /// The data and whether it is dense.
+    fn parts(&self) -> (Self::Data, bool);
+}
+
+impl InChannel for FastrlChannelF32 {
+    type Data = FastrlF32;
+    fn parts(&self) -> (FastrlF32, bool) {
+        (self.data, self.dense != 0)
+    }
+}
+
+impl InChannel for FastrlChannelBf16 {
+    type Data = FastrlBf16;
+    fn parts(&self) -> (FastrlBf16, bool) {
+        (self.data, self.dense != 0)
+    }
 }
 
 /// # Safety
-/// Every channel's `data` must satisfy [`slice`]'s contract.
-unsafe fn channels_bf16<'a>(chs: &'a [FastrlChannelBf16]) -> Result<Vec<Channel<'a, bf16>>, Fail> {
+/// `chs` addresses `n` channel structs, and every channel's data satisfies [`slice`]'s
+/// contract, all valid for `'a`.
+unsafe fn read_channels<'a, C: InChannel>(
+    chs: *const C,
+    n: usize,
+) -> Result<Vec<Channel<'a, <C::Data as InSlice>::Elem>>, Fail> {
+    // SAFETY: forwarded from the caller.
+    let chs = unsafe { slice("channels", chs, n)? };
     chs.iter()
         .map(|c| {
+            let (data, dense) = c.parts();
             // SAFETY: forwarded from the caller.
-            let d = unsafe { slice("channels[].data", c.data.ptr, c.data.len)? };
-            let d = composer_core::storage::bf16_from_bits(d);
-            Ok(if c.dense != 0 {
+            let d = unsafe { data.get("channels[].data")? };
+            Ok(if dense {
                 Channel::Dense(d)
             } else {
                 Channel::Sequence(d)
@@ -335,8 +372,7 @@ pub unsafe extern "C" fn fastrl_compose_f32(
     guard(|| {
         // SAFETY: the caller's contract above covers every slice.
         unsafe {
-            let chs = slice("channels", channels, n_channels)?;
-            let chs = channels_f32(chs)?;
+            let chs = read_channels(channels, n_channels)?;
             let w = slice("weights", weights.ptr, weights.len)?;
             let m = slice("mask", mask.ptr, mask.len)?;
             let o = slice_mut("out", out.ptr, out.len)?;
@@ -451,58 +487,62 @@ pub unsafe extern "C" fn fastrl_gae_f32(
     })
 }
 
+/// The body of both fused entry points.
+///
+/// # Safety
+/// As [`fastrl_fused_f32`].
 #[allow(clippy::too_many_arguments)]
-fn run_fused<T: Storage>(
-    chs: &[Channel<'_, T>],
-    w: &[f32],
-    lp: &[T],
-    rl: &[T],
-    v: &[T],
-    m: &[u8],
+unsafe fn fused_entry<C: InChannel>(
+    chs: *const C,
+    n_channels: usize,
+    weights: FastrlF32,
+    logp: C::Data,
+    ref_logp: C::Data,
+    values: C::Data,
+    mask: FastrlU8,
     p: FastrlParams,
-    r: &mut [f32],
-    a: &mut [f32],
-    ret: &mut [f32],
+    rewards_out: FastrlMutF32,
+    advantages: FastrlMutF32,
+    returns: FastrlMutF32,
     stats: *mut FastrlStats,
-) -> Result<(), Fail> {
-    let inputs = FusedInputs {
-        channels: chs,
-        weights: w,
-        logp: lp,
-        ref_logp: rl,
-        values: v,
-        mask: m,
-    };
-    let params = FusedParams {
-        gae: GaeParams {
-            gamma: p.gamma,
-            lambda: p.lambda,
-        },
-        beta: p.beta,
-        estimator: estimator(p.estimator)?,
-        mode: mode(p.mode)?,
-    };
-    let s = fused_pass(
-        &inputs,
-        Shape::new(p.batch, p.len),
-        &params,
-        &mut FusedOutputs {
-            rewards: r,
-            advantages: a,
-            returns: ret,
-        },
-    )?;
-    if !stats.is_null() {
-        // SAFETY: the exported functions' callers guarantee `stats` is null or writable.
+) -> FastrlStatus {
+    guard(|| {
+        // SAFETY: the caller's contract covers every slice and `stats`.
         unsafe {
-            *stats = FastrlStats {
-                valid_tokens: s.valid_tokens,
-                kl_sum: s.kl_sum,
-                reward_sum: s.reward_sum,
+            let chs = read_channels(chs, n_channels)?;
+            let inputs = FusedInputs {
+                channels: &chs,
+                weights: slice("weights", weights.ptr, weights.len)?,
+                logp: logp.get("logp")?,
+                ref_logp: ref_logp.get("ref_logp")?,
+                values: values.get("values")?,
+                mask: slice("mask", mask.ptr, mask.len)?,
+            };
+            let params = FusedParams {
+                gae: GaeParams {
+                    gamma: p.gamma,
+                    lambda: p.lambda,
+                },
+                beta: p.beta,
+                estimator: estimator(p.estimator)?,
+                mode: mode(p.mode)?,
+            };
+            let mut out = FusedOutputs {
+                rewards: slice_mut("rewards_out", rewards_out.ptr, rewards_out.len)?,
+                advantages: slice_mut("advantages", advantages.ptr, advantages.len)?,
+                returns: slice_mut("returns", returns.ptr, returns.len)?,
+            };
+            let s = fused_pass(&inputs, Shape::new(p.batch, p.len), &params, &mut out)?;
+            if !stats.is_null() {
+                *stats = FastrlStats {
+                    valid_tokens: s.valid_tokens,
+                    kl_sum: s.kl_sum,
+                    reward_sum: s.reward_sum,
+                };
             }
-        };
-    }
-    Ok(())
+        }
+        Ok(())
+    })
 }
 
 /// The fused pass (composition + KL penalty + GAE + returns), `f32` inputs.
@@ -526,25 +566,23 @@ pub unsafe extern "C" fn fastrl_fused_f32(
     returns: FastrlMutF32,
     stats: *mut FastrlStats,
 ) -> FastrlStatus {
-    guard(|| {
-        // SAFETY: the caller's contract above covers every slice and `stats`.
-        unsafe {
-            let chs = channels_f32(slice("channels", channels, n_channels)?)?;
-            run_fused(
-                &chs,
-                slice("weights", weights.ptr, weights.len)?,
-                slice("logp", logp.ptr, logp.len)?,
-                slice("ref_logp", ref_logp.ptr, ref_logp.len)?,
-                slice("values", values.ptr, values.len)?,
-                slice("mask", mask.ptr, mask.len)?,
-                params,
-                slice_mut("rewards_out", rewards_out.ptr, rewards_out.len)?,
-                slice_mut("advantages", advantages.ptr, advantages.len)?,
-                slice_mut("returns", returns.ptr, returns.len)?,
-                stats,
-            )
-        }
-    })
+    // SAFETY: the same contract.
+    unsafe {
+        fused_entry(
+            channels,
+            n_channels,
+            weights,
+            logp,
+            ref_logp,
+            values,
+            mask,
+            params,
+            rewards_out,
+            advantages,
+            returns,
+            stats,
+        )
+    }
 }
 
 /// The fused pass with `bf16` inputs (raw bits), `f32` outputs.
@@ -566,26 +604,23 @@ pub unsafe extern "C" fn fastrl_fused_bf16(
     returns: FastrlMutF32,
     stats: *mut FastrlStats,
 ) -> FastrlStatus {
-    use composer_core::storage::bf16_from_bits as b;
-    guard(|| {
-        // SAFETY: the caller's contract above covers every slice and `stats`.
-        unsafe {
-            let chs = channels_bf16(slice("channels", channels, n_channels)?)?;
-            run_fused(
-                &chs,
-                slice("weights", weights.ptr, weights.len)?,
-                b(slice("logp", logp.ptr, logp.len)?),
-                b(slice("ref_logp", ref_logp.ptr, ref_logp.len)?),
-                b(slice("values", values.ptr, values.len)?),
-                slice("mask", mask.ptr, mask.len)?,
-                params,
-                slice_mut("rewards_out", rewards_out.ptr, rewards_out.len)?,
-                slice_mut("advantages", advantages.ptr, advantages.len)?,
-                slice_mut("returns", returns.ptr, returns.len)?,
-                stats,
-            )
-        }
-    })
+    // SAFETY: the same contract.
+    unsafe {
+        fused_entry(
+            channels,
+            n_channels,
+            weights,
+            logp,
+            ref_logp,
+            values,
+            mask,
+            params,
+            rewards_out,
+            advantages,
+            returns,
+            stats,
+        )
+    }
 }
 
 fn new_handle(out: *mut *mut FastrlComposer, c: Box<dyn Composer + Send>) -> Result<(), Fail> {
