@@ -108,8 +108,11 @@ fn porter_matches_nltk() {
     assert!(bad.is_empty(), "{bad:?}");
 }
 
-/// The METEOR fixture cases as (hypothesis tokens, reference token lists, case).
-fn meteor_cases(doc: &Value) -> Vec<(Vec<&str>, Vec<Vec<&str>>, &Value)> {
+/// One METEOR fixture case: hypothesis tokens, reference token lists, the case itself.
+type MeteorCase<'a> = (Vec<&'a str>, Vec<Vec<&'a str>>, &'a Value);
+
+/// The METEOR fixture cases.
+fn meteor_cases(doc: &Value) -> Vec<MeteorCase<'_>> {
     fn toks(v: &Value) -> Vec<&str> {
         v.as_array()
             .unwrap()
