@@ -14,7 +14,22 @@
 //   3. a block-wide suffix scan (Hillis-Steele in shared memory) composes the maps, so
 //      each thread knows the exact state entering its chunk;
 //   4. each thread replays its chunk with that state, writing advantages and returns.
+//
+// Two variants of the same arithmetic (bit-identical results):
+//   fused_{dtype}         "streaming": phases 2 and 4 re-read the row (composite, values,
+//                         mask) from global memory with a per-thread stride; any length;
+//   fused_staged_{dtype}  phase 1 also stages the row's composite, values and mask in
+//                         shared memory (padded so the per-thread chunks are free of bank
+//                         conflicts); phases 2 and 4 read only shared memory, and the
+//                         advantages and returns are written back coalesced. Every global
+//                         byte is then read or written once, coalesced. Rows up to
+//                         FASTRL_STAGED_MAX_LEN tokens (dynamic shared memory).
 #include "common.cuh"
+
+#define FASTRL_STAGED_MAX_LEN 8192
+// Padded shared-memory index: one extra word per 32 keeps a thread's contiguous chunk
+// (thread i reads i*chunk + j) on distinct banks across the warp.
+__device__ __forceinline__ int pad(int t) { return t + (t >> 5); }
 
 struct FusedParams {
     Channels ch;
@@ -41,7 +56,7 @@ __device__ __forceinline__ Map compose(Map x, Map y) {
     return r;
 }
 
-template <typename T>
+template <typename T, bool STAGED>
 __device__ void fused_impl(const FusedParams& p) {
     const int b = blockIdx.x;
     if (b >= p.batch) return;
@@ -54,6 +69,12 @@ __device__ void fused_impl(const FusedParams& p) {
     float* out_r = (float*)p.out_rewards + base;
     float* out_a = (float*)p.out_adv + base;
     float* out_ret = (float*)p.out_ret + base;
+    // STAGED: [composite | values] floats of padded length, then the mask bytes.
+    extern __shared__ float stage[];
+    const int plen = pad(len) + 1;
+    float* st_r = stage;
+    float* st_v = stage + plen;
+    unsigned char* st_m = (unsigned char*)(stage + 2 * plen);
 
     // 0. last valid token, prefix check
     int last = -1;
@@ -77,7 +98,12 @@ __device__ void fused_impl(const FusedParams& p) {
     double kl_acc = 0.0, r_acc = 0.0, count = 0.0;
     for (int t = tid; t < len; t += nt) {
         float r = 0.0f;
-        if (mask[t]) {
+        const unsigned char mt = mask[t];
+        if (STAGED) {
+            st_m[t] = mt;
+            st_v[pad(t)] = mt ? ld(values, t) : 0.0f;
+        }
+        if (mt) {
             float acc = 0.0f;
             for (int k = 0; k < p.ch.n; k++)
                 if (p.ch.dense[k]) acc += p.ch.w[k] * ld((const T*)p.ch.ptr[k], base + t);
@@ -89,6 +115,7 @@ __device__ void fused_impl(const FusedParams& p) {
             count += 1.0;
         }
         out_r[t] = r;
+        if (STAGED) st_r[pad(t)] = r;
     }
     kl_acc = block_sum(kl_acc);
     r_acc = block_sum(r_acc);
@@ -105,9 +132,9 @@ __device__ void fused_impl(const FusedParams& p) {
     const int lo = min(tid * chunk, len), hi = min(lo + chunk, len);
     Map m = {0.0f, 1.0f, 0.0f, 0.0f, 1.0f};
     for (int t = hi - 1; t >= lo; t--) {
-        if (!mask[t]) continue;
-        float v = ld(values, t);
-        float r = out_r[t];
+        if (!(STAGED ? st_m[t] : mask[t])) continue;
+        float v = STAGED ? st_v[pad(t)] : ld(values, t);
+        float r = STAGED ? st_r[pad(t)] : out_r[t];
         Map s;
         s.al = (r + p.gamma * m.ka - v) + p.gl * m.al;
         s.be = p.gl * m.be;
@@ -135,6 +162,24 @@ __device__ void fused_impl(const FusedParams& p) {
     // 4. replay the chunk with the exact incoming state
     int bad = 0;
     for (int t = hi - 1; t >= lo; t--) {
+        if (STAGED) {
+            // The chunk is this thread's alone: advantages and returns replace the
+            // composite and values in place, for the coalesced write below.
+            if (!st_m[t]) {
+                st_r[pad(t)] = 0.0f;
+                st_v[pad(t)] = 0.0f;
+                continue;
+            }
+            float v = st_v[pad(t)];
+            float a = (st_r[pad(t)] + p.gamma * v_next - v) + p.gl * a_next;
+            float rt = a + v;
+            bad |= !isfinite(a) || !isfinite(rt);
+            st_r[pad(t)] = a;
+            st_v[pad(t)] = rt;
+            a_next = a;
+            v_next = v;
+            continue;
+        }
         if (!mask[t]) {
             out_a[t] = 0.0f;
             out_ret[t] = 0.0f;
@@ -150,8 +195,17 @@ __device__ void fused_impl(const FusedParams& p) {
         a_next = a;
         v_next = v;
     }
+    if (STAGED) {
+        __syncthreads();
+        for (int t = tid; t < len; t += nt) {
+            out_a[t] = st_r[pad(t)];
+            out_ret[t] = st_v[pad(t)];
+        }
+    }
     if (__syncthreads_or(bad) && tid == 0) atomicOr((int*)p.status, FASTRL_STATUS_NON_FINITE);
 }
 
-extern "C" __global__ void fused_f32(FusedParams p) { fused_impl<float>(p); }
-extern "C" __global__ void fused_bf16(FusedParams p) { fused_impl<bf16_bits>(p); }
+extern "C" __global__ void fused_f32(FusedParams p) { fused_impl<float, false>(p); }
+extern "C" __global__ void fused_bf16(FusedParams p) { fused_impl<bf16_bits, false>(p); }
+extern "C" __global__ void fused_staged_f32(FusedParams p) { fused_impl<float, true>(p); }
+extern "C" __global__ void fused_staged_bf16(FusedParams p) { fused_impl<bf16_bits, true>(p); }

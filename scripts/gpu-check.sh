@@ -33,6 +33,7 @@ for line in sys.stdin:
         shutil.copy(m["executable"], os.path.join(bundle, name))
         print("bundled", name)
 ' "$bundle"
+    cp scripts/gpu-bench-table.py "$bundle/"
     cat > "$bundle/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # Runs the bundled composer-cuda tests and bench on a GPU machine. Usage: run.sh LOGDIR
@@ -43,17 +44,35 @@ mkdir -p "$logs"
 for sp in /opt/torch/.venv/lib/python3*/site-packages "$here"/../.venv/lib/python3*/site-packages; do
     [ -d "$sp/nvidia/cu13/lib" ] && export LD_LIBRARY_PATH="$sp/nvidia/cu13/lib:$sp/torch/lib:${LD_LIBRARY_PATH:-}"
 done
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+    [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:$d"
+done
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" > "$logs/summary.txt"
 nvidia-smi > "$logs/nvidia-smi.txt" 2>&1 || true
+head -12 "$logs/nvidia-smi.txt"
+export CRITERION_HOME=${TMPDIR:-/tmp}/fastrl-criterion
 status=0
 for t in compile validation gpu; do
     echo "== $t" | tee -a "$logs/summary.txt"
-    timeout 300 "$here/$t" --test-threads=1 --nocapture > "$logs/$t.log" 2>&1 || status=1
-    grep -E "^test result|SKIPPED|panicked" "$logs/$t.log" | tee -a "$logs/summary.txt"
+    timeout 200 "$here/$t" --test-threads=1 --nocapture > "$logs/$t.log" 2>&1 || status=1
+    grep -E "^test |^test result|SKIPPED|panicked|error" "$logs/$t.log" | head -40 | tee -a "$logs/summary.txt"
 done
 skipped=$(grep -c SKIPPED "$logs"/gpu.log || true)
 echo "GPU tests skipped: $skipped" | tee -a "$logs/summary.txt"
-timeout 240 "$here/gpu-bench" --bench --measurement-time 0.5 --warm-up-time 0.2 > "$logs/bench.log" 2>&1 || status=1
+# Out-of-bounds accesses and shared-memory races, on the small-shape tests.
+if command -v compute-sanitizer > /dev/null; then
+    for tool in memcheck racecheck; do
+        echo "== compute-sanitizer $tool" | tee -a "$logs/summary.txt"
+        timeout 90 compute-sanitizer --tool "$tool" --error-exitcode 9 "$here/gpu" fused_bf16 \
+            --test-threads=1 >> "$logs/sanitizer.log" 2>&1
+        echo "exit $?" | tee -a "$logs/summary.txt"
+        grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$logs/sanitizer.log" | tail -1 | tee -a "$logs/summary.txt"
+    done
+fi
+timeout ${BENCH_TIMEOUT:-240} "$here/gpu-bench" --bench --measurement-time 0.5 --warm-up-time 0.2 > "$logs/bench.log" 2>&1 || status=1
 grep -E "^gpu_|time:|thrpt:|SKIPPED" "$logs/bench.log" > "$logs/bench-summary.txt" || true
+python3 "$here/gpu-bench-table.py" "$logs/bench.log" | tee "$logs/bench-table.md"
+cat "$logs/summary.txt"
 exit $status
 RUN
     chmod +x "$bundle/run.sh"

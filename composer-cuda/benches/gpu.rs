@@ -6,8 +6,8 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use composer_core::{fused_pass, Channel, FusedInputs, FusedOutputs, FusedParams, Shape};
-use composer_cuda::{DevChannel, DevPtr, Dtype, FusedBuffers, Gpu};
+use composer_core::{bf16, fused_pass, Channel, FusedInputs, FusedOutputs, FusedParams, Shape};
+use composer_cuda::{DevChannel, DevPtr, Dtype, FusedBuffers, FusedVariant, Gpu};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use std::sync::Arc;
@@ -96,6 +96,47 @@ fn bench(c: &mut Criterion) {
                     s.synchronize().expect("sync");
                 })
             });
+            group.bench_function(BenchmarkId::new("fused_f32_streaming", &id), |bench| {
+                bench.iter(|| {
+                    // SAFETY: every pointer comes from a live CudaSlice of the stated length.
+                    unsafe {
+                        g.fused_raw_with(FusedVariant::Streaming, Dtype::F32, &bufs, shape, &params)
+                    }
+                    .expect("launch");
+                    s.synchronize().expect("sync");
+                })
+            });
+            // The same inputs stored as bf16 (outputs stay f32).
+            let upb = |x: &[f32]| {
+                let h: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+                s.clone_htod(&h).expect("upload")
+            };
+            let b_rew: Vec<CudaSlice<bf16>> = rewards.iter().map(|x| upb(x)).collect();
+            let (b_lp, b_rl, b_v) = (upb(&logp), upb(&ref_logp), upb(&values));
+            let b_chs: Vec<DevChannel> = b_rew
+                .iter()
+                .map(|x| DevChannel {
+                    data: ptr(x, &s),
+                    dense: true,
+                })
+                .collect();
+            let b_bufs = FusedBuffers {
+                channels: &b_chs,
+                logp: ptr(&b_lp, &s),
+                ref_logp: ptr(&b_rl, &s),
+                values: ptr(&b_v, &s),
+                ..bufs
+            };
+            let b_bytes = tokens * ((n + 3) * 2 + 1 + 12);
+            group.throughput(Throughput::Bytes(b_bytes as u64));
+            group.bench_function(BenchmarkId::new("fused_bf16", &id), |bench| {
+                bench.iter(|| {
+                    // SAFETY: every pointer comes from a live CudaSlice of the stated length.
+                    unsafe { g.fused_raw(Dtype::Bf16, &b_bufs, shape, &params) }.expect("launch");
+                    s.synchronize().expect("sync");
+                })
+            });
+            group.throughput(Throughput::Bytes(bytes as u64));
             // The same number of bytes, device to device: the practical roofline.
             let src = s.alloc_zeros::<u8>(bytes / 2).expect("alloc");
             let mut dst = s.alloc_zeros::<u8>(bytes / 2).expect("alloc");

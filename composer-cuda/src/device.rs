@@ -8,6 +8,7 @@ use crate::launch::{
 use crate::params::UpdateParamsC;
 use crate::source::{compile, driver_available, nvrtc_available, Family, FUSED, UPDATE, WHITEN};
 use composer_core::{FastRlConfig, FusedParams, Normalization, Shape, Smoothing, MAX_REWARDS};
+use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
 };
@@ -23,11 +24,45 @@ pub enum Dtype {
     Bf16,
 }
 
-impl Dtype {
-    fn suffix(self) -> &'static str {
+/// The longest row the staged fused kernel takes (`FASTRL_STAGED_MAX_LEN` in
+/// kernels/fused.cu); longer rows use the streaming kernel. Sized so the staged row
+/// (74 KiB) plus the kernel's static scan buffer (20 KiB) fit the smallest opt-in shared
+/// memory of the supported architectures (99 KiB on sm_86/89/120; 163 KiB on sm_80,
+/// 227 KiB on sm_90).
+pub const STAGED_MAX_LEN: usize = 8192;
+
+/// Dynamic shared memory of the staged kernel for rows of `len` tokens: composite and
+/// values as f32 with one pad word per 32, then the mask bytes (kernels/fused.cu).
+pub fn staged_shared_bytes(len: usize) -> usize {
+    let plen = len + len / 32 + 1;
+    (2 * plen * 4 + len).next_multiple_of(16)
+}
+
+/// Which fused kernel runs. Both compute the same results bit for bit (tested); they
+/// differ in memory traffic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FusedVariant {
+    /// Staged for rows up to [`STAGED_MAX_LEN`] tokens, streaming beyond.
+    #[default]
+    Auto,
+    /// The row lives in shared memory between phases; every global byte moves once,
+    /// coalesced. Rows up to [`STAGED_MAX_LEN`] tokens.
+    Staged,
+    /// Phases re-read the row from global memory (L2); any row length.
+    Streaming,
+}
+
+impl FusedVariant {
+    /// Whether rows of `len` tokens run on the staged kernel; an error for
+    /// [`FusedVariant::Staged`] with rows over [`STAGED_MAX_LEN`].
+    pub fn staged_for(self, len: usize) -> Result<bool, CudaError> {
         match self {
-            Dtype::F32 => "f32",
-            Dtype::Bf16 => "bf16",
+            FusedVariant::Auto => Ok(len <= STAGED_MAX_LEN),
+            FusedVariant::Staged if len > STAGED_MAX_LEN => Err(CudaError::Unsupported(format!(
+                "the staged fused kernel takes rows up to {STAGED_MAX_LEN} tokens, got {len}"
+            ))),
+            FusedVariant::Staged => Ok(true),
+            FusedVariant::Streaming => Ok(false),
         }
     }
 }
@@ -39,6 +74,7 @@ pub struct Gpu {
     stream: Arc<CudaStream>,
     arch: &'static str,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
+    functions: Mutex<HashMap<&'static str, CudaFunction>>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -89,6 +125,7 @@ impl Gpu {
             stream,
             arch,
             modules: Mutex::new(HashMap::new()),
+            functions: Mutex::new(HashMap::new()),
         })
     }
 
@@ -107,7 +144,29 @@ impl Gpu {
         &self.ctx
     }
 
-    fn function(&self, family: &Family, name: &str) -> Result<CudaFunction, CudaError> {
+    /// A kernel by name, loaded once and cached (the launch path then costs one lock and
+    /// one hash lookup).
+    fn function(&self, family: &Family, name: &'static str) -> Result<CudaFunction, CudaError> {
+        let poisoned = |_| CudaError::Driver("function cache poisoned".into());
+        if let Some(f) = self.functions.lock().map_err(poisoned)?.get(name) {
+            return Ok(f.clone());
+        }
+        let f = self.load_function(family, name)?;
+        if name.starts_with("fused_staged_") {
+            // Opt in to more than 48 KiB of dynamic shared memory, once per function.
+            f.set_attribute(
+                CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                staged_shared_bytes(STAGED_MAX_LEN) as i32,
+            )?;
+        }
+        self.functions
+            .lock()
+            .map_err(poisoned)?
+            .insert(name, f.clone());
+        Ok(f)
+    }
+
+    fn load_function(&self, family: &Family, name: &str) -> Result<CudaFunction, CudaError> {
         let module = {
             let mut cache = self
                 .modules
@@ -140,16 +199,44 @@ impl Gpu {
         shape: Shape,
         params: &FusedParams,
     ) -> Result<(), CudaError> {
-        let (p, cfg) = plan_fused(buffers, shape, params)?;
+        // SAFETY: this function's contract is fused_raw_with's.
+        unsafe { self.fused_raw_with(FusedVariant::Auto, dtype, buffers, shape, params) }
+    }
+
+    /// [`Gpu::fused_raw`] with an explicit kernel variant (benchmarks and tests compare
+    /// them); [`FusedVariant::Staged`] with rows over [`STAGED_MAX_LEN`] is an error.
+    ///
+    /// # Safety
+    /// As [`Gpu::fused_raw`].
+    pub unsafe fn fused_raw_with(
+        &self,
+        variant: FusedVariant,
+        dtype: Dtype,
+        buffers: &FusedBuffers<'_>,
+        shape: Shape,
+        params: &FusedParams,
+    ) -> Result<(), CudaError> {
+        let (p, mut cfg) = plan_fused(buffers, shape, params)?;
+        let staged = variant.staged_for(shape.len)?;
         if shape.batch == 0 {
             return Ok(());
         }
-        let f = self.function(&FUSED, &format!("fused_{}", dtype.suffix()))?;
+        let name = match (staged, dtype) {
+            (false, Dtype::F32) => "fused_f32",
+            (false, Dtype::Bf16) => "fused_bf16",
+            (true, Dtype::F32) => "fused_staged_f32",
+            (true, Dtype::Bf16) => "fused_staged_bf16",
+        };
+        if staged {
+            cfg.shared_mem_bytes = staged_shared_bytes(shape.len) as u32;
+        }
+        let f = self.function(&FUSED, name)?;
         let mut b = self.stream.launch_builder(&f);
         b.arg(&p);
         // SAFETY: `p` mirrors `FusedParams` in kernels/fused.cu (sizes asserted); the
         // grid has one block per row and block_dim <= 1024 as the kernel requires; the
-        // pointers are valid per this function's contract.
+        // staged kernel gets the dynamic shared memory its row needs; the pointers are
+        // valid per this function's contract.
         unsafe { b.launch(cfg) }?;
         Ok(())
     }
@@ -171,7 +258,11 @@ impl Gpu {
         if shape.batch == 0 {
             return Ok(());
         }
-        let f = self.function(&UPDATE, &format!("reward_sums_{}", dtype.suffix()))?;
+        let name = match dtype {
+            Dtype::F32 => "reward_sums_f32",
+            Dtype::Bf16 => "reward_sums_bf16",
+        };
+        let f = self.function(&UPDATE, name)?;
         let mut b = self.stream.launch_builder(&f);
         b.arg(&p);
         // SAFETY: `p` mirrors `SumsParams` (kernels/update.cu); pointers valid per contract.

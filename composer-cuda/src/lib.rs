@@ -27,6 +27,8 @@ pub mod launch;
 pub mod params;
 pub mod source;
 
-pub use device::{initial_update_state, Dtype, Gpu};
+pub use device::{
+    initial_update_state, staged_shared_bytes, Dtype, FusedVariant, Gpu, STAGED_MAX_LEN,
+};
 pub use error::CudaError;
 pub use launch::{DevChannel, DevPtr, FusedBuffers};

@@ -20,7 +20,12 @@ pub struct Family {
 pub const FUSED: Family = Family {
     name: "fused",
     source: include_str!("../../kernels/fused.cu"),
-    kernels: &["fused_f32", "fused_bf16"],
+    kernels: &[
+        "fused_f32",
+        "fused_bf16",
+        "fused_staged_f32",
+        "fused_staged_bf16",
+    ],
 };
 /// Per-reward masked sums and the Fast RL weight update.
 pub const UPDATE: Family = Family {

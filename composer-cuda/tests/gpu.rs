@@ -7,7 +7,10 @@ use composer_core::{
     bf16, fused_pass, whiten, Channel, Composer, FastRl, FastRlConfig, FusedInputs, FusedOutputs,
     FusedParams, GaeParams, KlEstimator, MaskMode, Shape, Storage, MAX_REWARDS,
 };
-use composer_cuda::{initial_update_state, DevChannel, DevPtr, Dtype, FusedBuffers, Gpu};
+use composer_cuda::{
+    initial_update_state, DevChannel, DevPtr, Dtype, FusedBuffers, FusedVariant, Gpu,
+    STAGED_MAX_LEN,
+};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr, DeviceRepr, ValidAsZeroBits};
 use std::sync::Arc;
 
@@ -54,8 +57,10 @@ fn zeros<T: DeviceRepr + ValidAsZeroBits>(stream: &Arc<CudaStream>, n: usize) ->
 
 /// Runs the fused kernel and the CPU oracle on the same batch; returns the worst error
 /// relative to each row's scale.
+#[allow(clippy::too_many_arguments)]
 fn compare<T: Storage + DeviceRepr>(
     g: &Gpu,
+    variant: FusedVariant,
     dtype: Dtype,
     shape: Shape,
     n: usize,
@@ -184,7 +189,7 @@ fn compare<T: Storage + DeviceRepr>(
         bufs.out_rewards.len = 0;
     }
     // SAFETY: every pointer comes from a live CudaSlice of the stated length and type.
-    unsafe { g.fused_raw(dtype, &bufs, shape, &params) }.expect("launch");
+    unsafe { g.fused_raw_with(variant, dtype, &bufs, shape, &params) }.expect("launch");
     s.synchronize().expect("sync");
     let (gr, ga, gret) = (
         s.clone_dtoh(&d_r).unwrap(),
@@ -228,20 +233,42 @@ fn fused_f32_equals_the_cpu_core() {
         (3, 4096),
         (64, 128),
         (2, 8191),
+        (2, STAGED_MAX_LEN),
     ] {
         for n in [1, 2, 5, 8] {
             for carry in [false, true] {
                 for est in [KlEstimator::K1, KlEstimator::K3] {
                     seed += 1;
-                    let err = compare::<f32>(&g, Dtype::F32, Shape::new(b, t), n, carry, est, seed);
-                    assert!(
-                        err <= 1e-5,
-                        "B={b} T={t} n={n} carry={carry} {est:?}: error {err}"
-                    );
+                    for v in [FusedVariant::Streaming, FusedVariant::Staged] {
+                        let shape = Shape::new(b, t);
+                        let err = compare::<f32>(&g, v, Dtype::F32, shape, n, carry, est, seed);
+                        assert!(
+                            err <= 1e-5,
+                            "{v:?} B={b} T={t} n={n} carry={carry} {est:?}: error {err}"
+                        );
+                    }
                 }
             }
         }
     }
+}
+
+#[test]
+fn rows_longer_than_the_staged_limit_stream() {
+    let Some(g) = gpu() else { return };
+    let shape = Shape::new(2, STAGED_MAX_LEN + 1);
+    // Auto picks the streaming kernel for these rows.
+    let err = compare::<f32>(
+        &g,
+        FusedVariant::Auto,
+        Dtype::F32,
+        shape,
+        3,
+        false,
+        KlEstimator::K1,
+        5,
+    );
+    assert!(err <= 1e-5, "error {err}");
 }
 
 #[test]
@@ -251,6 +278,7 @@ fn fused_bf16_equals_the_cpu_core_on_the_same_bf16_inputs() {
         for n in [1, 4, 8] {
             let err = compare::<bf16>(
                 &g,
+                FusedVariant::Auto,
                 Dtype::Bf16,
                 Shape::new(b, t),
                 n,

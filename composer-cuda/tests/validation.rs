@@ -3,7 +3,10 @@
 use composer_core::{Error, FusedParams, GaeParams, Shape};
 use composer_cuda::launch::{plan_fused, plan_whiten, threads_for};
 use composer_cuda::source::driver_available;
-use composer_cuda::{CudaError, DevChannel, DevPtr, FusedBuffers, Gpu};
+use composer_cuda::{
+    staged_shared_bytes, CudaError, DevChannel, DevPtr, FusedBuffers, FusedVariant, Gpu,
+    STAGED_MAX_LEN,
+};
 
 fn p(ptr: u64, len: usize) -> DevPtr {
     DevPtr { ptr, len }
@@ -176,6 +179,24 @@ fn no_driver_is_a_typed_error_not_a_panic() {
     }
     let msg = Gpu::new(0).unwrap_err().to_string();
     assert!(msg.contains("no CUDA") && msg.contains("CPU"), "{msg}");
+}
+
+#[test]
+fn staged_kernel_limits() {
+    // Hand-derived: 4096 tokens -> 4096 + 128 pad + 1 floats per array, two arrays, then
+    // 4096 mask bytes: 2 * 4225 * 4 + 4096 = 37896, rounded up to 16.
+    assert_eq!(staged_shared_bytes(4096), 37904);
+    assert_eq!(staged_shared_bytes(1), 2 * 2 * 4 + 1 + 15);
+    // The staged row and the 20 KiB static scan buffer fit 99 KiB (sm_86/89/120).
+    assert!(staged_shared_bytes(STAGED_MAX_LEN) + 1024 * 20 + 512 <= 99 * 1024);
+    assert!(FusedVariant::Auto.staged_for(STAGED_MAX_LEN).unwrap());
+    assert!(!FusedVariant::Auto.staged_for(STAGED_MAX_LEN + 1).unwrap());
+    assert!(!FusedVariant::Streaming.staged_for(1).unwrap());
+    assert!(FusedVariant::Staged.staged_for(STAGED_MAX_LEN).unwrap());
+    let err = FusedVariant::Staged
+        .staged_for(STAGED_MAX_LEN + 1)
+        .unwrap_err();
+    assert!(err.to_string().contains("8192"), "{err}");
 }
 
 #[test]
