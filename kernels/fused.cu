@@ -15,7 +15,9 @@
 //      each thread knows the exact state entering its chunk;
 //   4. each thread replays its chunk with that state, writing advantages and returns.
 //
-// Two variants of the same arithmetic (bit-identical results):
+// Both are launched with one Map (20 bytes) of dynamic shared memory per thread for the
+// scan, and capped at 32 registers (__launch_bounds__(1024, 2)) so that more rows share
+// an SM. Two variants of the same arithmetic (bit-identical results):
 //   fused_{dtype}         "streaming": phases 2 and 4 re-read the row (composite, values,
 //                         mask) from global memory with a per-thread stride; any length;
 //   fused_staged_{dtype}  phase 1 also stages the row's composite, values and mask in
@@ -69,8 +71,11 @@ __device__ void fused_impl(const FusedParams& p) {
     float* out_r = (float*)p.out_rewards + base;
     float* out_a = (float*)p.out_adv + base;
     float* out_ret = (float*)p.out_ret + base;
-    // STAGED: [composite | values] floats of padded length, then the mask bytes.
-    extern __shared__ float stage[];
+    // Dynamic shared memory: the scan's maps (one per thread), then, STAGED only,
+    // [composite | values] floats of padded length and the mask bytes.
+    extern __shared__ float dyn[];
+    Map* scan = (Map*)dyn;
+    float* stage = dyn + 5 * nt;
     const int plen = pad(len) + 1;
     float* st_r = stage;
     float* st_v = stage + plen;
@@ -145,7 +150,6 @@ __device__ void fused_impl(const FusedParams& p) {
     }
 
     // 3. suffix scan: after it, scan[i] = map_i o map_{i+1} o ... o map_{nt-1}
-    __shared__ Map scan[FASTRL_MAX_THREADS];
     scan[tid] = m;
     __syncthreads();
     for (int off = 1; off < nt; off <<= 1) {
@@ -205,7 +209,7 @@ __device__ void fused_impl(const FusedParams& p) {
     if (__syncthreads_or(bad) && tid == 0) atomicOr((int*)p.status, FASTRL_STATUS_NON_FINITE);
 }
 
-extern "C" __global__ void fused_f32(FusedParams p) { fused_impl<float, false>(p); }
-extern "C" __global__ void fused_bf16(FusedParams p) { fused_impl<bf16_bits, false>(p); }
-extern "C" __global__ void fused_staged_f32(FusedParams p) { fused_impl<float, true>(p); }
-extern "C" __global__ void fused_staged_bf16(FusedParams p) { fused_impl<bf16_bits, true>(p); }
+extern "C" __global__ void __launch_bounds__(FASTRL_MAX_THREADS, 2) fused_f32(FusedParams p) { fused_impl<float, false>(p); }
+extern "C" __global__ void __launch_bounds__(FASTRL_MAX_THREADS, 2) fused_bf16(FusedParams p) { fused_impl<bf16_bits, false>(p); }
+extern "C" __global__ void __launch_bounds__(FASTRL_MAX_THREADS, 2) fused_staged_f32(FusedParams p) { fused_impl<float, true>(p); }
+extern "C" __global__ void __launch_bounds__(FASTRL_MAX_THREADS, 2) fused_staged_bf16(FusedParams p) { fused_impl<bf16_bits, true>(p); }

@@ -26,16 +26,20 @@ pub enum Dtype {
 
 /// The longest row the staged fused kernel takes (`FASTRL_STAGED_MAX_LEN` in
 /// kernels/fused.cu); longer rows use the streaming kernel. Sized so the staged row
-/// (74 KiB) plus the kernel's static scan buffer (20 KiB) fit the smallest opt-in shared
-/// memory of the supported architectures (99 KiB on sm_86/89/120; 163 KiB on sm_80,
-/// 227 KiB on sm_90).
+/// (74 KiB) plus the scan's maps (20 KiB) fit the smallest opt-in shared memory of the
+/// supported architectures (99 KiB on sm_86/89/120; 163 KiB on sm_80, 227 KiB on sm_90).
 pub const STAGED_MAX_LEN: usize = 8192;
 
-/// Dynamic shared memory of the staged kernel for rows of `len` tokens: composite and
-/// values as f32 with one pad word per 32, then the mask bytes (kernels/fused.cu).
-pub fn staged_shared_bytes(len: usize) -> usize {
+/// Dynamic shared memory of a fused launch over rows of `len` tokens
+/// (kernels/fused.cu): the scan's maps, 20 bytes per thread; then, for the staged
+/// kernel, composite and values as f32 with one pad word per 32, and the mask bytes.
+pub fn fused_shared_bytes(len: usize, staged: bool) -> usize {
+    let scan = 20 * crate::launch::threads_for(len) as usize;
+    if !staged {
+        return scan;
+    }
     let plen = len + len / 32 + 1;
-    (2 * plen * 4 + len).next_multiple_of(16)
+    (scan + 2 * plen * 4 + len).next_multiple_of(16)
 }
 
 /// Which fused kernel runs. Both compute the same results bit for bit (tested); they
@@ -156,7 +160,7 @@ impl Gpu {
             // Opt in to more than 48 KiB of dynamic shared memory, once per function.
             f.set_attribute(
                 CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                staged_shared_bytes(STAGED_MAX_LEN) as i32,
+                fused_shared_bytes(STAGED_MAX_LEN, true) as i32,
             )?;
         }
         self.functions
@@ -227,9 +231,7 @@ impl Gpu {
             (true, Dtype::F32) => "fused_staged_f32",
             (true, Dtype::Bf16) => "fused_staged_bf16",
         };
-        if staged {
-            cfg.shared_mem_bytes = staged_shared_bytes(shape.len) as u32;
-        }
+        cfg.shared_mem_bytes = fused_shared_bytes(shape.len, staged) as u32;
         let f = self.function(&FUSED, name)?;
         let mut b = self.stream.launch_builder(&f);
         b.arg(&p);

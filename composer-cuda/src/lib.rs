@@ -28,7 +28,7 @@ pub mod params;
 pub mod source;
 
 pub use device::{
-    initial_update_state, staged_shared_bytes, Dtype, FusedVariant, Gpu, STAGED_MAX_LEN,
+    fused_shared_bytes, initial_update_state, Dtype, FusedVariant, Gpu, STAGED_MAX_LEN,
 };
 pub use error::CudaError;
 pub use launch::{DevChannel, DevPtr, FusedBuffers};

@@ -4,7 +4,7 @@ use composer_core::{Error, FusedParams, GaeParams, Shape};
 use composer_cuda::launch::{plan_fused, plan_whiten, threads_for};
 use composer_cuda::source::driver_available;
 use composer_cuda::{
-    staged_shared_bytes, CudaError, DevChannel, DevPtr, FusedBuffers, FusedVariant, Gpu,
+    fused_shared_bytes, CudaError, DevChannel, DevPtr, FusedBuffers, FusedVariant, Gpu,
     STAGED_MAX_LEN,
 };
 
@@ -183,12 +183,15 @@ fn no_driver_is_a_typed_error_not_a_panic() {
 
 #[test]
 fn staged_kernel_limits() {
-    // Hand-derived: 4096 tokens -> 4096 + 128 pad + 1 floats per array, two arrays, then
-    // 4096 mask bytes: 2 * 4225 * 4 + 4096 = 37896, rounded up to 16.
-    assert_eq!(staged_shared_bytes(4096), 37904);
-    assert_eq!(staged_shared_bytes(1), 2 * 2 * 4 + 1 + 15);
-    // The staged row and the 20 KiB static scan buffer fit 99 KiB (sm_86/89/120).
-    assert!(staged_shared_bytes(STAGED_MAX_LEN) + 1024 * 20 + 512 <= 99 * 1024);
+    // Hand-derived: 4096 tokens -> 512 threads -> 10240 bytes of scan maps; 4096 + 128 pad
+    // + 1 floats per array, two arrays, then 4096 mask bytes: 10240 + 2 * 4225 * 4 + 4096
+    // = 48136, rounded up to 16.
+    assert_eq!(fused_shared_bytes(4096, true), 48144);
+    assert_eq!(fused_shared_bytes(4096, false), 10240);
+    assert_eq!(fused_shared_bytes(1, true), 32 * 20 + 2 * 2 * 4 + 1 + 15);
+    // The longest staged row and the block reductions' static 400 bytes fit 99 KiB
+    // (sm_86/89/120).
+    assert!(fused_shared_bytes(STAGED_MAX_LEN, true) + 512 <= 99 * 1024);
     assert!(FusedVariant::Auto.staged_for(STAGED_MAX_LEN).unwrap());
     assert!(!FusedVariant::Auto.staged_for(STAGED_MAX_LEN + 1).unwrap());
     assert!(!FusedVariant::Streaming.staged_for(1).unwrap());
