@@ -18,9 +18,9 @@ export FASTRL_REQUIRE_WORDNET=1
 
 step "Python environment (.venv): pinned test dependencies and the fastrl package"
 ./scripts/python-env.sh
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-export LD_LIBRARY_PATH="$site/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. scripts/libtorch-env.sh  # LIBTORCH for the trainer (tch), NVRTC on LD_LIBRARY_PATH
 export FASTRL_REQUIRE_NVRTC=1
+export FASTRL_REQUIRE_VENV=1  # the trainer's Hugging Face parity test uses .venv's transformers
 export FASTRL_REQUIRE_DATA=1  # chitchat-dataset, installed into .venv above
 
 step "unit, integration, property and doc tests; C ABI; CUDA kernels through NVRTC (release)"
@@ -44,8 +44,17 @@ rustup target add thumbv7em-none-eabihf >/dev/null
 cargo build -p composer-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p composer-core --no-default-features --features alloc --target thumbv7em-none-eabihf
 
-step "the main job runs on its defaults"
+step "the composer-core example runs"
 cargo run --release -q -p composer-core --example synthetic -- --steps 10 >/dev/null
+
+step "the main job end to end on the smoke preset (tokenizer, SFT, PPO, checkpoints, resume, eval)"
+cargo build --release -q -p fastrl-trainer
+smoke=$(mktemp -d)
+target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" >/dev/null
+test -s "$smoke/ppo/metrics.jsonl" && test -f "$smoke/ppo/final/model.safetensors" && test -f "$smoke/eval.json"
+target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" --set ppo.steps=6 --resume >/dev/null
+test "$(wc -l < "$smoke/ppo/metrics.jsonl")" -eq 6
+rm -rf "$smoke"
 
 echo
 echo "all tests passed"

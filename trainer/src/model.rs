@@ -1,0 +1,465 @@
+//! GPT-2 in tch: the policy trunk with its (tied) LM head and a scalar value head, a KV
+//! cache for sampling, and a loader for Hugging Face GPT-2 checkpoint directories
+//! (`config.json` + `model.safetensors`).
+//!
+//! Parameter names follow `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn.weight`, ...),
+//! so our own checkpoints are Hugging Face checkpoints and the reverse. Linear layers are
+//! GPT-2's `Conv1D`: weight `[in, out]`, `y = x W + b`.
+
+use crate::error::TrainerError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::nn::{self, Init};
+use tch::{Device, Kind, Tensor};
+
+/// The subset of a GPT-2 `config.json` the architecture needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gpt2Config {
+    /// Vocabulary size.
+    pub vocab_size: i64,
+    /// Maximum positions.
+    pub n_positions: i64,
+    /// Hidden size.
+    pub n_embd: i64,
+    /// Blocks.
+    pub n_layer: i64,
+    /// Attention heads.
+    pub n_head: i64,
+    /// MLP inner size (`null` in Hugging Face configs means `4 * n_embd`).
+    #[serde(default)]
+    pub n_inner: Option<i64>,
+    /// Layer-norm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_epsilon: f64,
+    /// Only `gelu_new` (the tanh approximation, GPT-2's default) is supported.
+    #[serde(default = "default_act")]
+    pub activation_function: String,
+}
+
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_act() -> String {
+    "gelu_new".into()
+}
+
+impl Gpt2Config {
+    /// Checks the shape parameters.
+    pub fn validate(&self) -> Result<(), TrainerError> {
+        let bad = |what: String| Err(TrainerError::Config(what));
+        if self.vocab_size < 2 || self.n_positions < 2 || self.n_layer < 1 || self.n_head < 1 {
+            return bad(format!("GPT-2 config has a non-positive size: {self:?}"));
+        }
+        if self.n_embd % self.n_head != 0 {
+            return bad(format!(
+                "n_embd {} is not a multiple of n_head {}",
+                self.n_embd, self.n_head
+            ));
+        }
+        if self.activation_function != "gelu_new" && self.activation_function != "gelu_pytorch_tanh"
+        {
+            return bad(format!(
+                "activation_function {:?} is not supported (use gelu_new)",
+                self.activation_function
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `config.json`.
+    pub fn load(path: &Path) -> Result<Self, TrainerError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+        let cfg: Gpt2Config = serde_json::from_str(&text).map_err(|e| {
+            TrainerError::Config(format!("{}: not a GPT-2 config.json: {e}", path.display()))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The `config.json` a Hugging Face loader accepts.
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "architectures": ["GPT2LMHeadModel"],
+            "model_type": "gpt2",
+            "vocab_size": self.vocab_size,
+            "n_positions": self.n_positions,
+            "n_ctx": self.n_positions,
+            "n_embd": self.n_embd,
+            "n_layer": self.n_layer,
+            "n_head": self.n_head,
+            "n_inner": self.n_inner,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "activation_function": self.activation_function,
+            "resid_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0,
+            "tie_word_embeddings": true,
+        })
+    }
+}
+
+/// A `Conv1D`: weight `[in, out]`.
+#[derive(Debug)]
+struct Conv1D {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl Conv1D {
+    fn new(p: nn::Path<'_>, d_in: i64, d_out: i64) -> Self {
+        Conv1D {
+            w: p.var(
+                "weight",
+                &[d_in, d_out],
+                Init::Randn {
+                    mean: 0.0,
+                    stdev: 0.02,
+                },
+            ),
+            b: p.var("bias", &[d_out], Init::Const(0.0)),
+        }
+    }
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.matmul(&self.w) + &self.b
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    ln_1: nn::LayerNorm,
+    c_attn: Conv1D,
+    attn_proj: Conv1D,
+    ln_2: nn::LayerNorm,
+    c_fc: Conv1D,
+    mlp_proj: Conv1D,
+}
+
+fn layer_norm(p: nn::Path<'_>, dim: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(
+        p,
+        vec![dim],
+        nn::LayerNormConfig {
+            eps,
+            ..Default::default()
+        },
+    )
+}
+
+/// Per-layer cached keys and values, `[B, heads, T, head_dim]`.
+pub type KvCache = Vec<(Tensor, Tensor)>;
+
+/// Output of one forward pass.
+#[derive(Debug)]
+pub struct Forward {
+    /// `[B, T, vocab]` logits.
+    pub logits: Tensor,
+    /// `[B, T]` values.
+    pub values: Tensor,
+    /// The cache extended by this call's keys and values.
+    pub cache: KvCache,
+}
+
+/// GPT-2 with a value head.
+#[derive(Debug)]
+pub struct Gpt2 {
+    /// Architecture.
+    pub cfg: Gpt2Config,
+    wte: Tensor,
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: nn::LayerNorm,
+    v_head: nn::Linear,
+}
+
+impl Gpt2 {
+    /// Creates the variables under `vs` (GPT-2's initialisation: normal(0, 0.02) weights,
+    /// zero biases, unit layer norms).
+    pub fn new(vs: &nn::Path<'_>, cfg: &Gpt2Config) -> Self {
+        let t = vs / "transformer";
+        let e = cfg.n_embd;
+        let eps = cfg.layer_norm_epsilon;
+        let inner = cfg.n_inner.unwrap_or(4 * e);
+        let init = Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        };
+        let blocks = (0..cfg.n_layer)
+            .map(|i| {
+                let h = &t / "h" / i;
+                Block {
+                    ln_1: layer_norm(&h / "ln_1", e, eps),
+                    c_attn: Conv1D::new(&h / "attn" / "c_attn", e, 3 * e),
+                    attn_proj: Conv1D::new(&h / "attn" / "c_proj", e, e),
+                    ln_2: layer_norm(&h / "ln_2", e, eps),
+                    c_fc: Conv1D::new(&h / "mlp" / "c_fc", e, inner),
+                    mlp_proj: Conv1D::new(&h / "mlp" / "c_proj", inner, e),
+                }
+            })
+            .collect();
+        Gpt2 {
+            cfg: cfg.clone(),
+            wte: (&t / "wte").var("weight", &[cfg.vocab_size, e], init),
+            wpe: (&t / "wpe").var("weight", &[cfg.n_positions, e], init),
+            blocks,
+            ln_f: layer_norm(&t / "ln_f", e, eps),
+            v_head: nn::linear(
+                vs / "v_head",
+                e,
+                1,
+                nn::LinearConfig {
+                    ws_init: init,
+                    bs_init: Some(Init::Const(0.0)),
+                    bias: true,
+                },
+            ),
+        }
+    }
+
+    /// Forward over `ids` `[B, T]` at `positions` `[B, T]`. `key_mask` `[B, P + T]` (1 =
+    /// attend) covers the cached and new tokens; attention is also causal. Returns logits,
+    /// values and the extended cache.
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        key_mask: &Tensor,
+        cache: Option<&KvCache>,
+    ) -> Forward {
+        let (b, t) = ids.size2().expect("ids must be [B, T]");
+        let h = self.cfg.n_head;
+        let d = self.cfg.n_embd / h;
+        let past = cache.map(|c| c[0].0.size()[2]).unwrap_or(0);
+        let total = past + t;
+        let mut x = Tensor::embedding(&self.wte, ids, -1, false, false)
+            + Tensor::embedding(&self.wpe, positions, -1, false, false);
+        // [T, total] causal: new token i (absolute past + i) sees keys j <= past + i.
+        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, ids.device())).unsqueeze(1);
+        let k_pos = Tensor::arange(total, (Kind::Int64, ids.device())).unsqueeze(0);
+        let causal = k_pos.le_tensor(&q_pos); // [T, total]
+        let allowed = causal
+            .unsqueeze(0)
+            .unsqueeze(0)
+            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total])); // [B, 1, T, total]
+        let neg = Tensor::full([1], f64::from(f32::MIN), (x.kind(), x.device()));
+        let bias = Tensor::zeros([1], (x.kind(), x.device())).where_self(&allowed, &neg);
+        let mut new_cache = Vec::with_capacity(self.blocks.len());
+        for (i, blk) in self.blocks.iter().enumerate() {
+            let a = blk.c_attn.forward(&x.apply(&blk.ln_1));
+            let qkv = a.split(self.cfg.n_embd, -1);
+            let heads = |z: &Tensor| z.view([b, t, h, d]).transpose(1, 2);
+            let (q, mut k, mut v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]));
+            if let Some(c) = cache {
+                k = Tensor::cat(&[&c[i].0, &k], 2);
+                v = Tensor::cat(&[&c[i].1, &v], 2);
+            }
+            let att =
+                (q.matmul(&k.transpose(-2, -1)) / (d as f64).sqrt() + &bias).softmax(-1, x.kind());
+            let y = att
+                .matmul(&v)
+                .transpose(1, 2)
+                .contiguous()
+                .view([b, t, self.cfg.n_embd]);
+            x += blk.attn_proj.forward(&y);
+            let m = blk.c_fc.forward(&x.apply(&blk.ln_2)).gelu("tanh");
+            x = &x + blk.mlp_proj.forward(&m);
+            new_cache.push((k, v));
+        }
+        let x = x.apply(&self.ln_f);
+        let logits = x.matmul(&self.wte.tr());
+        let values = x.apply(&self.v_head).squeeze_dim(-1);
+        Forward {
+            logits,
+            values,
+            cache: new_cache,
+        }
+    }
+
+    /// Forward over whole sequences without a cache: positions from the mask (left
+    /// padding allowed), as Hugging Face's `generate` computes them.
+    pub fn forward_full(&self, ids: &Tensor, mask: &Tensor) -> Forward {
+        let positions = positions_from_mask(mask);
+        self.forward(ids, &positions, mask, None)
+    }
+}
+
+/// `cumsum(mask) - 1`, clamped at 0: the position of each token ignoring left padding.
+pub fn positions_from_mask(mask: &Tensor) -> Tensor {
+    (mask.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0)
+}
+
+/// Loads `model.safetensors` (Hugging Face names, with or without the `transformer.`
+/// prefix) into `vs`. Every variable of ours except the value head must be present with
+/// its shape; the value head is kept as initialised when absent. Extra tensors that are
+/// buffers of old GPT-2 exports (`attn.bias`, `attn.masked_bias`) or the tied `lm_head`
+/// are ignored; any other extra tensor is an error (a different architecture).
+pub fn load_safetensors(vs: &mut nn::VarStore, path: &Path) -> Result<(), TrainerError> {
+    let tensors = Tensor::read_safetensors(path).map_err(|e| {
+        TrainerError::Checkpoint(format!("{}: cannot read safetensors: {e}", path.display()))
+    })?;
+    let mut by_name = std::collections::HashMap::new();
+    for (name, t) in tensors {
+        let key = if name.starts_with("transformer.") || name.starts_with("v_head.") {
+            name.clone()
+        } else {
+            format!("transformer.{name}")
+        };
+        by_name.insert(key, (name, t));
+    }
+    let mut vars = vs.variables();
+    let _guard = tch::no_grad_guard();
+    for (name, var) in vars.iter_mut() {
+        match by_name.remove(name) {
+            Some((orig, t)) => {
+                if t.size() != var.size() {
+                    return Err(TrainerError::Checkpoint(format!(
+                        "{}: tensor {orig} has shape {:?}, the model expects {:?}: the \
+                         checkpoint is for another model shape (check config.json)",
+                        path.display(),
+                        t.size(),
+                        var.size()
+                    )));
+                }
+                var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
+            }
+            None if name.starts_with("v_head.") => {}
+            None => {
+                return Err(TrainerError::Checkpoint(format!(
+                    "{}: tensor {name} is missing: not a GPT-2 checkpoint of this shape",
+                    path.display()
+                )))
+            }
+        }
+    }
+    let extra: Vec<String> = by_name
+        .into_values()
+        .map(|(orig, _)| orig)
+        .filter(|n| {
+            !(n.ends_with(".attn.bias")
+                || n.ends_with(".attn.masked_bias")
+                || n == "lm_head.weight")
+        })
+        .collect();
+    if !extra.is_empty() {
+        return Err(TrainerError::Checkpoint(format!(
+            "{}: unexpected tensors {extra:?}: not a GPT-2 checkpoint",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// A GPT-2 in its own variable store on `device`.
+#[derive(Debug)]
+pub struct Model {
+    /// The variables (trunk + value head).
+    pub vs: nn::VarStore,
+    /// The network.
+    pub net: Gpt2,
+}
+
+impl Model {
+    /// A randomly initialised model.
+    pub fn new(cfg: &Gpt2Config, device: Device) -> Result<Self, TrainerError> {
+        cfg.validate()?;
+        let vs = nn::VarStore::new(device);
+        let net = Gpt2::new(&vs.root(), cfg);
+        Ok(Model { vs, net })
+    }
+
+    /// Loads a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`).
+    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, TrainerError> {
+        let cfg = Gpt2Config::load(&dir.join("config.json"))?;
+        let mut m = Model::new(&cfg, device)?;
+        load_safetensors(&mut m.vs, &dir.join("model.safetensors"))?;
+        Ok(m)
+    }
+
+    /// A frozen copy (the reference policy).
+    pub fn frozen_copy(&self) -> Result<Self, TrainerError> {
+        let mut m = Model::new(&self.net.cfg, self.vs.device())?;
+        m.vs.copy(&self.vs)
+            .map_err(|e| TrainerError::Checkpoint(format!("copying the policy: {e}")))?;
+        m.vs.freeze();
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Gpt2Config {
+        Gpt2Config {
+            vocab_size: 50,
+            n_positions: 32,
+            n_embd: 16,
+            n_layer: 2,
+            n_head: 2,
+            n_inner: None,
+            layer_norm_epsilon: 1e-5,
+            activation_function: "gelu_new".into(),
+        }
+    }
+
+    #[test]
+    fn cached_decoding_equals_the_full_forward() {
+        tch::manual_seed(0);
+        let m = Model::new(&tiny(), Device::Cpu).unwrap();
+        // Two rows, the second left-padded by two.
+        let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
+        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
+        let full = m.net.forward_full(&ids, &mask);
+        let pos = positions_from_mask(&mask);
+        let first = m.net.forward(
+            &ids.narrow(1, 0, 3),
+            &pos.narrow(1, 0, 3),
+            &mask.narrow(1, 0, 3),
+            None,
+        );
+        let mut cache = first.cache;
+        let mut last = first.logits.narrow(1, 2, 1);
+        for t in 3..5 {
+            let f = m.net.forward(
+                &ids.narrow(1, t, 1),
+                &pos.narrow(1, t, 1),
+                &mask.narrow(1, 0, t + 1),
+                Some(&cache),
+            );
+            cache = f.cache;
+            last = f.logits;
+            let want = full.logits.narrow(1, t, 1);
+            let diff = (&last - &want).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "t={t}: {diff}");
+        }
+        assert_eq!(last.size(), vec![2, 1, 50]);
+    }
+
+    #[test]
+    fn left_padding_does_not_change_a_row() {
+        tch::manual_seed(1);
+        let m = Model::new(&tiny(), Device::Cpu).unwrap();
+        let a = m.net.forward_full(
+            &Tensor::from_slice(&[3i64, 4, 10]).view([1, 3]),
+            &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)),
+        );
+        let b = m.net.forward_full(
+            &Tensor::from_slice(&[0i64, 0, 3, 4, 10]).view([1, 5]),
+            &Tensor::from_slice(&[0i64, 0, 1, 1, 1]).view([1, 5]),
+        );
+        let diff = (a.logits - b.logits.narrow(1, 2, 3))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let mut c = tiny();
+        c.n_head = 3;
+        assert!(c.validate().unwrap_err().to_string().contains("multiple"));
+        let mut c = tiny();
+        c.activation_function = "relu".into();
+        assert!(c.validate().unwrap_err().to_string().contains("relu"));
+    }
+}

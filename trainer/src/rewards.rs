@@ -1,0 +1,169 @@
+//! Rewards: each scores a generated response against the reference response, at the
+//! sequence level (the score lands on the response's last token, Eq. (6)) or per
+//! sentence (fine-grained: each sentence's score lands on its last token).
+//!
+//! The metrics are the `fastrl-metrics` crate's, tested equal to sacrebleu, nltk and
+//! rouge-score on fixtures.
+
+use crate::error::TrainerError;
+use fastrl_metrics::{meteor_with, rouge_l, rouge_n, WordNet};
+
+/// Reward names the configuration accepts.
+pub const NAMES: [&str; 4] = ["meteor", "bleu", "rouge_l", "rouge_2"];
+
+/// A reward function.
+pub trait Reward: Send + Sync {
+    /// Its name in metrics and configs.
+    fn name(&self) -> &str;
+    /// Score of `response` given the `reference`, in `[0, 1]`.
+    fn score(&self, response: &str, reference: &str) -> f64;
+}
+
+/// nltk's `meteor_score` over whitespace tokens, with WordNet synonyms when present.
+pub struct Meteor {
+    wordnet: Option<WordNet>,
+}
+
+impl Reward for Meteor {
+    fn name(&self) -> &str {
+        "meteor"
+    }
+    fn score(&self, response: &str, reference: &str) -> f64 {
+        let r: Vec<&str> = reference.split_whitespace().collect();
+        let h: Vec<&str> = response.split_whitespace().collect();
+        meteor_with(&[r], &h, self.wordnet.as_ref())
+    }
+}
+
+/// sacrebleu's `sentence_bleu` (13a, exponential smoothing), scaled to `[0, 1]`.
+pub struct Bleu;
+
+impl Reward for Bleu {
+    fn name(&self) -> &str {
+        "bleu"
+    }
+    fn score(&self, response: &str, reference: &str) -> f64 {
+        fastrl_metrics::sentence_bleu(response, &[reference]).score / 100.0
+    }
+}
+
+/// rouge-score's ROUGE-L F-measure (or ROUGE-2 for `rouge_2`).
+pub struct Rouge {
+    n: usize,
+}
+
+impl Reward for Rouge {
+    fn name(&self) -> &str {
+        if self.n == 0 {
+            "rouge_l"
+        } else {
+            "rouge_2"
+        }
+    }
+    fn score(&self, response: &str, reference: &str) -> f64 {
+        if self.n == 0 {
+            rouge_l(reference, response).fmeasure
+        } else {
+            rouge_n(reference, response, self.n).fmeasure
+        }
+    }
+}
+
+/// Builds the named rewards. METEOR loads WordNet 3.0 from Debian's `wordnet-base` (or
+/// `$FASTRL_WORDNET`) when present; without it, it says so once and scores with the
+/// exact and stem stages.
+pub fn build(names: &[String]) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
+    names
+        .iter()
+        .map(|n| -> Result<Box<dyn Reward>, TrainerError> {
+            Ok(match n.as_str() {
+                "meteor" => {
+                    let wordnet = WordNet::default_dir().and_then(|d| WordNet::load(&d).ok());
+                    if wordnet.is_none() {
+                        eprintln!(
+                            "note: WordNet 3.0 not found (apt-get install wordnet-base \
+                             wordnet-sense-index, or set FASTRL_WORDNET); METEOR uses exact \
+                             and stem matches only"
+                        );
+                    }
+                    Box::new(Meteor { wordnet })
+                }
+                "bleu" => Box::new(Bleu),
+                "rouge_l" => Box::new(Rouge { n: 0 }),
+                "rouge_2" => Box::new(Rouge { n: 2 }),
+                other => {
+                    return Err(TrainerError::Config(format!(
+                        "unknown reward {other:?}; known: {NAMES:?}"
+                    )))
+                }
+            })
+        })
+        .collect()
+}
+
+/// Scores every response with every reward: `[reward][row]`. A non-finite score stops
+/// with the reward, the row and the texts, so it never reaches the optimiser.
+pub fn score_all(
+    rewards: &[Box<dyn Reward>],
+    responses: &[String],
+    references: &[String],
+) -> Result<Vec<Vec<f32>>, TrainerError> {
+    rewards
+        .iter()
+        .map(|r| {
+            responses
+                .iter()
+                .zip(references)
+                .enumerate()
+                .map(|(i, (h, y))| {
+                    let s = r.score(h, y);
+                    if s.is_finite() {
+                        Ok(s as f32)
+                    } else {
+                        Err(TrainerError::Reward(format!(
+                            "{} returned {s} for row {i} (response {h:?}, reference {y:?}); \
+                             fix the reward: a non-finite score would corrupt the update",
+                            r.name()
+                        )))
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Broken;
+    impl Reward for Broken {
+        fn name(&self) -> &str {
+            "broken"
+        }
+        fn score(&self, _: &str, _: &str) -> f64 {
+            f64::NAN
+        }
+    }
+
+    #[test]
+    fn scores_are_the_metrics_and_nan_stops() {
+        let rs = build(&["bleu".into(), "rouge_l".into(), "rouge_2".into()]).unwrap();
+        let s = score_all(
+            &rs,
+            &["the cat sat on the mat".into()],
+            &["the cat sat on the mat".into()],
+        )
+        .unwrap();
+        for r in &s {
+            assert!((r[0] - 1.0).abs() < 1e-6, "{s:?}");
+        }
+        let broken: Vec<Box<dyn Reward>> = vec![Box::new(Broken)];
+        let e = score_all(&broken, &["a".into()], &["b".into()]).unwrap_err();
+        assert!(
+            e.to_string().contains("broken returned NaN for row 0"),
+            "{e}"
+        );
+        assert!(build(&["bertscore9".into()]).is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! PPO end to end on a small synthetic task (CPU, deterministic, seconds):
+//! - learning: with two conflicting word-count rewards the composite rises and the
+//!   lagging reward's weight grows above 1/2;
+//! - resume: k steps, checkpoint, resume, and the metrics equal an uninterrupted run;
+//! - bad input: a NaN reward stops before the optimiser; a tokenizer from another model
+//!   is refused; a broken LATEST is named.
+
+use fastrl_data::Pair;
+use fastrl_trainer::config::Config;
+use fastrl_trainer::corpus::Corpus;
+use fastrl_trainer::model::{Gpt2Config, Model};
+use fastrl_trainer::optim::Rng;
+use fastrl_trainer::ppo::{self, Ppo};
+use fastrl_trainer::rewards::Reward;
+use fastrl_trainer::tokenizer::Tok;
+use std::path::PathBuf;
+use tch::Device;
+
+const WORDS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+
+fn corpus() -> Corpus {
+    let mut rng = Rng::new(3);
+    let mut sentence = |n: usize| -> String {
+        (0..n)
+            .map(|_| WORDS[rng.below(WORDS.len())])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let pairs: Vec<Pair> = (0..64)
+        .map(|i| Pair {
+            context: format!("{} <EOU>", sentence(4)),
+            response: sentence(4),
+            dialogue: i,
+            turn: 1,
+        })
+        .collect();
+    Corpus {
+        train: pairs[..56].to_vec(),
+        eval: pairs[56..].to_vec(),
+    }
+}
+
+/// Fraction of the response's words equal to `word`, times `scale`.
+struct WordShare {
+    word: &'static str,
+    name: &'static str,
+    scale: f64,
+}
+impl Reward for WordShare {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn score(&self, response: &str, _reference: &str) -> f64 {
+        let w: Vec<&str> = response.split_whitespace().collect();
+        if w.is_empty() {
+            return 0.0;
+        }
+        self.scale * w.iter().filter(|&&x| x == self.word).count() as f64 / w.len() as f64
+    }
+}
+
+struct Nan;
+impl Reward for Nan {
+    fn name(&self) -> &str {
+        "nan"
+    }
+    fn score(&self, _: &str, _: &str) -> f64 {
+        f64::NAN
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fastrl-ppo-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn setup(sets: &[&str]) -> (Config, Tok, Model, Corpus) {
+    tch::set_num_threads(1);
+    tch::manual_seed(11);
+    let mut all = vec![
+        "ppo.batch_size=16".to_string(),
+        "ppo.minibatch_size=8".into(),
+        "ppo.epochs=2".into(),
+        "ppo.lr=0.003".into(),
+        "ppo.kl_coef=0.01".into(),
+        "ppo.top_k=0".into(),
+        "ppo.temperature=1.0".into(),
+        "tokenizer.max_response_tokens=6".into(),
+        "composer.rewards=[\"meteor\", \"bleu\"]".into(),
+    ];
+    all.extend(sets.iter().map(|s| s.to_string()));
+    let cfg = Config::resolve("smoke", None, &all).unwrap();
+    let c = corpus();
+    let texts: Vec<&str> = c
+        .train
+        .iter()
+        .flat_map(|p| [p.context.as_str(), p.response.as_str()])
+        .collect();
+    let tok = Tok::train(texts.into_iter().cycle().take(2000), 270).unwrap();
+    let mc = Gpt2Config {
+        vocab_size: tok.vocab_size() as i64,
+        n_positions: 32,
+        n_embd: 32,
+        n_layer: 1,
+        n_head: 2,
+        n_inner: None,
+        layer_norm_epsilon: 1e-5,
+        activation_function: "gelu_new".into(),
+    };
+    let model = Model::new(&mc, Device::Cpu).unwrap();
+    (cfg, tok, model, c)
+}
+
+fn conflicting(p: &mut Ppo) {
+    // "b" pays half of what "a" pays: it lags, and Fast RL should weight it up.
+    p.rewards = vec![
+        Box::new(WordShare {
+            word: "a",
+            name: "share_a",
+            scale: 1.0,
+        }),
+        Box::new(WordShare {
+            word: "b",
+            name: "share_b",
+            scale: 0.5,
+        }),
+    ];
+}
+
+#[test]
+fn composite_rises_and_the_lagging_reward_gains_weight() {
+    let (cfg, tok, mut model, c) = setup(&[
+        "ppo.steps=60",
+        "composer.eta=5.0",
+        "sft.steps=150",
+        "sft.batch_size=16",
+        "sft.lr=0.003",
+    ]);
+    // A short SFT first, so responses are words of the corpus (each about 1/6 of them).
+    let log = tmp("sft-log");
+    ppo::sft(&cfg, &mut model, &tok, &c, &log).unwrap();
+    std::fs::remove_file(&log).ok();
+    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
+    conflicting(&mut p);
+    let mut lines = Vec::new();
+    for _ in 0..cfg.ppo.steps {
+        lines.push(p.step().unwrap().line);
+    }
+    let composite = |l: &serde_json::Value| {
+        l["rewards"]["share_a"].as_f64().unwrap() + l["rewards"]["share_b"].as_f64().unwrap()
+    };
+    let first: f64 = lines[..10].iter().map(composite).sum::<f64>() / 10.0;
+    let last: f64 = lines[50..].iter().map(composite).sum::<f64>() / 10.0;
+    assert!(
+        last > first + 0.1,
+        "a + b share: first {first:.3}, last {last:.3}"
+    );
+    let wb = lines[59]["weights"]["share_b"].as_f64().unwrap();
+    println!("a + b share: first 10 steps {first:.3}, last 10 {last:.3}; weight of b {wb:.3}");
+    assert!(wb > 0.5, "the lagging reward's weight is {wb}");
+}
+
+#[test]
+fn resume_continues_exactly() {
+    let strip = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("step_s");
+                o.remove("tokens_per_s");
+                v
+            })
+            .collect()
+    };
+    // Uninterrupted: 4 steps.
+    let (cfg, tok, model, c) = setup(&["ppo.steps=4", "ppo.checkpoint_every=2"]);
+    let a_dir = tmp("a");
+    ppo::train(Ppo::new(&cfg, model, tok, &c).unwrap(), &a_dir, false).unwrap();
+    let a = strip(&std::fs::read_to_string(a_dir.join("metrics.jsonl")).unwrap());
+    assert_eq!(a.len(), 4);
+    // Interrupted after the checkpoint at 2, with a third step's line already logged
+    // when the process died; resumed by a new object from a fresh model.
+    let (cfg2, tok, model, c) = setup(&["ppo.steps=2", "ppo.checkpoint_every=2"]);
+    let b_dir = tmp("b");
+    ppo::train(Ppo::new(&cfg2, model, tok, &c).unwrap(), &b_dir, false).unwrap();
+    let log = b_dir.join("metrics.jsonl");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.push_str("{\"step\": 3, \"lost\": true}\n");
+    std::fs::write(&log, text).unwrap();
+    let (cfg3, tok, model, c) = setup(&["ppo.steps=4", "ppo.checkpoint_every=2"]);
+    tch::manual_seed(999); // a different initialisation: everything must come from disk
+    let p = ppo::train(Ppo::new(&cfg3, model, tok, &c).unwrap(), &b_dir, true).unwrap();
+    assert_eq!(p.step, 4);
+    let b = strip(&std::fs::read_to_string(b_dir.join("metrics.jsonl")).unwrap());
+    assert_eq!(a, b);
+    // A LATEST naming an incomplete checkpoint is refused with the fix.
+    std::fs::write(b_dir.join("LATEST"), "ckpt-999999").unwrap();
+    let (cfg4, tok, model, c) = setup(&["ppo.steps=5"]);
+    let e = ppo::train(Ppo::new(&cfg4, model, tok, &c).unwrap(), &b_dir, true).unwrap_err();
+    assert!(e.to_string().contains("incomplete"), "{e}");
+    std::fs::remove_dir_all(&a_dir).ok();
+    std::fs::remove_dir_all(&b_dir).ok();
+}
+
+#[test]
+fn a_nan_reward_stops_before_the_optimiser() {
+    let (cfg, tok, model, c) = setup(&["ppo.steps=1"]);
+    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
+    p.rewards = vec![Box::new(Nan), Box::new(Nan)];
+    let before = p.opt.step;
+    let e = p.step().unwrap_err().to_string();
+    assert!(e.contains("nan returned NaN"), "{e}");
+    assert_eq!(p.opt.step, before, "the optimiser must not have stepped");
+}
+
+#[test]
+fn a_tokenizer_from_another_model_is_refused() {
+    let (cfg, tok, _, c) = setup(&[]);
+    let mc = Gpt2Config {
+        vocab_size: 100,
+        n_positions: 32,
+        n_embd: 16,
+        n_layer: 1,
+        n_head: 2,
+        n_inner: None,
+        layer_norm_epsilon: 1e-5,
+        activation_function: "gelu_new".into(),
+    };
+    let small = Model::new(&mc, Device::Cpu).unwrap();
+    let e = Ppo::new(&cfg, small, tok, &c).unwrap_err().to_string();
+    assert!(e.contains("do not belong together"), "{e}");
+}
