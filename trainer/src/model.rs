@@ -259,7 +259,8 @@ impl Gpt2 {
                 .transpose(1, 2)
                 .contiguous()
                 .view([b, t, self.cfg.n_embd]);
-            x += blk.attn_proj.forward(&y);
+            // Not `+=`: that would add in place into a tensor autograd saved for ln_1.
+            x = &x + blk.attn_proj.forward(&y);
             let m = blk.c_fc.forward(&x.apply(&blk.ln_2)).gelu("tanh");
             x = &x + blk.mlp_proj.forward(&m);
             new_cache.push((k, v));
