@@ -1,0 +1,81 @@
+//! The command line stops with one message naming the problem and the fix.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fastrl-trainer"))
+        .args(args)
+        .output()
+        .expect("run fastrl-trainer");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn bad_input_is_one_clear_message() {
+    let dir = std::env::temp_dir().join(format!("fastrl-cli-{}", std::process::id()));
+    let out_dir = format!("run.out_dir=\"{}\"", dir.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["sft", "--preset", "nope"], "unknown preset \"nope\""),
+        (
+            vec!["sft", "--preset", "smoke", "--set", "ppo.stepz=3"],
+            "unknown field `stepz`",
+        ),
+        (
+            vec!["sft", "--preset", "smoke", "--set", "ppo.steps=\"many\""],
+            "invalid type",
+        ),
+        (
+            vec!["sft", "--preset", "smoke", "--set", "run.device=\"tpu\""],
+            "run.device",
+        ),
+        (
+            vec![
+                "sft",
+                "--preset",
+                "smoke",
+                "--config",
+                "/nonexistent/x.toml",
+            ],
+            "/nonexistent/x.toml",
+        ),
+    ];
+    for (args, want) in cases {
+        let (ok, err) = run(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.matches("error:").count(), 1, "{args:?}: {err}");
+    }
+    // An empty corpus, and a model directory that is not one.
+    let empty = dir.join("empty.txt");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&empty, "").unwrap();
+    let path = format!("data.path=\"{}\"", empty.display());
+    let (ok, err) = run(&[
+        "sft",
+        "--preset",
+        "smoke",
+        "--set",
+        &out_dir,
+        "--set",
+        "data.corpus=\"dailydialog\"",
+        "--set",
+        &path,
+    ]);
+    assert!(!ok && err.contains("holds no dialogue"), "{err}");
+    let (ok, err) = run(&[
+        "generate",
+        "--preset",
+        "smoke",
+        "--set",
+        &out_dir,
+        "--model",
+        dir.to_str().unwrap(),
+        "--context",
+        "hi",
+    ]);
+    assert!(!ok && err.contains("no config.json"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
