@@ -152,7 +152,8 @@ pub struct PpoConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComposerConfig {
-    /// Reward names, in order: `meteor`, `bleu`, `rouge_l`, `length`.
+    /// Reward names, in order: `meteor`, `bleu`, `rouge_l`, `rouge_2`, `bertscore`,
+    /// `semantic`.
     pub rewards: Vec<String>,
     /// `fastrl`, `fixed`, `lagrangian` or `shaping`.
     pub kind: String,

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
+pub mod encoder;
 mod error;
 pub mod eval;
 pub mod model;

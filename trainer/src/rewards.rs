@@ -9,7 +9,14 @@ use crate::error::TrainerError;
 use fastrl_metrics::{meteor_with, rouge_l, rouge_n, WordNet};
 
 /// Reward names the configuration accepts.
-pub const NAMES: [&str; 4] = ["meteor", "bleu", "rouge_l", "rouge_2"];
+pub const NAMES: [&str; 6] = [
+    "meteor",
+    "bleu",
+    "rouge_l",
+    "rouge_2",
+    "bertscore",
+    "semantic",
+];
 
 /// A reward function.
 pub trait Reward: Send + Sync {
@@ -17,6 +24,14 @@ pub trait Reward: Send + Sync {
     fn name(&self) -> &str;
     /// Score of `response` given the `reference`, in `[0, 1]`.
     fn score(&self, response: &str, reference: &str) -> f64;
+    /// Scores of many pairs (rewards with a model override this to batch).
+    fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
+        responses
+            .iter()
+            .zip(references)
+            .map(|(h, y)| self.score(h, y))
+            .collect()
+    }
 }
 
 /// nltk's `meteor_score` over whitespace tokens, with WordNet synonyms when present.
@@ -71,8 +86,19 @@ impl Reward for Rouge {
 
 /// Builds the named rewards. METEOR loads WordNet 3.0 from Debian's `wordnet-base` (or
 /// `$FASTRL_WORDNET`) when present; without it, it says so once and scores with the
-/// exact and stem stages.
+/// exact and stem stages. `bertscore` and `semantic` share one all-MiniLM-L6-v2 encoder
+/// (found by [`crate::encoder::find_minilm`] from the current directory), on the CPU.
 pub fn build(names: &[String]) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
+    let mut encoder: Option<std::sync::Arc<crate::encoder::Shared>> = None;
+    let mut shared = || -> Result<std::sync::Arc<crate::encoder::Shared>, TrainerError> {
+        if encoder.is_none() {
+            let root = std::env::current_dir().unwrap_or_else(|_| ".".into());
+            let dir = crate::encoder::find_minilm(&root)?;
+            let e = crate::encoder::Encoder::load(&dir, tch::Device::Cpu)?;
+            encoder = Some(crate::encoder::Shared::new(e));
+        }
+        Ok(encoder.clone().expect("set above"))
+    };
     names
         .iter()
         .map(|n| -> Result<Box<dyn Reward>, TrainerError> {
@@ -91,6 +117,8 @@ pub fn build(names: &[String]) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
                 "bleu" => Box::new(Bleu),
                 "rouge_l" => Box::new(Rouge { n: 0 }),
                 "rouge_2" => Box::new(Rouge { n: 2 }),
+                "bertscore" => Box::new(crate::encoder::BertScore(shared()?)),
+                "semantic" => Box::new(crate::encoder::Semantic(shared()?)),
                 other => {
                     return Err(TrainerError::Config(format!(
                         "unknown reward {other:?}; known: {NAMES:?}"
@@ -111,12 +139,11 @@ pub fn score_all(
     rewards
         .iter()
         .map(|r| {
-            responses
-                .iter()
-                .zip(references)
+            r.score_batch(responses, references)
+                .into_iter()
+                .zip(responses.iter().zip(references))
                 .enumerate()
-                .map(|(i, (h, y))| {
-                    let s = r.score(h, y);
+                .map(|(i, (s, (h, y)))| {
                     if s.is_finite() {
                         Ok(s as f32)
                     } else {

