@@ -169,6 +169,9 @@ pub struct ComposerConfig {
     pub multiplier_lr: f32,
     /// Shaping: the cost coefficient alpha (the last reward is the cost).
     pub alpha: f32,
+    /// The learned `rating` reward's head (empty = `<out_dir>/reward-model/head.json`).
+    #[serde(default)]
+    pub rating_model: String,
 }
 
 fn merge(base: &mut toml::Value, over: toml::Value) {
@@ -320,6 +323,15 @@ impl Config {
         }
         crate::ppo::estimator(&p.kl_estimator)?;
         Ok(())
+    }
+
+    /// Where the `rating` reward's head is read from.
+    pub fn rating_head(&self) -> std::path::PathBuf {
+        if self.composer.rating_model.is_empty() {
+            std::path::Path::new(&self.run.out_dir).join("reward-model/head.json")
+        } else {
+            self.composer.rating_model.clone().into()
+        }
     }
 
     /// The resolved configuration as TOML (written into the run directory).

@@ -316,6 +316,11 @@ impl Shared {
     pub fn new(e: Encoder) -> std::sync::Arc<Self> {
         std::sync::Arc::new(Shared(Mutex::new(e)))
     }
+
+    /// Runs `f` with the encoder.
+    pub fn with<R>(&self, f: impl FnOnce(&Encoder) -> R) -> R {
+        f(&self.0.lock().expect("encoder lock"))
+    }
 }
 
 /// BERTScore-style F1 between response and reference (greedy cosine matching of the

@@ -16,6 +16,7 @@ pub mod model;
 pub mod optim;
 pub mod ppo;
 pub mod progress;
+pub mod reward_model;
 pub mod rewards;
 pub mod tokenizer;
 

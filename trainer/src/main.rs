@@ -61,6 +61,18 @@ enum Cmd {
         #[arg(long)]
         resume: bool,
     },
+    /// Fits the learned `rating` reward (a head on all-MiniLM-L6-v2) to the Chit Chat
+    /// ratings; writes <out_dir>/reward-model/head.json.
+    RewardModel {
+        #[command(flatten)]
+        common: Common,
+        /// Rated training conversations used at most.
+        #[arg(long, default_value_t = 2000)]
+        max_train: usize,
+        /// Rated validation conversations used at most.
+        #[arg(long, default_value_t = 300)]
+        max_val: usize,
+    },
     /// Reward means and diversity of a model on the validation pairs.
     Eval {
         #[command(flatten)]
@@ -166,7 +178,7 @@ fn eval_model(
     corpus: &Corpus,
 ) -> Result<serde_json::Value, TrainerError> {
     let (model, tok) = import_hf(dir, dev)?;
-    let rw = rewards::build(&cfg.composer.rewards)?;
+    let rw = rewards::build(&cfg.composer.rewards, &cfg.rating_head())?;
     eval::evaluate(cfg, &model, &tok, &corpus.eval, &rw)
 }
 
@@ -264,6 +276,43 @@ fn run(cli: Cli) -> Result<(), TrainerError> {
             let m = model.unwrap_or_else(|| Path::new(&cfg.run.out_dir).join("sft"));
             let fin = ppo_stage(&cfg, dev, &corpus, &m, resume)?;
             println!("{}", fin.display());
+            Ok(())
+        }
+        Cmd::RewardModel {
+            common,
+            max_train,
+            max_val,
+        } => {
+            let (cfg, _) = setup(&common)?;
+            let root = project_root();
+            let convs = fastrl_data::chitchat::load(&fastrl_data::chitchat::find(&root)?)?;
+            let enc = fastrl_trainer::encoder::Encoder::load(
+                &fastrl_trainer::encoder::find_minilm(&root)?,
+                tch::Device::Cpu,
+            )?;
+            let t0 = Instant::now();
+            let head = fastrl_trainer::reward_model::train(
+                &enc,
+                &convs,
+                max_train,
+                max_val,
+                cfg.run.seed,
+            )?;
+            let path = cfg.rating_head();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| TrainerError::io(dir, e))?;
+            }
+            head.save(&path)?;
+            println!(
+                "rating head fitted on {} conversations in {:.0} s; validation MSE {:.4} vs {:.4} \
+                 for the mean predictor ({} conversations) -> {}",
+                head.n_train,
+                t0.elapsed().as_secs_f64(),
+                head.val_mse,
+                head.val_mse_baseline,
+                head.n_val,
+                path.display()
+            );
             Ok(())
         }
         Cmd::Eval { common, model } => {

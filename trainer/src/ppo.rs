@@ -424,7 +424,7 @@ impl Ppo {
             rng: Rng::new(cfg.run.seed),
             composer: composer(&cfg.composer)?,
             kl,
-            rewards: rewards::build(&cfg.composer.rewards)?,
+            rewards: rewards::build(&cfg.composer.rewards, &cfg.rating_head())?,
             prompts,
             step: 0,
         })

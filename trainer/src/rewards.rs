@@ -87,8 +87,13 @@ impl Reward for Rouge {
 /// Builds the named rewards. METEOR loads WordNet 3.0 from Debian's `wordnet-base` (or
 /// `$FASTRL_WORDNET`) when present; without it, it says so once and scores with the
 /// exact and stem stages. `bertscore` and `semantic` share one all-MiniLM-L6-v2 encoder
-/// (found by [`crate::encoder::find_minilm`] from the current directory), on the CPU.
-pub fn build(names: &[String]) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
+/// (found by [`crate::encoder::find_minilm`] from the current directory), on the CPU;
+/// `rating` is the learned reward, its head read from `rating_head` (written by the
+/// `reward-model` command).
+pub fn build(
+    names: &[String],
+    rating_head: &std::path::Path,
+) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
     let mut encoder: Option<std::sync::Arc<crate::encoder::Shared>> = None;
     let mut shared = || -> Result<std::sync::Arc<crate::encoder::Shared>, TrainerError> {
         if encoder.is_none() {
@@ -119,6 +124,10 @@ pub fn build(names: &[String]) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
                 "rouge_2" => Box::new(Rouge { n: 2 }),
                 "bertscore" => Box::new(crate::encoder::BertScore(shared()?)),
                 "semantic" => Box::new(crate::encoder::Semantic(shared()?)),
+                "rating" => Box::new(crate::reward_model::Rating {
+                    head: crate::reward_model::RatingHead::load(rating_head)?,
+                    encoder: shared()?,
+                }),
                 other => {
                     return Err(TrainerError::Config(format!(
                         "unknown reward {other:?}; known: {NAMES:?}"
@@ -175,7 +184,8 @@ mod tests {
 
     #[test]
     fn scores_are_the_metrics_and_nan_stops() {
-        let rs = build(&["bleu".into(), "rouge_l".into(), "rouge_2".into()]).unwrap();
+        let none = std::path::Path::new("/nonexistent");
+        let rs = build(&["bleu".into(), "rouge_l".into(), "rouge_2".into()], none).unwrap();
         let s = score_all(
             &rs,
             &["the cat sat on the mat".into()],
@@ -191,6 +201,8 @@ mod tests {
             e.to_string().contains("broken returned NaN for row 0"),
             "{e}"
         );
-        assert!(build(&["bertscore9".into()]).is_err());
+        assert!(build(&["bertscore9".into()], none).is_err());
+        let e = build(&["rating".into()], none).err().unwrap().to_string();
+        assert!(e.contains("reward-model"), "{e}");
     }
 }
