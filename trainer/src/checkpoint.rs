@@ -52,15 +52,17 @@ fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, TrainerError> {
         .map_err(|e| TrainerError::Checkpoint(format!("reading {}: {e}", path.display())))
 }
 
-/// Loads every variable of `model` from `ts` by exact name and shape.
-fn load_exact(
-    model: &mut Model,
+/// Copies into every variable of `vs` the tensor of the same name from `ts` (converted to
+/// the variable's kind and device); a missing name or another shape is an error naming
+/// the tensor and `what` (the file).
+pub fn copy_exact(
+    vs: &tch::nn::VarStore,
     ts: Vec<(String, Tensor)>,
     what: &Path,
 ) -> Result<(), TrainerError> {
     let mut by: BTreeMap<String, Tensor> = ts.into_iter().collect();
     let _g = tch::no_grad_guard();
-    for (name, mut var) in model.vs.variables() {
+    for (name, mut var) in vs.variables() {
         let t = by.remove(&name).ok_or_else(|| {
             TrainerError::Checkpoint(format!(
                 "{}: {name} is missing: the checkpoint is for another model shape",
@@ -76,9 +78,17 @@ fn load_exact(
                 var.size()
             )));
         }
-        var.copy_(&t.to_device(var.device()));
+        var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
     }
     Ok(())
+}
+
+fn load_exact(
+    model: &mut Model,
+    ts: Vec<(String, Tensor)>,
+    what: &Path,
+) -> Result<(), TrainerError> {
+    copy_exact(&model.vs, ts, what)
 }
 
 /// Writes `dir` as a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`,

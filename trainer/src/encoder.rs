@@ -96,16 +96,7 @@ fn lin(p: nn::Path<'_>, i: i64, o: i64) -> nn::Linear {
     nn::linear(p, i, o, Default::default())
 }
 
-fn ln(p: nn::Path<'_>, d: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(
-        p,
-        vec![d],
-        nn::LayerNormConfig {
-            eps,
-            ..Default::default()
-        },
-    )
-}
+use crate::model::layer_norm as ln;
 
 impl Encoder {
     /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
@@ -169,27 +160,7 @@ impl Encoder {
         let wp = dir.join("model.safetensors");
         let tensors = Tensor::read_safetensors(&wp)
             .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", wp.display())))?;
-        let by: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
-        {
-            let _g = tch::no_grad_guard();
-            for (name, mut var) in vs.variables() {
-                let t = by.get(&name).ok_or_else(|| {
-                    TrainerError::Checkpoint(format!(
-                        "{}: {name} is missing: not a BERT checkpoint of this shape",
-                        wp.display()
-                    ))
-                })?;
-                if t.size() != var.size() {
-                    return Err(TrainerError::Checkpoint(format!(
-                        "{}: {name} has shape {:?}, config.json implies {:?}",
-                        wp.display(),
-                        t.size(),
-                        var.size()
-                    )));
-                }
-                var.copy_(&t.to_kind(Kind::Float).to_device(device));
-            }
-        }
+        crate::checkpoint::copy_exact(&vs, tensors, &wp)?;
         vs.freeze();
         let tp = dir.join("tokenizer.json");
         let mut tok = Tokenizer::from_file(&tp)

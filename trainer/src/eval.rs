@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error::TrainerError;
 use crate::model::Model;
 use crate::optim::Rng;
-use crate::ppo::{encode_pair, generate};
+use crate::ppo::{encode_with, generate};
 use crate::rewards::{score_all, Reward};
 use crate::tokenizer::Tok;
 use fastrl_data::Pair;
@@ -27,15 +27,7 @@ pub fn evaluate(
     for chunk in pairs.chunks(cfg.ppo.batch_size.max(1)) {
         let ctx: Vec<Vec<i64>> = chunk
             .iter()
-            .map(|p| {
-                encode_pair(
-                    tok,
-                    p,
-                    cfg.tokenizer.max_context_tokens,
-                    cfg.tokenizer.max_response_tokens,
-                )
-                .map(|(c, _)| c)
-            })
+            .map(|p| encode_with(cfg, tok, p).map(|(c, _)| c))
             .collect::<Result<_, _>>()?;
         let ro = generate(
             model,

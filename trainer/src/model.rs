@@ -134,7 +134,8 @@ struct Block {
     mlp_proj: Conv1D,
 }
 
-fn layer_norm(p: nn::Path<'_>, dim: i64, eps: f64) -> nn::LayerNorm {
+/// A layer norm over the last dimension with epsilon `eps`.
+pub(crate) fn layer_norm(p: nn::Path<'_>, dim: i64, eps: f64) -> nn::LayerNorm {
     nn::layer_norm(
         p,
         vec![dim],

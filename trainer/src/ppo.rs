@@ -111,6 +111,20 @@ pub fn encode_pair(
     Ok((c, r))
 }
 
+/// [`encode_pair`] with the config's lengths.
+pub fn encode_with(
+    cfg: &Config,
+    tok: &Tok,
+    p: &Pair,
+) -> Result<(Vec<i64>, Vec<i64>), TrainerError> {
+    encode_pair(
+        tok,
+        p,
+        cfg.tokenizer.max_context_tokens,
+        cfg.tokenizer.max_response_tokens,
+    )
+}
+
 /// Left-pads rows to a common length with `pad`: `(ids [B, L], mask [B, L])`.
 fn left_pad(rows: &[Vec<i64>], pad: i64, device: Device) -> (Tensor, Tensor) {
     let l = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
@@ -143,14 +157,7 @@ pub fn sft(
     let encoded: Vec<(Vec<i64>, Vec<i64>)> = corpus
         .train
         .iter()
-        .map(|p| {
-            encode_pair(
-                tok,
-                p,
-                cfg.tokenizer.max_context_tokens,
-                cfg.tokenizer.max_response_tokens,
-            )
-        })
+        .map(|p| encode_with(cfg, tok, p))
         .collect::<Result<_, _>>()?;
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     rng.shuffle(&mut order);
@@ -405,15 +412,7 @@ impl Ppo {
         let prompts = corpus
             .train
             .iter()
-            .map(|p| {
-                let (c, _) = encode_pair(
-                    &tok,
-                    p,
-                    cfg.tokenizer.max_context_tokens,
-                    cfg.tokenizer.max_response_tokens,
-                )?;
-                Ok((c, p.clone()))
-            })
+            .map(|p| Ok((encode_with(cfg, &tok, p)?.0, p.clone())))
             .collect::<Result<Vec<_>, TrainerError>>()?;
         Ok(Ppo {
             cfg: cfg.clone(),

@@ -6,23 +6,12 @@
 
 use fastrl_trainer::encoder::{BertScore, Encoder, Semantic, Shared};
 use fastrl_trainer::rewards::Reward;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::python;
+use std::path::Path;
 use std::process::Command;
 use tch::{Device, Tensor};
-
-fn python() -> Option<PathBuf> {
-    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    if py.is_file() {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("FASTRL_REQUIRE_VENV").is_none(),
-        "FASTRL_REQUIRE_VENV is set but {} is missing",
-        py.display()
-    );
-    println!("SKIPPED: no .venv (run scripts/python-env.sh)");
-    None
-}
 
 fn flat(v: &serde_json::Value) -> Vec<f32> {
     match v {

@@ -5,24 +5,12 @@
 //! FASTRL_REQUIRE_VENV=1 (scripts/test.sh sets it), where that is a failure.
 
 use fastrl_trainer::model::Model;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::python;
+use std::path::Path;
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
-
-fn python() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let py = root.join(".venv/bin/python");
-    if py.is_file() {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("FASTRL_REQUIRE_VENV").is_none(),
-        "FASTRL_REQUIRE_VENV is set but {} is missing (run scripts/python-env.sh)",
-        py.display()
-    );
-    println!("SKIPPED: no .venv (run scripts/python-env.sh)");
-    None
-}
 
 #[test]
 fn logits_equal_transformers() {
