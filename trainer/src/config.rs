@@ -169,6 +169,11 @@ pub struct ComposerConfig {
     pub multiplier_lr: f32,
     /// Shaping: the cost coefficient alpha (the last reward is the cost).
     pub alpha: f32,
+    /// Per reward: `"sequence"` (the score lands on the last token, Eq. 6) or
+    /// `"sentence"` (each sentence's score lands on its last token); empty = all
+    /// sequence-level.
+    #[serde(default)]
+    pub placement: Vec<String>,
     /// The learned `rating` reward's head (empty = `<out_dir>/reward-model/head.json`).
     #[serde(default)]
     pub rating_model: String,
@@ -308,6 +313,22 @@ impl Config {
             return bad(format!(
                 "composer.thresholds has {} entries for {n} rewards",
                 self.composer.thresholds.len()
+            ));
+        }
+        if !self.composer.placement.is_empty() && self.composer.placement.len() != n {
+            return bad(format!(
+                "composer.placement has {} entries for {n} rewards",
+                self.composer.placement.len()
+            ));
+        }
+        if let Some(p) = self
+            .composer
+            .placement
+            .iter()
+            .find(|p| !["sequence", "sentence"].contains(&p.as_str()))
+        {
+            return bad(format!(
+                "composer.placement: {p:?} is not \"sequence\" or \"sentence\""
             ));
         }
         if !["fastrl", "fixed", "lagrangian", "shaping"].contains(&self.composer.kind.as_str()) {

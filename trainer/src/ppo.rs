@@ -256,6 +256,8 @@ pub struct Rollout {
     pub lens: Vec<usize>,
     /// Decoded responses.
     pub texts: Vec<String>,
+    /// Response token ids (up to and including end-of-text).
+    pub tokens: Vec<Vec<i64>>,
 }
 
 /// Generates responses for `contexts` (token ids) with the KV cache.
@@ -331,6 +333,7 @@ pub fn generate(
         mask,
         lens,
         texts,
+        tokens: out,
     })
 }
 
@@ -462,7 +465,18 @@ impl Ppo {
             (lp, v, rlp)
         };
         // 2. rewards, weights
-        let scores = rewards::score_all(&self.rewards, &ro.texts, &refs)?;
+        // Sequence-level scores ([B]) or, for sentence placement, per-token channels
+        // ([B * R]); a row's value is its score or its channel's sum.
+        let placement = &self.cfg.composer.placement;
+        let sentence = |k: usize| placement.get(k).is_some_and(|p| p == "sentence");
+        let mut scores = rewards::score_all(&self.rewards, &ro.texts, &refs)?;
+        let tok = &self.tok;
+        let decode = |ids: &[i64]| tok.decode(ids);
+        for (k, reward) in self.rewards.iter().enumerate() {
+            if sentence(k) {
+                scores[k] = rewards::sentence_channel(&**reward, &ro.tokens, &refs, r, &decode)?;
+            }
+        }
         let means: Vec<f32> = scores
             .iter()
             .map(|s| s.iter().sum::<f32>() / b as f32)
@@ -471,8 +485,17 @@ impl Ppo {
         let diag = self.composer.diagnostics(&means)?;
         // 3. fused composition + KL penalty + GAE (composer-core, CPU)
         let (lp, rlp, vals) = (to_vec(&old_logp), to_vec(&ref_logp), to_vec(&old_values));
-        let channels: Vec<Channel<'_, f32>> =
-            scores.iter().map(|s| Channel::Sequence(&s[..])).collect();
+        let channels: Vec<Channel<'_, f32>> = scores
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                if sentence(k) {
+                    Channel::Dense(&s[..])
+                } else {
+                    Channel::Sequence(&s[..])
+                }
+            })
+            .collect();
         let (mut rew, mut adv, mut ret) = (
             vec![0.0f32; b * r],
             vec![0.0f32; b * r],

@@ -232,3 +232,19 @@ fn a_tokenizer_from_another_model_is_refused() {
     let e = Ppo::new(&cfg, small, tok, &c).unwrap_err().to_string();
     assert!(e.contains("do not belong together"), "{e}");
 }
+
+#[test]
+fn sentence_placement_trains() {
+    let (cfg, tok, model, c) = setup(&[
+        "ppo.steps=3",
+        "composer.placement=[\"sentence\", \"sequence\"]",
+    ]);
+    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
+    conflicting(&mut p);
+    for _ in 0..3 {
+        let l = p.step().unwrap().line;
+        let a = l["rewards"]["share_a"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{l}");
+        assert!(l["policy_loss"].as_f64().unwrap().is_finite(), "{l}");
+    }
+}
