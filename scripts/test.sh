@@ -28,6 +28,7 @@ cargo test --workspace --release
 
 step "GPU equivalence tests (run where a driver is present, SKIPPED here otherwise)"
 cargo test -p composer-cuda --release --test gpu -- --nocapture 2>&1 | grep -E "SKIPPED|test result" || true
+cargo test -p fastrl-trainer --features cuda --release --test gpu_fused -- --nocapture 2>&1 | grep -E "SKIPPED|test result"
 
 step "benchmarks compile and run once each (criterion test mode)"
 cargo test -p fastrl-benches --release --benches

@@ -12,6 +12,8 @@ pub mod corpus;
 pub mod encoder;
 mod error;
 pub mod eval;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod model;
 pub mod optim;
 pub mod ppo;

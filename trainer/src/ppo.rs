@@ -388,6 +388,9 @@ pub struct Ppo {
     pub prompts: Vec<(Vec<i64>, Pair)>,
     /// Steps done.
     pub step: usize,
+    /// composer-cuda, when built with `cuda` and the policy is on a CUDA device.
+    #[cfg(feature = "cuda")]
+    pub gpu: Option<crate::gpu::GpuFused>,
 }
 
 impl std::fmt::Debug for Ppo {
@@ -396,7 +399,108 @@ impl std::fmt::Debug for Ppo {
     }
 }
 
+/// What the fused pass of one step reads.
+struct StepInputs<'a> {
+    scores: &'a [Vec<f32>],
+    dense: &'a [bool],
+    weights: &'a [f32],
+    logp: &'a Tensor,
+    ref_logp: &'a Tensor,
+    values: &'a Tensor,
+    mask: &'a [u8],
+    shape: Shape,
+    params: &'a FusedParams,
+    whiten: bool,
+}
+
+/// The CPU pass (composer-core): advantages and returns as `[B, R]` tensors on `dev`,
+/// the KL sum and the valid-token count.
+fn fused_on_cpu(
+    x: &StepInputs<'_>,
+    dev: Device,
+) -> Result<(Tensor, Tensor, f64, f64), TrainerError> {
+    let n = x.shape.batch * x.shape.len;
+    let (lp, rlp, vals) = (to_vec(x.logp), to_vec(x.ref_logp), to_vec(x.values));
+    let channels: Vec<Channel<'_, f32>> = x
+        .scores
+        .iter()
+        .zip(x.dense)
+        .map(|(s, &d)| {
+            if d {
+                Channel::Dense(&s[..])
+            } else {
+                Channel::Sequence(&s[..])
+            }
+        })
+        .collect();
+    let (mut rew, mut adv, mut ret) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+    let stats = fused_pass(
+        &FusedInputs {
+            channels: &channels,
+            weights: x.weights,
+            logp: &lp,
+            ref_logp: &rlp,
+            values: &vals,
+            mask: x.mask,
+        },
+        x.shape,
+        x.params,
+        &mut FusedOutputs {
+            rewards: &mut rew,
+            advantages: &mut adv,
+            returns: &mut ret,
+        },
+    )?;
+    if x.whiten {
+        whiten(&mut adv, x.mask)?;
+    }
+    let shape = [x.shape.batch as i64, x.shape.len as i64];
+    Ok((
+        Tensor::from_slice(&adv).view(shape).to(dev),
+        Tensor::from_slice(&ret).view(shape).to(dev),
+        stats.kl_sum,
+        stats.valid_tokens as f64,
+    ))
+}
+
 impl Ppo {
+    #[cfg(not(feature = "cuda"))]
+    fn fused_on_device(
+        &self,
+        _x: &StepInputs<'_>,
+    ) -> Result<Option<(Tensor, Tensor, f64, f64)>, TrainerError> {
+        Ok(None)
+    }
+
+    #[cfg(feature = "cuda")]
+    fn fused_on_device(
+        &self,
+        x: &StepInputs<'_>,
+    ) -> Result<Option<(Tensor, Tensor, f64, f64)>, TrainerError> {
+        let Some(g) = &self.gpu else { return Ok(None) };
+        let dev = self.policy.vs.device();
+        let shape = [x.shape.batch as i64, x.shape.len as i64];
+        let on = |t: &Tensor| t.to_kind(Kind::Float).contiguous();
+        let chans: Vec<Tensor> = x
+            .scores
+            .iter()
+            .map(|s| Tensor::from_slice(s).to(dev))
+            .collect();
+        let mask = Tensor::from_slice(x.mask).view(shape).to(dev);
+        let o = g.run(
+            &chans,
+            x.dense,
+            x.weights,
+            &on(x.logp),
+            &on(x.ref_logp),
+            &on(x.values),
+            &mask,
+            x.params,
+            x.whiten,
+        )?;
+        Ok(Some((o.advantages, o.returns, o.kl_sum, o.valid_tokens)))
+    }
+
     /// A fresh PPO run from `policy` (the reference is a frozen copy of it).
     pub fn new(
         cfg: &Config,
@@ -405,6 +509,8 @@ impl Ppo {
         corpus: &Corpus,
     ) -> Result<Self, TrainerError> {
         tok.check_model(policy.net.cfg.vocab_size)?;
+        #[cfg(feature = "cuda")]
+        let policy_device = policy.vs.device();
         let reference = policy.frozen_copy()?;
         let opt = Adam::new(&policy.vs, cfg.ppo.lr);
         let kl = if cfg.ppo.kl_target > 0.0 {
@@ -429,6 +535,11 @@ impl Ppo {
             rewards: rewards::build(&cfg.composer.rewards, &cfg.rating_head())?,
             prompts,
             step: 0,
+            #[cfg(feature = "cuda")]
+            gpu: match policy_device {
+                Device::Cuda(i) => crate::gpu::GpuFused::new(i)?,
+                _ => None,
+            },
         })
     }
 
@@ -483,59 +594,40 @@ impl Ppo {
             .collect();
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
-        // 3. fused composition + KL penalty + GAE (composer-core, CPU)
-        let (lp, rlp, vals) = (to_vec(&old_logp), to_vec(&ref_logp), to_vec(&old_values));
-        let channels: Vec<Channel<'_, f32>> = scores
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                if sentence(k) {
-                    Channel::Dense(&s[..])
-                } else {
-                    Channel::Sequence(&s[..])
-                }
-            })
-            .collect();
-        let (mut rew, mut adv, mut ret) = (
-            vec![0.0f32; b * r],
-            vec![0.0f32; b * r],
-            vec![0.0f32; b * r],
-        );
-        let stats = fused_pass(
-            &FusedInputs {
-                channels: &channels,
-                weights: &weights,
-                logp: &lp,
-                ref_logp: &rlp,
-                values: &vals,
-                mask: &ro.mask,
+        // 3. fused composition + KL penalty + GAE (+ whitening): composer-cuda on the
+        // device tensors when built with `cuda` and the policy is on a GPU, else the
+        // composer-core CPU pass.
+        let dense: Vec<bool> = (0..scores.len()).map(sentence).collect();
+        let params = FusedParams {
+            gae: GaeParams {
+                gamma: p.gamma,
+                lambda: p.lam,
             },
-            Shape::new(b, r),
-            &FusedParams {
-                gae: GaeParams {
-                    gamma: p.gamma,
-                    lambda: p.lam,
-                },
-                beta: self.kl.beta(),
-                estimator: estimator(&p.kl_estimator)?,
-                mode: MaskMode::Prefix,
-            },
-            &mut FusedOutputs {
-                rewards: &mut rew,
-                advantages: &mut adv,
-                returns: &mut ret,
-            },
-        )?;
-        if p.whiten {
-            whiten(&mut adv, &ro.mask)?;
-        }
-        let kl_mean = (stats.kl_sum / stats.valid_tokens.max(1) as f64) as f32;
+            beta: self.kl.beta(),
+            estimator: estimator(&p.kl_estimator)?,
+            mode: MaskMode::Prefix,
+        };
+        let shape = [b as i64, r as i64];
+        let inputs = StepInputs {
+            scores: &scores,
+            dense: &dense,
+            weights: &weights,
+            logp: &old_logp,
+            ref_logp: &ref_logp,
+            values: &old_values,
+            mask: &ro.mask,
+            shape: Shape::new(b, r),
+            params: &params,
+            whiten: p.whiten,
+        };
+        let (adv_t, ret_t, kl_sum, valid) = match self.fused_on_device(&inputs)? {
+            Some(x) => x,
+            None => fused_on_cpu(&inputs, dev)?,
+        };
+        let kl_mean = (kl_sum / valid.max(1.0)) as f32;
         let beta = self.kl.beta();
         self.kl.update(kl_mean, b as u64)?;
         // 4. PPO epochs
-        let shape = [b as i64, r as i64];
-        let adv_t = Tensor::from_slice(&adv).view(shape).to(dev);
-        let ret_t = Tensor::from_slice(&ret).view(shape).to(dev);
         let mask_t = Tensor::from_slice(&ro.mask)
             .view(shape)
             .to_kind(Kind::Float)

@@ -75,9 +75,12 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// libtorch's generator is global: tests running in parallel threads must not
+/// interleave seeding and initialisation.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn setup(sets: &[&str]) -> (Config, Tok, Model, Corpus) {
     tch::set_num_threads(1);
-    tch::manual_seed(11);
     let mut all = vec![
         "ppo.batch_size=16".to_string(),
         "ppo.minibatch_size=8".into(),
@@ -108,7 +111,11 @@ fn setup(sets: &[&str]) -> (Config, Tok, Model, Corpus) {
         layer_norm_epsilon: 1e-5,
         activation_function: "gelu_new".into(),
     };
-    let model = Model::new(&mc, Device::Cpu).unwrap();
+    let model = {
+        let _g = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(11);
+        Model::new(&mc, Device::Cpu).unwrap()
+    };
     (cfg, tok, model, c)
 }
 
@@ -190,7 +197,12 @@ fn resume_continues_exactly() {
     text.push_str("{\"step\": 3, \"lost\": true}\n");
     std::fs::write(&log, text).unwrap();
     let (cfg3, tok, model, c) = setup(&["ppo.steps=4", "ppo.checkpoint_every=2"]);
-    tch::manual_seed(999); // a different initialisation: everything must come from disk
+    // A different initialisation: everything must come from disk.
+    tch::no_grad(|| {
+        for (_, mut v) in model.vs.variables() {
+            let _ = v.fill_(0.5);
+        }
+    });
     let p = ppo::train(Ppo::new(&cfg3, model, tok, &c).unwrap(), &b_dir, true).unwrap();
     assert_eq!(p.step, 4);
     let b = strip(&std::fs::read_to_string(b_dir.join("metrics.jsonl")).unwrap());
