@@ -4,7 +4,8 @@
 #   scripts/gpu-check.sh build [BUNDLE]   on a machine with Rust (no GPU needed): builds
 #                                         the composer-cuda test and bench binaries in
 #                                         release into BUNDLE (default gpu-bundle/).
-#   BUNDLE/run.sh LOGDIR                  on a GPU machine without Rust: runs them with
+#   BUNDLE/run.sh LOGDIR                  on a GPU machine without Rust: runs them (and the
+#                                         trainer's GPU test and a smoke run on cuda) with
 #                                         LD_LIBRARY_PATH pointing at that machine's
 #                                         torch/nvidia libraries, writes logs to LOGDIR,
 #                                         prints a summary (passed / SKIPPED / failed).
@@ -20,9 +21,13 @@ case "$cmd" in
 build)
     bundle=${2:-gpu-bundle}
     mkdir -p "$bundle"
+    . scripts/libtorch-env.sh  # the trainer's GPU test and binary link libtorch
     json=$(cargo test -p composer-cuda --release --no-run --message-format=json 2>/dev/null)
     bench=$(cargo bench -p composer-cuda --no-run --message-format=json 2>/dev/null)
-    printf '%s\n%s\n' "$json" "$bench" | python3 -c '
+    trainer=$(cargo test -p fastrl-trainer --features cuda --release --no-run --test gpu_fused --message-format=json 2>/dev/null)
+    cargo build -q -p fastrl-trainer --features cuda --release
+    cp target/release/fastrl-trainer "$bundle/"
+    printf '%s\n%s\n%s\n' "$json" "$bench" "$trainer" | python3 -c '
 import json, shutil, sys, os
 bundle = sys.argv[1]
 for line in sys.stdin:
@@ -72,8 +77,32 @@ if command -v compute-sanitizer > /dev/null; then
     done
 fi
 timeout ${BENCH_TIMEOUT:-240} "$here/gpu-bench" --bench --measurement-time 0.3 --warm-up-time 0.1 > "$logs/bench.log" 2>&1 || status=1
-grep -E "^gpu_|time:|thrpt:|SKIPPED" "$logs/bench.log" > "$logs/bench-summary.txt" || true
-python3 "$here/gpu-bench-table.py" "$logs/bench.log" | tee "$logs/bench-table.md"
+python3 "$here/gpu-bench-table.py" "$logs/bench.log" > "$logs/bench-table.md"
+# The trainer on the GPU: composer-cuda on libtorch tensors against the CPU core, then
+# the whole job (smoke preset) on a generated DailyDialog-format corpus.
+echo "== trainer: gpu_fused" | tee -a "$logs/summary.txt"
+timeout 120 "$here/gpu_fused" --nocapture > "$logs/trainer-gpu.log" 2>&1 || status=1
+grep -E "^test |test result|SKIPPED|panicked" "$logs/trainer-gpu.log" | tee -a "$logs/summary.txt"
+corpus=$(mktemp -d)
+python3 - "$corpus/dialogues_text.txt" <<'PY'
+import random, sys
+random.seed(0)
+words = "how are you today i am fine thanks what about the weather it is nice lets go out".split()
+with open(sys.argv[1], "w") as f:
+    for _ in range(400):
+        turns = [" ".join(random.choice(words) for _ in range(random.randint(3, 9))) + " ." for _ in range(random.randint(2, 6))]
+        f.write(" __eou__ ".join(turns) + " __eou__\n")
+PY
+echo "== trainer: smoke run on cuda" | tee -a "$logs/summary.txt"
+timeout 240 "$here/fastrl-trainer" run --preset smoke --set 'run.device="cuda"' \
+    --set 'data.corpus="dailydialog"' --set "data.path=\"$corpus/dialogues_text.txt\"" \
+    --set "run.out_dir=\"$corpus/run\"" > "$logs/trainer-smoke.log" 2>&1 \
+    && echo "ok" | tee -a "$logs/summary.txt" || { status=1; tail -5 "$logs/trainer-smoke.log" | tee -a "$logs/summary.txt"; }
+grep -E "device:|after SFT|done in" "$logs/trainer-smoke.log" | tee -a "$logs/summary.txt"
+# What comes back is limited in file count: the table, the summary and one archive.
+(cd "$logs" && tar czf logs.tar.gz --exclude=logs.tar.gz --exclude=summary.txt --exclude=bench-table.md . \
+    && find . -maxdepth 1 -type f ! -name logs.tar.gz ! -name summary.txt ! -name bench-table.md -delete)
+cat "$logs/bench-table.md"
 cat "$logs/summary.txt"
 exit $status
 RUN
