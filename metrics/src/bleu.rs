@@ -104,11 +104,30 @@ fn ngrams(tokens: &[String]) -> HashMap<&[String], usize> {
     m
 }
 
-/// `sacrebleu.sentence_bleu(hypothesis, references)` with its defaults: 13a tokenisation,
-/// no lowercasing, `exp` smoothing (mteval's: each order with no match gets
-/// `100 / (2^k * total)`), effective order. Returns 0 when nothing matches or there are no
-/// references.
-pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
+/// Matched and total n-gram counts (n = 1..4) and the lengths of one sentence, or of a
+/// corpus when summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stats {
+    correct: [usize; 4],
+    total: [usize; 4],
+    sys_len: usize,
+    ref_len: usize,
+}
+
+impl Stats {
+    fn add(&mut self, o: &Stats) {
+        for n in 0..4 {
+            self.correct[n] += o.correct[n];
+            self.total[n] += o.total[n];
+        }
+        self.sys_len += o.sys_len;
+        self.ref_len += o.ref_len;
+    }
+}
+
+/// sacrebleu's per-sentence statistics: clipped n-gram matches against the references'
+/// maximum counts, and the closest reference length (ties to the shorter).
+fn stats(hypothesis: &str, references: &[&str]) -> Stats {
     let hyp = preprocess(hypothesis);
     let refs: Vec<Vec<String>> = references.iter().map(|r| preprocess(r)).collect();
     let mut ref_counts: HashMap<&[String], usize> = HashMap::new();
@@ -118,7 +137,6 @@ pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
             *e = (*e).max(c);
         }
     }
-    // Closest reference length, ties to the shorter.
     let sys_len = hyp.len();
     let mut ref_len = 0usize;
     let mut best: Option<usize> = None;
@@ -129,14 +147,29 @@ pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
             ref_len = r.len();
         }
     }
-    let mut correct = [0usize; 4];
-    let mut total = [0usize; 4];
+    let mut st = Stats {
+        sys_len,
+        ref_len,
+        ..Default::default()
+    };
     for (g, c) in ngrams(&hyp) {
-        total[g.len() - 1] += c;
+        st.total[g.len() - 1] += c;
         if let Some(&rc) = ref_counts.get(g) {
-            correct[g.len() - 1] += c.min(rc);
+            st.correct[g.len() - 1] += c.min(rc);
         }
     }
+    st
+}
+
+/// sacrebleu's `compute_bleu` with `exp` smoothing; `effective_order` (sentence BLEU)
+/// averages only the orders the hypothesis has.
+fn score(st: &Stats, effective_order: bool) -> Bleu {
+    let Stats {
+        correct,
+        total,
+        sys_len,
+        ref_len,
+    } = *st;
     let bp = if sys_len < ref_len {
         if sys_len > 0 {
             (1.0 - ref_len as f64 / sys_len as f64).exp()
@@ -162,7 +195,9 @@ pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
         if total[n - 1] == 0 {
             break;
         }
-        eff_order = n;
+        if effective_order {
+            eff_order = n;
+        }
         precisions[n - 1] = if correct[n - 1] == 0 {
             smooth *= 2.0;
             100.0 / (smooth * total[n - 1] as f64)
@@ -185,4 +220,23 @@ pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
         sys_len,
         ref_len,
     }
+}
+
+/// `sacrebleu.sentence_bleu(hypothesis, references)` with its defaults: 13a tokenisation,
+/// no lowercasing, `exp` smoothing (mteval's: each order with no match gets
+/// `100 / (2^k * total)`), effective order. Returns 0 when nothing matches or there are no
+/// references.
+pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
+    score(&stats(hypothesis, references), true)
+}
+
+/// `sacrebleu.corpus_bleu(hypotheses, [references])` with its defaults (13a, `exp`
+/// smoothing, no effective order) for one reference per hypothesis: n-gram matches,
+/// totals and lengths summed over the corpus, then one score.
+pub fn corpus_bleu(hypotheses: &[&str], references: &[&str]) -> Bleu {
+    let mut st = Stats::default();
+    for (h, r) in hypotheses.iter().zip(references) {
+        st.add(&stats(h, &[r]));
+    }
+    score(&st, false)
 }

@@ -20,7 +20,7 @@ mod porter;
 mod rouge;
 mod wordnet;
 
-pub use bleu::{sentence_bleu, tokenize_13a, Bleu};
+pub use bleu::{corpus_bleu, sentence_bleu, tokenize_13a, Bleu};
 pub use meteor::{meteor, meteor_with, single_meteor, single_meteor_with};
 pub use ngrams::{diversity, ngram_stats, NGramOrder, NGramStats};
 pub use porter::porter_stem;

@@ -177,9 +177,21 @@ def main():
     lower = [[w.lower() for w in tok(t.rstrip()).split()] for t in texts]
     nopunct = [[w for w in inst if w not in set(string.punctuation)] for inst in lower]
     diversity = {"texts": texts, "all": gem_ngram_stats(lower), "nopunct": gem_ngram_stats(nopunct)}
+    # Corpus BLEU over single-reference cases: all of them, and two slices.
+    single = [(h, rs[0]) for h, rs in CASES if rs]
+    corpora = [single, single[:5], single[5:12]]
+    corpus_out = [
+        {
+            "hypotheses": [h for h, _ in c],
+            "references": [r for _, r in c],
+            "bleu": sacrebleu.corpus_bleu([h for h, _ in c], [[r for _, r in c]]).score,
+        }
+        for c in corpora
+    ]
     doc = {
         "generated_by": f"sacrebleu {sacrebleu.__version__}, rouge-score (RougeScorer, no stemmer), nltk (meteor_score with an empty WordNet, PorterStemmer)",
         "cases": out,
+        "corpus_bleu": corpus_out,
         "meteor": meteor_out,
         "porter": {w: stemmer.stem(w) for w in STEM_WORDS},
         "wordnet_synonyms": synonyms,

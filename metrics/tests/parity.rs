@@ -241,3 +241,27 @@ fn diversity_matches_gem_ngram_stats() {
         }
     }
 }
+
+#[test]
+fn corpus_bleu_matches_sacrebleu() {
+    let d = doc();
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    for c in d["corpus_bleu"].as_array().unwrap() {
+        let (h, r) = (strs(&c["hypotheses"]), strs(&c["references"]));
+        let h: Vec<&str> = h.iter().map(String::as_str).collect();
+        let r: Vec<&str> = r.iter().map(String::as_str).collect();
+        let got = fastrl_metrics::corpus_bleu(&h, &r).score;
+        assert!(
+            (got - f(&c["bleu"])).abs() <= 1e-9,
+            "{} sentences: {got} vs {}",
+            h.len(),
+            c["bleu"]
+        );
+    }
+}

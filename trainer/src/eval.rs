@@ -12,8 +12,10 @@ use fastrl_data::Pair;
 use serde_json::json;
 
 /// Samples one response per pair (the config's temperature and top-k, a fixed seed) and
-/// scores it. Returns a JSON object: per-reward means, mean response length, distinct-2
-/// and a few samples.
+/// scores it. Returns a JSON object: per-reward means, mean response length, distinct-2,
+/// the six metrics of the paper's m_eval (corpus SacreBLEU, ROUGE-2 and ROUGE-L F,
+/// conditional entropy of 3-grams, 3-gram vocabulary and mean length without
+/// punctuation; GEM-metrics / RL4LMs definitions over 13a tokens) and a few samples.
 pub fn evaluate(
     cfg: &Config,
     model: &Model,
@@ -49,11 +51,32 @@ pub fn evaluate(
             json!(s.iter().map(|&x| x as f64).sum::<f64>() / s.len().max(1) as f64),
         );
     }
-    let tokenized: Vec<Vec<String>> = texts
-        .iter()
-        .map(|t| fastrl_metrics::tokenize_13a(t))
-        .collect();
-    let stats = fastrl_metrics::ngram_stats(&tokenized);
+    let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let refs_s: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let (stats, nopunct) = fastrl_metrics::diversity(&hyps);
+    let n = texts.len().max(1) as f64;
+    let rouge = |k: usize| -> f64 {
+        hyps.iter()
+            .zip(&refs_s)
+            .map(|(h, r)| {
+                if k == 0 {
+                    fastrl_metrics::rouge_l(r, h).fmeasure
+                } else {
+                    fastrl_metrics::rouge_n(r, h, k).fmeasure
+                }
+            })
+            .sum::<f64>()
+            / n
+    };
+    // The six metrics of the paper's m_eval (normalised across runs by the comparison).
+    let m_eval = json!({
+        "sacrebleu": fastrl_metrics::corpus_bleu(&hyps, &refs_s).score,
+        "rouge_2": rouge(2),
+        "rouge_l": rouge(0),
+        "cond_entropy_3": stats.orders[2].cond_entropy,
+        "vocab_3_nopunct": nopunct.orders[2].vocab_size,
+        "mean_length_nopunct": nopunct.mean_pred_length,
+    });
     let samples: Vec<serde_json::Value> = pairs
         .iter()
         .zip(&texts)
@@ -65,6 +88,7 @@ pub fn evaluate(
         "rewards": means,
         "mean_length": stats.mean_pred_length,
         "distinct_2": stats.orders[1].distinct,
+        "m_eval_metrics": m_eval,
         "samples": samples,
     }))
 }
