@@ -5,7 +5,7 @@
 //! - [`Encoder::sentence_embeddings`]: sentence-transformers' pipeline for this model
 //!   (mean pooling over the attention mask, then L2 normalisation);
 //! - [`BertScore`]: BERTScore-style F1 (greedy cosine matching of token embeddings, no
-//!   idf weighting, [CLS]/[SEP] excluded); [`Semantic`]: cosine similarity of the
+//!   idf weighting, `[CLS]`/`[SEP]` excluded); [`Semantic`]: cosine similarity of the
 //!   sentence embeddings. Both are rewards.
 
 use crate::error::TrainerError;
@@ -187,7 +187,7 @@ impl Encoder {
         })
     }
 
-    /// Tokenizes `texts` with [CLS]/[SEP], truncated to the model's max_seq_length and
+    /// Tokenizes `texts` with `[CLS]`/`[SEP]`, truncated to the model's max_seq_length and
     /// right-padded: `(ids, mask)` `[B, L]`.
     pub fn tokenize(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
         let encs = self
@@ -295,7 +295,7 @@ impl Shared {
 }
 
 /// BERTScore-style F1 between response and reference (greedy cosine matching of the
-/// last layer's token embeddings, [CLS] and [SEP] excluded, no idf weighting, no
+/// last layer's token embeddings, `[CLS]` and `[SEP]` excluded, no idf weighting, no
 /// baseline rescaling). 0 for an empty response.
 pub struct BertScore(pub std::sync::Arc<Shared>);
 
@@ -313,7 +313,7 @@ impl Reward for BertScore {
         };
         let lens: Vec<i64> =
             Vec::try_from(&mask.sum_dim_intlist(1, false, Kind::Int64)).expect("lengths");
-        // Tokens 1 .. len-1 (drop [CLS] and [SEP]).
+        // Tokens 1 .. len-1 (drop `[CLS]` and `[SEP]`).
         let take = |row: i64, len: i64| -> Tensor {
             let t = h.get(row).narrow(0, 1, (len - 2).max(1));
             let n = t
