@@ -55,6 +55,11 @@ target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" 
 test -s "$smoke/ppo/metrics.jsonl" && test -f "$smoke/ppo/final/model.safetensors" && test -f "$smoke/eval.json"
 target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" --set ppo.steps=6 --resume >/dev/null
 test "$(wc -l < "$smoke/ppo/metrics.jsonl")" -eq 6
+
+step "the composer comparison grid, quick size (smoke preset, one seed: 9 runs), and its resume"
+target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" >/dev/null
+test "$(grep -c '^| meteor' "$smoke/grid/report.md")" -eq 9
+target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1 | grep -q "grid of 9 runs"
 rm -rf "$smoke"
 
 echo

@@ -14,6 +14,7 @@ mod error;
 pub mod eval;
 #[cfg(feature = "cuda")]
 pub mod gpu;
+pub mod grid;
 pub mod model;
 pub mod optim;
 pub mod ppo;

@@ -73,6 +73,15 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         max_val: usize,
     },
+    /// The composer comparison: {fastrl, fixed, lagrangian} x {2, 3, 4 rewards} x seeds,
+    /// same budget per cell from one SFT model; resumable; writes <out_dir>/grid/report.md.
+    Grid {
+        #[command(flatten)]
+        common: Common,
+        /// Seeds per composer and reward set.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+    },
     /// Reward means and diversity of a model on the validation pairs.
     Eval {
         #[command(flatten)]
@@ -315,6 +324,7 @@ fn run(cli: Cli) -> Result<(), TrainerError> {
             );
             Ok(())
         }
+        Cmd::Grid { common, seeds } => grid(&common, seeds),
         Cmd::Eval { common, model } => {
             let (cfg, dev) = setup(&common)?;
             let corpus = Corpus::load(&cfg.data, &project_root())?;
@@ -350,6 +360,109 @@ fn run(cli: Cli) -> Result<(), TrainerError> {
             Ok(())
         }
     }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, TrainerError> {
+    let t = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+    serde_json::from_str(&t)
+        .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", path.display())))
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), TrainerError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(v).expect("json"))
+        .map_err(|e| TrainerError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainerError::io(path, e))
+}
+
+/// The comparison grid (see `fastrl_trainer::grid`). A finished cell has `eval.json`; an
+/// interrupted one resumes from its PPO checkpoint.
+fn grid(common: &Common, seeds: u64) -> Result<(), TrainerError> {
+    use fastrl_trainer::grid;
+    let t0 = Instant::now();
+    let (cfg, dev) = setup(common)?;
+    let corpus = Corpus::load(&cfg.data, &project_root())?;
+    let sft_dir = sft_stage(&cfg, dev, &corpus)?;
+    let gdir = Path::new(&cfg.run.out_dir).join("grid");
+    std::fs::create_dir_all(&gdir).map_err(|e| TrainerError::io(&gdir, e))?;
+    // The SFT model's reward means: the Lagrangian cells' thresholds (each reward must
+    // stay at least at its SFT level).
+    let sft_eval_path = gdir.join("sft-eval.json");
+    let sft_eval = if sft_eval_path.is_file() {
+        read_json(&sft_eval_path)?
+    } else {
+        let mut c = cfg.clone();
+        c.composer.rewards = grid::cells(1).last().expect("cells").rewards.clone();
+        let e = eval_model(&c, &sft_dir, dev, &corpus)?;
+        write_json(&sft_eval_path, &e)?;
+        e
+    };
+    let cells = grid::cells(seeds);
+    let mut results = Vec::with_capacity(cells.len());
+    for (k, cell) in cells.iter().enumerate() {
+        let dir = gdir.join(cell.name());
+        let done = dir.join("eval.json");
+        let e = if done.is_file() {
+            read_json(&done)?
+        } else {
+            let mut c = cfg.clone();
+            c.run.out_dir = dir.display().to_string();
+            c.run.seed = cell.seed;
+            c.composer.kind = cell.composer.clone();
+            c.composer.rewards = cell.rewards.clone();
+            c.composer.weights = vec![];
+            c.composer.placement = vec![];
+            c.composer.thresholds = if cell.composer == "lagrangian" {
+                cell.rewards
+                    .iter()
+                    .map(|r| sft_eval["rewards"][r].as_f64().unwrap_or(0.0) as f32)
+                    .collect()
+            } else {
+                vec![]
+            };
+            c.validate()?;
+            tch::manual_seed(cell.seed as i64);
+            let resume = fastrl_trainer::checkpoint::latest(&dir.join("ppo"))?.is_some();
+            let fin = ppo_stage(&c, dev, &corpus, &sft_dir, resume)?;
+            let mut e = eval_model(&c, &fin, dev, &corpus)?;
+            let log = std::fs::read_to_string(dir.join("ppo/metrics.jsonl")).unwrap_or_default();
+            if let Some(last) = log.lines().last() {
+                let v: serde_json::Value = serde_json::from_str(last).unwrap_or_default();
+                e["weights"] = v["weights"].clone();
+            }
+            write_json(&done, &e)?;
+            e
+        };
+        eprintln!(
+            "[grid] {}/{} {} done ({:.0} s)",
+            k + 1,
+            cells.len(),
+            cell.name(),
+            t0.elapsed().as_secs_f64()
+        );
+        results.push((cell.clone(), e));
+    }
+    let budget = format!(
+        "Every cell: PPO {} steps x batch {} from the same SFT model ({}), evaluated on {} \
+         validation pairs (sampled, temperature {}, top-k {}); preset `{}`.",
+        cfg.ppo.steps,
+        cfg.ppo.batch_size,
+        sft_dir.display(),
+        corpus.eval.len(),
+        cfg.ppo.temperature,
+        cfg.ppo.top_k,
+        common.preset
+    );
+    let path = gdir.join("report.md");
+    std::fs::write(&path, grid::report(&results, &budget))
+        .map_err(|e| TrainerError::io(&path, e))?;
+    println!(
+        "grid of {} runs done in {:.0} s -> {}",
+        results.len(),
+        t0.elapsed().as_secs_f64(),
+        path.display()
+    );
+    Ok(())
 }
 
 fn main() {
