@@ -59,7 +59,8 @@ test "$(wc -l < "$smoke/ppo/metrics.jsonl")" -eq 6
 step "the composer comparison grid, quick size (smoke preset, one seed: 9 runs), and its resume"
 target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" >/dev/null
 test "$(grep -c '^| meteor' "$smoke/grid/report.md")" -eq 9
-target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1 | grep -q "grid of 9 runs"
+again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1)
+grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
 
 echo
