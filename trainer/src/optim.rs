@@ -54,14 +54,21 @@ impl Adam {
     /// norm before clipping.
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let _g = tch::no_grad_guard();
-        let mut sq = 0.0;
-        for (_, p) in &self.params {
-            let g = p.grad();
-            if g.defined() {
-                sq += g.pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
-            }
+        // One host read for the whole norm (a sync per parameter on a GPU otherwise).
+        let sq: Vec<Tensor> = self
+            .params
+            .iter()
+            .map(|(_, p)| p.grad())
+            .filter(|g| g.defined())
+            .map(|g| g.square().sum(Kind::Double))
+            .collect();
+        if sq.is_empty() {
+            return 0.0;
         }
-        let norm = sq.sqrt();
+        let norm = Tensor::stack(&sq, 0)
+            .sum(Kind::Double)
+            .sqrt()
+            .double_value(&[]);
         if max_norm > 0.0 && norm > max_norm {
             let s = max_norm / (norm + 1e-6);
             for (_, p) in &self.params {

@@ -252,8 +252,6 @@ pub struct Rollout {
     pub ctx_len: i64,
     /// Response mask `[B, R]` (prefix: the tokens up to and including end-of-text).
     pub mask: Vec<u8>,
-    /// Response lengths.
-    pub lens: Vec<usize>,
     /// Decoded responses.
     pub texts: Vec<String>,
     /// Response token ids (up to and including end-of-text).
@@ -311,14 +309,12 @@ pub fn generate(
     let r = out.iter().map(Vec::len).max().unwrap_or(1).max(1);
     let mut resp = Vec::with_capacity(b * r);
     let mut mask = Vec::with_capacity(b * r);
-    let mut lens = Vec::with_capacity(b);
     let mut texts = Vec::with_capacity(b);
     for o in &out {
         resp.extend_from_slice(o);
         resp.extend(std::iter::repeat_n(tok.eos, r - o.len()));
         mask.extend(std::iter::repeat_n(1u8, o.len()));
         mask.extend(std::iter::repeat_n(0u8, r - o.len()));
-        lens.push(o.len());
         texts.push(tok.decode(o)?.trim().to_string());
     }
     let resp = Tensor::from_slice(&resp).view([b as i64, r as i64]).to(dev);
@@ -331,7 +327,6 @@ pub fn generate(
         attn: Tensor::cat(&[&ctx_mask, &rmask], 1),
         ctx_len: lc,
         mask,
-        lens,
         texts,
         tokens: out,
     })
@@ -676,7 +671,7 @@ impl Ppo {
         }
         self.step += 1;
         let secs = t0.elapsed().as_secs_f64();
-        let tokens: usize = ro.lens.iter().sum();
+        let tokens: usize = ro.tokens.iter().map(Vec::len).sum();
         let names: Vec<&str> = self.rewards.iter().map(|r| r.name()).collect();
         let obj = |v: &[f32]| -> serde_json::Map<String, serde_json::Value> {
             names
