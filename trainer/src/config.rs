@@ -146,6 +146,10 @@ pub struct PpoConfig {
     pub whiten: bool,
     /// Checkpoint every this many steps (and at the end).
     pub checkpoint_every: usize,
+    /// Evaluate on the held-out pairs before PPO and every this many steps, one line of
+    /// `eval-curve.jsonl` each (0 = never).
+    #[serde(default)]
+    pub eval_every: usize,
 }
 
 /// `[composer]`: the rewards and how they combine.

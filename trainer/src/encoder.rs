@@ -339,6 +339,63 @@ impl Reward for BertScore {
             2.0 * p * rc / (p + rc)
         }
     }
+
+    /// One encoder forward over all responses and references; the same F1 as
+    /// [`BertScore::score`] pair by pair, with the greedy matching batched under masks.
+    fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
+        let n = responses.len();
+        let empty: Vec<bool> = responses
+            .iter()
+            .zip(references)
+            .map(|(a, b)| a.trim().is_empty() || b.trim().is_empty())
+            .collect();
+        if n == 0 || empty.iter().all(|&e| e) {
+            return vec![0.0; n];
+        }
+        let texts: Vec<&str> = responses
+            .iter()
+            .chain(references)
+            .map(String::as_str)
+            .collect();
+        let enc = self.0 .0.lock().expect("encoder lock");
+        let Ok((h, mask)) = enc.token_embeddings(&texts) else {
+            return vec![f64::NAN; n];
+        };
+        let _g = tch::no_grad_guard();
+        let h = &h
+            / h.square()
+                .sum_dim_intlist(-1, true, Kind::Float)
+                .sqrt()
+                .clamp_min(1e-12);
+        // Tokens 1 .. len-1 of each row (no `[CLS]`, no `[SEP]`).
+        let len = mask.sum_dim_intlist(1, true, Kind::Int64);
+        let pos = Tensor::arange(mask.size()[1], (Kind::Int64, mask.device())).unsqueeze(0);
+        let valid = pos.ge(1).logical_and(&pos.lt_tensor(&(len - 1)));
+        let ni = n as i64;
+        let (c, r) = (h.narrow(0, 0, ni), h.narrow(0, ni, ni));
+        let (vc, vr) = (valid.narrow(0, 0, ni), valid.narrow(0, ni, ni));
+        let pair = vc.unsqueeze(2).logical_and(&vr.unsqueeze(1));
+        let sim = c
+            .matmul(&r.transpose(1, 2))
+            .masked_fill(&pair.logical_not(), -2.0);
+        let mean_max = |dim: i64, v: &Tensor| -> Tensor {
+            let best = sim.amax(&[dim][..], false);
+            let vf = v.to_kind(Kind::Float);
+            (best * &vf).sum_dim_intlist(1, false, Kind::Double)
+                / vf.sum_dim_intlist(1, false, Kind::Double).clamp_min(1.0)
+        };
+        let p: Vec<f64> = Vec::try_from(&mean_max(2, &vc)).unwrap_or_else(|_| vec![f64::NAN; n]);
+        let rc: Vec<f64> = Vec::try_from(&mean_max(1, &vr)).unwrap_or_else(|_| vec![f64::NAN; n]);
+        (0..n)
+            .map(|i| {
+                if empty[i] || p[i] + rc[i] <= 0.0 {
+                    0.0
+                } else {
+                    2.0 * p[i] * rc[i] / (p[i] + rc[i])
+                }
+            })
+            .collect()
+    }
 }
 
 /// Cosine similarity of the sentence embeddings of response and reference, in [-1, 1].

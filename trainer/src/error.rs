@@ -28,6 +28,8 @@ pub enum TrainerError {
     Torch(tch::TchError),
     /// The composer core refused its input.
     Core(composer_core::Error),
+    /// A plot could not be drawn or written.
+    Plot(String),
 }
 
 impl TrainerError {
@@ -51,6 +53,7 @@ impl fmt::Display for TrainerError {
             TrainerError::Reward(m) => write!(f, "reward: {m}"),
             TrainerError::Torch(e) => write!(f, "libtorch: {e}"),
             TrainerError::Core(e) => write!(f, "composer: {e}"),
+            TrainerError::Plot(m) => write!(f, "plot: {m}"),
         }
     }
 }

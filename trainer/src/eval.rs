@@ -15,7 +15,8 @@ use serde_json::json;
 /// scores it. Returns a JSON object: per-reward means, mean response length, distinct-2,
 /// the six metrics of the paper's m_eval (corpus SacreBLEU, ROUGE-2 and ROUGE-L F,
 /// conditional entropy of 3-grams, 3-gram vocabulary and mean length without
-/// punctuation; GEM-metrics / RL4LMs definitions over 13a tokens) and a few samples.
+/// punctuation; GEM-metrics / RL4LMs definitions over 13a tokens), every response's score
+/// per reward (`scores`) and a few samples.
 pub fn evaluate(
     cfg: &Config,
     model: &Model,
@@ -45,11 +46,13 @@ pub fn evaluate(
     }
     let scores = score_all(rewards, &texts, &refs)?;
     let mut means = serde_json::Map::new();
+    let mut each = serde_json::Map::new();
     for (r, s) in rewards.iter().zip(&scores) {
         means.insert(
             r.name().to_string(),
             json!(s.iter().map(|&x| x as f64).sum::<f64>() / s.len().max(1) as f64),
         );
+        each.insert(r.name().to_string(), json!(s));
     }
     let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
     let refs_s: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -86,6 +89,7 @@ pub fn evaluate(
     Ok(json!({
         "pairs": texts.len(),
         "rewards": means,
+        "scores": each,
         "mean_length": stats.mean_pred_length,
         "distinct_2": stats.orders[1].distinct,
         "m_eval_metrics": m_eval,

@@ -17,6 +17,7 @@ pub mod gpu;
 pub mod grid;
 pub mod model;
 pub mod optim;
+pub mod plot;
 pub mod ppo;
 pub mod progress;
 pub mod reward_model;

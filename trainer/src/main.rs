@@ -213,7 +213,7 @@ fn ppo_stage(
     }
     let p = Ppo::new(cfg, model, tok, corpus)?;
     let t0 = Instant::now();
-    let p = ppo::train(p, &dir, resume)?;
+    let p = ppo::train(p, &dir, resume, &corpus.eval)?;
     let fin = dir.join("final");
     export_hf(&fin, &p.policy, &p.tok)?;
     eprintln!(
@@ -453,8 +453,28 @@ fn grid(common: &Common, seeds: u64) -> Result<(), TrainerError> {
         cfg.ppo.top_k,
         common.preset
     );
+    let read_lines = |p: PathBuf| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let runs: Vec<grid::CellRun> = results
+        .iter()
+        .map(|(cell, e)| {
+            let dir = gdir.join(cell.name()).join("ppo");
+            grid::CellRun {
+                cell: cell.clone(),
+                eval: e.clone(),
+                curve: read_lines(dir.join("eval-curve.jsonl")),
+                metrics: read_lines(dir.join("metrics.jsonl")),
+            }
+        })
+        .collect();
+    let figures = grid::figures(&runs, &gdir)?;
     let path = gdir.join("report.md");
-    std::fs::write(&path, grid::report(&results, &budget))
+    std::fs::write(&path, grid::report(&results, &budget, &figures))
         .map_err(|e| TrainerError::io(&path, e))?;
     println!(
         "grid of {} runs done in {:.0} s -> {}",

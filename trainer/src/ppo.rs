@@ -724,14 +724,32 @@ impl Ppo {
 }
 
 /// Runs PPO to `cfg.ppo.steps` in `dir` (`metrics.jsonl`, checkpoints), resuming from the
-/// latest checkpoint when `resume` is set.
-pub fn train(mut ppo: Ppo, dir: &Path, resume: bool) -> Result<Ppo, TrainerError> {
+/// latest checkpoint when `resume` is set. With `cfg.ppo.eval_every > 0` and `eval_pairs`
+/// not empty, the policy is evaluated on them ([`crate::eval::evaluate`]) before the first
+/// step and every `eval_every` steps, one line of `eval-curve.jsonl` each (step, reward
+/// means, the raw m_eval metrics); an evaluation is written before the checkpoint of its
+/// step, so a resumed curve equals an uninterrupted one.
+pub fn train(
+    mut ppo: Ppo,
+    dir: &Path,
+    resume: bool,
+    eval_pairs: &[Pair],
+) -> Result<Ppo, TrainerError> {
     std::fs::create_dir_all(dir).map_err(|e| TrainerError::io(dir, e))?;
     let log_path = dir.join("metrics.jsonl");
+    let curve_path = dir.join("eval-curve.jsonl");
+    let eval_every = if eval_pairs.is_empty() {
+        0
+    } else {
+        ppo.cfg.ppo.eval_every
+    };
     if resume {
         match checkpoint::load_latest(dir, &mut ppo)? {
             Some(step) => {
                 checkpoint::truncate_log(&log_path, step)?;
+                if curve_path.is_file() {
+                    checkpoint::truncate_log(&curve_path, step)?;
+                }
                 eprintln!("resumed from step {step}");
             }
             None => {
@@ -744,6 +762,12 @@ pub fn train(mut ppo: Ppo, dir: &Path, resume: bool) -> Result<Ppo, TrainerError
     } else {
         checkpoint::save_reference(dir, &ppo)?;
         std::fs::write(&log_path, "").map_err(|e| TrainerError::io(&log_path, e))?;
+        if eval_every > 0 {
+            std::fs::write(&curve_path, "").map_err(|e| TrainerError::io(&curve_path, e))?;
+            append_eval(&ppo, eval_pairs, &curve_path)?;
+        } else if curve_path.is_file() {
+            std::fs::remove_file(&curve_path).map_err(|e| TrainerError::io(&curve_path, e))?;
+        }
     }
     let total = ppo.cfg.ppo.steps;
     let mut bar = Progress::new("ppo", total);
@@ -755,6 +779,9 @@ pub fn train(mut ppo: Ppo, dir: &Path, resume: bool) -> Result<Ppo, TrainerError
             .open(&log_path)
             .map_err(|e| TrainerError::io(&log_path, e))?;
         writeln!(f, "{}", m.line).map_err(|e| TrainerError::io(&log_path, e))?;
+        if eval_every > 0 && (ppo.step % eval_every == 0 || ppo.step == total) {
+            append_eval(&ppo, eval_pairs, &curve_path)?;
+        }
         let every = ppo.cfg.ppo.checkpoint_every.max(1);
         if ppo.step % every == 0 || ppo.step == total {
             checkpoint::save(dir, &ppo)?;
@@ -777,4 +804,22 @@ pub fn train(mut ppo: Ppo, dir: &Path, resume: bool) -> Result<Ppo, TrainerError
     }
     bar.finish();
     Ok(ppo)
+}
+
+/// One line of `eval-curve.jsonl`: the policy's evaluation at the current step.
+fn append_eval(ppo: &Ppo, pairs: &[Pair], path: &Path) -> Result<(), TrainerError> {
+    let e = crate::eval::evaluate(&ppo.cfg, &ppo.policy, &ppo.tok, pairs, &ppo.rewards)?;
+    let line = serde_json::json!({
+        "step": ppo.step,
+        "rewards": e["rewards"],
+        "m_eval_metrics": e["m_eval_metrics"],
+        "mean_length": e["mean_length"],
+        "distinct_2": e["distinct_2"],
+    });
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| TrainerError::io(path, e))?;
+    writeln!(f, "{line}").map_err(|e| TrainerError::io(path, e))
 }

@@ -61,6 +61,28 @@ fn embeddings_equal_sentence_transformers() {
     let near = bs.score("how are you today?", texts[0]);
     let far = bs.score("the beach is lovely", texts[0]);
     assert!(near > far, "{near} vs {far}");
+    // The batched form (one forward, masked matching) equals the pair-by-pair one over
+    // rows of different lengths, an empty response included.
+    let hyps: Vec<String> = ["how are you today?", "", "the beach is lovely", texts[2]]
+        .map(String::from)
+        .to_vec();
+    let refs: Vec<String> = [
+        texts[0],
+        texts[1],
+        "a much longer reference sentence than the response",
+        texts[0],
+    ]
+    .map(String::from)
+    .to_vec();
+    let batched = bs.score_batch(&hyps, &refs);
+    for ((h, r), b) in hyps.iter().zip(&refs).zip(&batched) {
+        let one = bs.score(h, r);
+        assert!(
+            (one - b).abs() < 1e-5,
+            "{h:?}/{r:?}: pair {one} vs batch {b}"
+        );
+    }
+    assert_eq!(batched[1], 0.0);
     let sem = Semantic(shared);
     assert!((sem.score(texts[1], texts[1]) - 1.0).abs() < 1e-5);
     assert!(sem.score("how are you?", texts[0]) > sem.score(texts[2], texts[0]));

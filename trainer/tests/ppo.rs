@@ -181,36 +181,69 @@ fn resume_continues_exactly() {
             })
             .collect()
     };
-    // Uninterrupted: 4 steps.
-    let (cfg, tok, model, c) = setup(&["ppo.steps=4", "ppo.checkpoint_every=2"]);
+    let read = |d: &PathBuf, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
+    let ck = ["ppo.checkpoint_every=2", "ppo.eval_every=1"];
+    // Uninterrupted: 4 steps, evaluated before the first and after every step.
+    let (cfg, tok, model, c) = setup(&[&["ppo.steps=4"][..], &ck].concat());
     let a_dir = tmp("a");
-    ppo::train(Ppo::new(&cfg, model, tok, &c).unwrap(), &a_dir, false).unwrap();
-    let a = strip(&std::fs::read_to_string(a_dir.join("metrics.jsonl")).unwrap());
+    ppo::train(
+        Ppo::new(&cfg, model, tok, &c).unwrap(),
+        &a_dir,
+        false,
+        &c.eval,
+    )
+    .unwrap();
+    let a = strip(&read(&a_dir, "metrics.jsonl"));
     assert_eq!(a.len(), 4);
+    let a_curve = read(&a_dir, "eval-curve.jsonl");
+    let steps: Vec<u64> = a_curve
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, [0, 1, 2, 3, 4]);
+    assert!(a_curve.contains("\"m_eval_metrics\""), "{a_curve}");
     // Interrupted after the checkpoint at 2, with a third step's line already logged
     // when the process died; resumed by a new object from a fresh model.
-    let (cfg2, tok, model, c) = setup(&["ppo.steps=2", "ppo.checkpoint_every=2"]);
+    let (cfg2, tok, model, c) = setup(&[&["ppo.steps=2"][..], &ck].concat());
     let b_dir = tmp("b");
-    ppo::train(Ppo::new(&cfg2, model, tok, &c).unwrap(), &b_dir, false).unwrap();
-    let log = b_dir.join("metrics.jsonl");
-    let mut text = std::fs::read_to_string(&log).unwrap();
-    text.push_str("{\"step\": 3, \"lost\": true}\n");
-    std::fs::write(&log, text).unwrap();
-    let (cfg3, tok, model, c) = setup(&["ppo.steps=4", "ppo.checkpoint_every=2"]);
+    ppo::train(
+        Ppo::new(&cfg2, model, tok, &c).unwrap(),
+        &b_dir,
+        false,
+        &c.eval,
+    )
+    .unwrap();
+    for f in ["metrics.jsonl", "eval-curve.jsonl"] {
+        let mut text = read(&b_dir, f);
+        text.push_str("{\"step\": 3, \"lost\": true}\n");
+        std::fs::write(b_dir.join(f), text).unwrap();
+    }
+    let (cfg3, tok, model, c) = setup(&[&["ppo.steps=4"][..], &ck].concat());
     // A different initialisation: everything must come from disk.
     tch::no_grad(|| {
         for (_, mut v) in model.vs.variables() {
             let _ = v.fill_(0.5);
         }
     });
-    let p = ppo::train(Ppo::new(&cfg3, model, tok, &c).unwrap(), &b_dir, true).unwrap();
+    let p = ppo::train(
+        Ppo::new(&cfg3, model, tok, &c).unwrap(),
+        &b_dir,
+        true,
+        &c.eval,
+    )
+    .unwrap();
     assert_eq!(p.step, 4);
-    let b = strip(&std::fs::read_to_string(b_dir.join("metrics.jsonl")).unwrap());
+    let b = strip(&read(&b_dir, "metrics.jsonl"));
     assert_eq!(a, b);
+    assert_eq!(a_curve, read(&b_dir, "eval-curve.jsonl"));
     // A LATEST naming an incomplete checkpoint is refused with the fix.
     std::fs::write(b_dir.join("LATEST"), "ckpt-999999").unwrap();
     let (cfg4, tok, model, c) = setup(&["ppo.steps=5"]);
-    let e = ppo::train(Ppo::new(&cfg4, model, tok, &c).unwrap(), &b_dir, true).unwrap_err();
+    let e = ppo::train(Ppo::new(&cfg4, model, tok, &c).unwrap(), &b_dir, true, &[]).unwrap_err();
     assert!(e.to_string().contains("incomplete"), "{e}");
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
