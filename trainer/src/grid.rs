@@ -284,7 +284,9 @@ pub fn score_panels(runs: &[CellRun], bins: usize) -> Vec<Option<Panel>> {
 /// Writes the four figures into `dir` and returns each file name with its caption.
 pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, TrainerError> {
     let n_rewards = reward_sets().last().map_or(1, Vec::len);
-    let figs: [(&str, &str, Vec<Option<Panel>>, usize, (u32, u32)); 4] = [
+    // (file, caption, panels, columns, pixels per panel)
+    type Figure<'a> = (&'a str, &'a str, Vec<Option<Panel>>, usize, (u32, u32));
+    let figs: [Figure; 4] = [
         (
             "m_eval.png",
             "m_eval over training (mean +/- std over seeds)",
