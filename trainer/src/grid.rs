@@ -286,7 +286,7 @@ pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, T
     let n_rewards = reward_sets().last().map_or(1, Vec::len);
     // (file, caption, panels, columns, pixels per panel)
     type Figure<'a> = (&'a str, &'a str, Vec<Option<Panel>>, usize, (u32, u32));
-    let figs: [Figure; 4] = [
+    let figs: [Figure<'_>; 4] = [
         (
             "m_eval.png",
             "m_eval over training (mean +/- std over seeds)",
