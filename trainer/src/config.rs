@@ -1,4 +1,4 @@
-//! The run configuration: TOML with presets (`smoke`, `default`, `paper-dialog`), a file
+//! The run configuration: TOML with presets (`smoke`, `default`, `paper-dialog`, `grid-full`), a file
 //! that overrides the preset, and `--set section.key=value` overrides on top. Unknown keys
 //! and wrong types stop with a message naming the key.
 
@@ -6,10 +6,11 @@ use crate::error::TrainerError;
 use serde::{Deserialize, Serialize};
 
 /// Embedded presets, by name.
-pub const PRESETS: [(&str, &str); 3] = [
+pub const PRESETS: [(&str, &str); 4] = [
     ("smoke", include_str!("../presets/smoke.toml")),
     ("default", include_str!("../presets/default.toml")),
     ("paper-dialog", include_str!("../presets/paper-dialog.toml")),
+    ("grid-full", include_str!("../presets/grid-full.toml")),
 ];
 
 /// Everything a run needs.
@@ -204,7 +205,7 @@ fn parse(name: &str, text: &str) -> Result<toml::Value, TrainerError> {
 }
 
 impl Config {
-    /// The preset `name` (`smoke`, `default`, `paper-dialog`), then `file`'s keys over it,
+    /// The preset `name` (`smoke`, `default`, `paper-dialog`, `grid-full`), then `file`'s keys over it,
     /// then each `section.key=value` of `sets` (the value in TOML syntax; bare words are
     /// strings).
     pub fn resolve(

@@ -266,31 +266,64 @@ impl Encoder {
     /// `[B, H]`.
     pub fn sentence_embeddings(&self, texts: &[&str]) -> Result<Tensor, TrainerError> {
         let (h, mask) = self.token_embeddings(texts)?;
-        let m = mask.to_kind(Kind::Float).unsqueeze(-1);
-        let mean = (h * &m).sum_dim_intlist(1, false, Kind::Float)
-            / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
-        let norm = mean
-            .square()
-            .sum_dim_intlist(-1, true, Kind::Float)
-            .sqrt()
-            .clamp_min(1e-12);
-        Ok(mean / norm)
+        Ok(mean_pool(&h, &mask))
     }
 }
 
-/// The encoder behind a lock: rewards are `Sync` and tch modules are used from one
-/// thread at a time.
-pub struct Shared(Mutex<Encoder>);
+/// Masked mean of token states `[B, L, H]`, L2-normalised: `[B, H]`.
+fn mean_pool(h: &Tensor, mask: &Tensor) -> Tensor {
+    let m = mask.to_kind(Kind::Float).unsqueeze(-1);
+    let mean = (h * &m).sum_dim_intlist(1, false, Kind::Float)
+        / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+    let norm = mean
+        .square()
+        .sum_dim_intlist(-1, true, Kind::Float)
+        .sqrt()
+        .clamp_min(1e-12);
+    mean / norm
+}
+
+/// The last forward: its texts and `(hidden, mask)`.
+type Memo = Option<(Vec<String>, Tensor, Tensor)>;
+
+/// The encoder behind a lock (rewards are `Sync`; tch modules are used from one thread
+/// at a time), remembering its last forward: `semantic` and `bertscore` encode the same
+/// responses and references each step, and the second reads the first's states.
+pub struct Shared(Mutex<(Encoder, Memo)>);
 
 impl Shared {
     /// Wraps an encoder.
     pub fn new(e: Encoder) -> std::sync::Arc<Self> {
-        std::sync::Arc::new(Shared(Mutex::new(e)))
+        std::sync::Arc::new(Shared(Mutex::new((e, None))))
     }
 
     /// Runs `f` with the encoder.
     pub fn with<R>(&self, f: impl FnOnce(&Encoder) -> R) -> R {
-        f(&self.0.lock().expect("encoder lock"))
+        f(&self.0.lock().expect("encoder lock").0)
+    }
+
+    /// [`Encoder::token_embeddings`], reusing the previous call's result when `texts`
+    /// are the same.
+    pub fn token_embeddings(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
+        let mut g = self.0.lock().expect("encoder lock");
+        if let Some((t, h, m)) = &g.1 {
+            if t.len() == texts.len() && t.iter().zip(texts).all(|(a, b)| a == b) {
+                return Ok((h.shallow_clone(), m.shallow_clone()));
+            }
+        }
+        let (h, m) = g.0.token_embeddings(texts)?;
+        g.1 = Some((
+            texts.iter().map(|s| s.to_string()).collect(),
+            h.shallow_clone(),
+            m.shallow_clone(),
+        ));
+        Ok((h, m))
+    }
+
+    /// [`Encoder::sentence_embeddings`] from [`Shared::token_embeddings`].
+    pub fn sentence_embeddings(&self, texts: &[&str]) -> Result<Tensor, TrainerError> {
+        let (h, m) = self.token_embeddings(texts)?;
+        Ok(mean_pool(&h, &m))
     }
 }
 
@@ -307,8 +340,7 @@ impl Reward for BertScore {
         if response.trim().is_empty() || reference.trim().is_empty() {
             return 0.0;
         }
-        let enc = self.0 .0.lock().expect("encoder lock");
-        let Ok((h, mask)) = enc.token_embeddings(&[response, reference]) else {
+        let Ok((h, mask)) = self.0.token_embeddings(&[response, reference]) else {
             return f64::NAN;
         };
         let lens: Vec<i64> =
@@ -357,8 +389,7 @@ impl Reward for BertScore {
             .chain(references)
             .map(String::as_str)
             .collect();
-        let enc = self.0 .0.lock().expect("encoder lock");
-        let Ok((h, mask)) = enc.token_embeddings(&texts) else {
+        let Ok((h, mask)) = self.0.token_embeddings(&texts) else {
             return vec![f64::NAN; n];
         };
         let _g = tch::no_grad_guard();
@@ -410,14 +441,13 @@ impl Reward for Semantic {
     }
     /// One batched forward over all responses and references.
     fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
-        let enc = self.0 .0.lock().expect("encoder lock");
         let texts: Vec<&str> = responses
             .iter()
             .chain(references)
             .map(String::as_str)
             .collect();
         let n = responses.len() as i64;
-        match enc.sentence_embeddings(&texts) {
+        match self.0.sentence_embeddings(&texts) {
             Ok(e) => {
                 let cos = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(
                     -1,

@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// Preset: smoke, default, paper-dialog.
+    /// Preset: smoke, default, paper-dialog, grid-full.
     #[arg(long, default_value = "default")]
     preset: String,
     /// A TOML file whose keys override the preset.
@@ -444,13 +444,15 @@ fn grid(common: &Common, seeds: u64) -> Result<(), TrainerError> {
     }
     let budget = format!(
         "Every cell: PPO {} steps x batch {} from the same SFT model ({}), evaluated on {} \
-         validation pairs (sampled, temperature {}, top-k {}); preset `{}`.",
+         validation pairs (sampled, temperature {}, top-k {}) before PPO and every {} steps; \
+         preset `{}`.",
         cfg.ppo.steps,
         cfg.ppo.batch_size,
         sft_dir.display(),
         corpus.eval.len(),
         cfg.ppo.temperature,
         cfg.ppo.top_k,
+        cfg.ppo.eval_every,
         common.preset
     );
     let read_lines = |p: PathBuf| -> Vec<serde_json::Value> {

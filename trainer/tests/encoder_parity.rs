@@ -83,7 +83,14 @@ fn embeddings_equal_sentence_transformers() {
         );
     }
     assert_eq!(batched[1], 0.0);
+    // `semantic` then `bertscore` on the same texts: the second reuses the first's
+    // forward and must give the same scores as a fresh one.
+    let sem = Semantic(shared.clone());
+    let s1 = sem.score_batch(&hyps, &refs);
+    assert_eq!(bs.score_batch(&hyps, &refs), batched);
+    assert_eq!(sem.score_batch(&hyps, &refs), s1);
     let sem = Semantic(shared);
+    assert!(s1.iter().all(|x| x.is_finite()));
     assert!((sem.score(texts[1], texts[1]) - 1.0).abs() < 1e-5);
     assert!(sem.score("how are you?", texts[0]) > sem.score(texts[2], texts[0]));
 }
