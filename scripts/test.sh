@@ -59,6 +59,12 @@ test "$(wc -l < "$smoke/ppo/metrics.jsonl")" -eq 6
 step "the composer comparison grid, quick size (smoke preset, one seed: 9 runs), and its resume"
 target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" >/dev/null
 test "$(grep -c '^| meteor' "$smoke/grid/report.md")" -eq 9
+for f in m_eval reward_curves weights scores; do
+    test -s "$smoke/grid/$f.png"
+    grep -q "($f.png)" "$smoke/grid/report.md"
+done
+# The smoke preset evaluates before PPO and at steps 2 and 4.
+test "$(wc -l <"$smoke/grid/fastrl-4r-s0/ppo/eval-curve.jsonl")" -eq 3
 again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1)
 grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
