@@ -275,12 +275,16 @@ fn mean_pool(h: &Tensor, mask: &Tensor) -> Tensor {
     let m = mask.to_kind(Kind::Float).unsqueeze(-1);
     let mean = (h * &m).sum_dim_intlist(1, false, Kind::Float)
         / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
-    let norm = mean
+    l2_normalize(&mean)
+}
+
+/// Each vector along the last dimension divided by its L2 norm (at least 1e-12).
+fn l2_normalize(t: &Tensor) -> Tensor {
+    t / t
         .square()
         .sum_dim_intlist(-1, true, Kind::Float)
         .sqrt()
-        .clamp_min(1e-12);
-    mean / norm
+        .clamp_min(1e-12)
 }
 
 /// The last forward: its texts and `(hidden, mask)`.
@@ -347,13 +351,7 @@ impl Reward for BertScore {
             Vec::try_from(&mask.sum_dim_intlist(1, false, Kind::Int64)).expect("lengths");
         // Tokens 1 .. len-1 (drop `[CLS]` and `[SEP]`).
         let take = |row: i64, len: i64| -> Tensor {
-            let t = h.get(row).narrow(0, 1, (len - 2).max(1));
-            let n = t
-                .square()
-                .sum_dim_intlist(-1, true, Kind::Float)
-                .sqrt()
-                .clamp_min(1e-12);
-            t / n
+            l2_normalize(&h.get(row).narrow(0, 1, (len - 2).max(1)))
         };
         let (c, r) = (take(0, lens[0]), take(1, lens[1]));
         let sim = c.matmul(&r.tr());
@@ -393,11 +391,7 @@ impl Reward for BertScore {
             return vec![f64::NAN; n];
         };
         let _g = tch::no_grad_guard();
-        let h = &h
-            / h.square()
-                .sum_dim_intlist(-1, true, Kind::Float)
-                .sqrt()
-                .clamp_min(1e-12);
+        let h = l2_normalize(&h);
         // Tokens 1 .. len-1 of each row (no `[CLS]`, no `[SEP]`).
         let len = mask.sum_dim_intlist(1, true, Kind::Int64);
         let pos = Tensor::arange(mask.size()[1], (Kind::Int64, mask.device())).unsqueeze(0);
