@@ -43,16 +43,40 @@ pub struct NGramStats {
     pub orders: [NGramOrder; 3],
 }
 
-fn counts(data: &[Vec<String>], n: usize) -> (HashMap<&[String], usize>, usize) {
-    let mut m: HashMap<&[String], usize> = HashMap::new();
-    let mut total = 0;
-    for inst in data {
-        for g in inst.windows(n) {
-            *m.entry(g).or_insert(0) += 1;
-            total += 1;
+/// N-gram counts in first-occurrence order (Python's dict order, which GEM sums in), with
+/// an index for lookups. Summing in a fixed order keeps the entropies bit-identical from
+/// run to run (a `HashMap`'s iteration order is not), so an evaluation repeats exactly.
+struct Counts<'a> {
+    order: Vec<(&'a [String], usize)>,
+    index: HashMap<&'a [String], usize>,
+    total: usize,
+}
+
+impl<'a> Counts<'a> {
+    fn new(data: &'a [Vec<String>], n: usize) -> Self {
+        let mut c = Counts {
+            order: Vec::new(),
+            index: HashMap::new(),
+            total: 0,
+        };
+        for inst in data {
+            for g in inst.windows(n) {
+                match c.index.get(g) {
+                    Some(&i) => c.order[i].1 += 1,
+                    None => {
+                        c.index.insert(g, c.order.len());
+                        c.order.push((g, 1));
+                    }
+                }
+                c.total += 1;
+            }
         }
+        c
     }
-    (m, total)
+
+    fn count(&self, g: &[String]) -> usize {
+        self.order[self.index[g]].1
+    }
 }
 
 /// The statistics of `data` (each element one prediction's tokens). Empty input gives zeros.
@@ -80,38 +104,41 @@ pub fn ngram_stats(data: &[Vec<String>]) -> NGramStats {
     };
     s.min_pred_length = lens[0];
     s.max_pred_length = lens[k - 1];
-    let mut prev: Option<(HashMap<&[String], usize>, usize)> = None;
+    let mut prev: Option<Counts<'_>> = None;
     for order in 1..=3 {
-        let (freqs, total) = counts(data, order);
+        let freqs = Counts::new(data, order);
         let o = &mut s.orders[order - 1];
-        o.vocab_size = freqs.len();
-        o.distinct = if total > 0 {
-            freqs.len() as f64 / total as f64
+        let distinct = freqs.order.len();
+        o.vocab_size = distinct;
+        o.distinct = if freqs.total > 0 {
+            distinct as f64 / freqs.total as f64
         } else {
             0.0
         };
-        o.unique = freqs.values().filter(|&&c| c == 1).count();
-        let tf = total as f64;
+        o.unique = freqs.order.iter().filter(|&&(_, c)| c == 1).count();
+        let tf = freqs.total as f64;
         o.entropy = -freqs
-            .values()
-            .map(|&c| c as f64 / tf * (c as f64 / tf).log2())
+            .order
+            .iter()
+            .map(|&(_, c)| c as f64 / tf * (c as f64 / tf).log2())
             .sum::<f64>();
-        if let Some((ctx, ctx_total)) = &prev {
+        if let Some(ctx) = &prev {
             // GEM computes this whenever the lower-order counts are non-empty.
-            if !ctx.is_empty() {
-                let ct = *ctx_total as f64;
+            if !ctx.order.is_empty() {
+                let ct = ctx.total as f64;
                 o.cond_entropy = Some(
                     -freqs
+                        .order
                         .iter()
-                        .map(|(g, &c)| {
+                        .map(|&(g, c)| {
                             let pj = c as f64 / tf;
-                            pj * (pj / (ctx[&g[..g.len() - 1]] as f64 / ct)).log2()
+                            pj * (pj / (ctx.count(&g[..g.len() - 1]) as f64 / ct)).log2()
                         })
                         .sum::<f64>(),
                 );
             }
         }
-        prev = Some((freqs, total));
+        prev = Some(freqs);
     }
     s
 }
@@ -138,4 +165,51 @@ pub fn diversity(texts: &[&str]) -> (NGramStats, NGramStats) {
         .map(|v| v.iter().filter(|w| !is_punct(w)).cloned().collect())
         .collect();
     (ngram_stats(&lower), ngram_stats(&nopunct))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_repeat_bit_for_bit() {
+        // Many n-grams with different counts: summed in a map's iteration order (random
+        // per map), the entropies differed in the last bits between calls.
+        let words = ["a", "b", "c", "d", "e", "f", "g"];
+        let mut x: u64 = 7;
+        let data: Vec<Vec<String>> = (0..40)
+            .map(|_| {
+                (0..12)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        words[((x >> 33) % 7) as usize].to_string()
+                    })
+                    .collect()
+            })
+            .collect();
+        let first = ngram_stats(&data);
+        for _ in 0..20 {
+            let again = ngram_stats(&data);
+            for (a, b) in first.orders.iter().zip(&again.orders) {
+                assert_eq!(a.entropy.to_bits(), b.entropy.to_bits());
+                assert_eq!(
+                    a.cond_entropy.map(f64::to_bits),
+                    b.cond_entropy.map(f64::to_bits)
+                );
+            }
+        }
+        // And the sum is the entropy: for order 1 against a hand count.
+        let mut counts = [0usize; 7];
+        for t in data.iter().flatten() {
+            counts[words.iter().position(|w| w == t).unwrap()] += 1;
+        }
+        let h: f64 = -counts
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| c as f64 / 480.0 * (c as f64 / 480.0).log2())
+            .sum::<f64>();
+        assert!((first.orders[0].entropy - h).abs() < 1e-12);
+    }
 }
