@@ -3,10 +3,14 @@ PPOTrainer (trl.experimental.ppo), on the same tiny GPT-2 config, the same promp
 batch, minibatches, epochs and generation length, with the same number of torch threads.
 
     .venv/bin/python trainer/bench/trl_throughput.py [--steps 6] [--batch 32] [--threads 2]
+                                                     [--repeats 3]
 
 Prints tokens/s of each and the ratio: response tokens generated over the wall time of
 the PPO steps (for fastrl-trainer the tokens it actually generated, from metrics.jsonl;
-for trl the full response length, which favours trl if any row stops early).
+for trl the full response length, which favours trl if any row stops early). The two
+run alternately `--repeats` times (fresh process / fresh trainer each time, same seeds),
+so a slow spell on a shared machine hits both; it prints every pair's ratio and the
+median, and fastrl-trainer's time per phase (generate, forward, score, fused, train).
 
 Differences it cannot remove, stated in the output: trl scores with a reward *model* and
 keeps a separate value model (two extra GPT-2 forwards per rollout, plus the value
@@ -36,6 +40,7 @@ def main():
     ap.add_argument("--response", type=int, default=16)
     ap.add_argument("--context", type=int, default=48)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
 
@@ -43,7 +48,7 @@ def main():
     from datasets import Dataset
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
     from transformers import (AutoModelForSequenceClassification, GPT2Config, GPT2LMHeadModel,
-                              PreTrainedTokenizerFast, TrainerCallback)
+                              PreTrainedTokenizerFast, PrinterCallback, TrainerCallback)
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     work = Path(tempfile.mkdtemp(prefix="fastrl-trl-bench-"))
@@ -70,25 +75,31 @@ def main():
     torch.manual_seed(0)
     GPT2LMHeadModel(cfg).save_pretrained(model_dir, safe_serialization=True)
 
-    # ---- fastrl-trainer: PPO from that directory, on the default corpus' prompts.
-    out = work / "fastrl"
     exe = ROOT / "target/release/fastrl-trainer"
     if not exe.exists():
         sys.exit(f"{exe} is missing: cargo build --release -p fastrl-trainer (with scripts/libtorch-env.sh)")
-    sets = [f"run.out_dir=\"{out}\"", f"run.threads={a.threads}", "run.device=\"cpu\"",
-            f"ppo.steps={a.steps}", f"ppo.batch_size={a.batch}", f"ppo.minibatch_size={a.minibatch}",
-            f"ppo.epochs={a.epochs}", f"tokenizer.max_response_tokens={a.response}",
-            f"tokenizer.max_context_tokens={a.context}", "ppo.top_k=0", "ppo.temperature=0.7",
-            "ppo.checkpoint_every=1000", "data.max_train_pairs=2000"]
-    cmd = [str(exe), "ppo", "--preset", "default", "--model", str(model_dir)]
-    for s in sets:
-        cmd += ["--set", s]
-    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    lines = [json.loads(l) for l in open(out / "ppo/metrics.jsonl")]
-    ours_s = sum(l["step_s"] for l in lines)
-    ours_len = sum(l["response_len"] for l in lines) / len(lines)
-    # Tokens actually generated (rows that emit end-of-text stop early).
-    ours_tps = sum(l["response_len"] * a.batch for l in lines) / ours_s
+
+    def run_ours(k):
+        """fastrl-trainer's PPO from that directory, on the default corpus' prompts."""
+        out = work / f"fastrl-{k}"
+        sets = [f"run.out_dir=\"{out}\"", f"run.threads={a.threads}", "run.device=\"cpu\"",
+                f"ppo.steps={a.steps}", f"ppo.batch_size={a.batch}",
+                f"ppo.minibatch_size={a.minibatch}", f"ppo.epochs={a.epochs}",
+                f"tokenizer.max_response_tokens={a.response}",
+                f"tokenizer.max_context_tokens={a.context}", "ppo.top_k=0", "ppo.temperature=0.7",
+                "ppo.checkpoint_every=1000", "data.max_train_pairs=2000"]
+        cmd = [str(exe), "ppo", "--preset", "default", "--model", str(model_dir)]
+        for s in sets:
+            cmd += ["--set", s]
+        subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        lines = [json.loads(l) for l in open(out / "ppo/metrics.jsonl")]
+        secs = sum(l["step_s"] for l in lines)
+        mean_len = sum(l["response_len"] for l in lines) / len(lines)
+        # Tokens actually generated (rows that emit end-of-text stop early).
+        tps = sum(l["response_len"] * a.batch for l in lines) / secs
+        phases = {p: sum(l["phase_s"][p] for l in lines) / len(lines)
+                  for p in lines[0]["phase_s"]}
+        return secs, tps, mean_len, phases
 
     # ---- trl PPOTrainer, same model, batch, minibatches, epochs, response length.
     prompts = []
@@ -96,19 +107,7 @@ def main():
         ids = hf_tok(t + " <EOU>")["input_ids"][-a.context:]
         prompts.append({"input_ids": ids})
     ds = Dataset.from_list(prompts)
-    policy = GPT2LMHeadModel.from_pretrained(model_dir)
-    ref = GPT2LMHeadModel.from_pretrained(model_dir)
     rcfg = GPT2Config(**{**cfg.to_dict(), "num_labels": 1, "pad_token_id": hf_tok.pad_token_id})
-    reward = AutoModelForSequenceClassification.from_config(rcfg)
-    value = AutoModelForSequenceClassification.from_config(rcfg)
-    args = PPOConfig(
-        output_dir=str(work / "trl"), per_device_train_batch_size=a.batch,
-        num_mini_batches=a.batch // a.minibatch, num_ppo_epochs=a.epochs,
-        total_episodes=a.batch * a.steps, response_length=a.response, temperature=0.7,
-        learning_rate=1e-4, report_to="none", save_strategy="no", num_sample_generations=0,
-        logging_steps=1, use_cpu=True, bf16=False, seed=0, stop_token="eos",
-        local_rollout_forward_batch_size=a.batch, dataloader_num_workers=0,
-    )
 
     class Clock(TrainerCallback):
         def on_train_begin(self, *_, **__):
@@ -117,21 +116,46 @@ def main():
         def on_train_end(self, *_, **__):
             self.t1 = time.perf_counter()
 
-    clock = Clock()
-    trainer = PPOTrainer(args=args, processing_class=hf_tok, model=policy, ref_model=ref,
-                         reward_model=reward, train_dataset=ds, value_model=value,
-                         callbacks=[clock])
-    trainer.train()
-    trl_s = clock.t1 - clock.t0
-    trl_tps = a.steps * a.batch * a.response / trl_s
+    def run_trl(k):
+        torch.manual_seed(0)
+        policy = GPT2LMHeadModel.from_pretrained(model_dir)
+        ref = GPT2LMHeadModel.from_pretrained(model_dir)
+        reward = AutoModelForSequenceClassification.from_config(rcfg)
+        value = AutoModelForSequenceClassification.from_config(rcfg)
+        args = PPOConfig(
+            output_dir=str(work / f"trl-{k}"), per_device_train_batch_size=a.batch,
+            num_mini_batches=a.batch // a.minibatch, num_ppo_epochs=a.epochs,
+            total_episodes=a.batch * a.steps, response_length=a.response, temperature=0.7,
+            learning_rate=1e-4, report_to="none", save_strategy="no", num_sample_generations=0,
+            logging_steps=1, use_cpu=True, bf16=False, seed=0, stop_token="eos",
+            local_rollout_forward_batch_size=a.batch, dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
+        clock = Clock()
+        trainer = PPOTrainer(args=args, processing_class=hf_tok, model=policy, ref_model=ref,
+                             reward_model=reward, train_dataset=ds, value_model=value,
+                             callbacks=[clock])
+        trainer.remove_callback(PrinterCallback)  # its per-step log lines, not its work
+        trainer.train()
+        secs = clock.t1 - clock.t0
+        return secs, a.steps * a.batch * a.response / secs
 
     print(f"tiny GPT-2 (n_embd 128, 3 layers, vocab {len(hf_tok)}), batch {a.batch}, "
           f"minibatch {a.minibatch}, {a.epochs} epochs, {a.response} response tokens, "
-          f"{a.steps} PPO steps, {a.threads} torch threads, CPU")
-    print(f"fastrl-trainer: {ours_s:.2f} s  {ours_tps:8.1f} tokens/s  (mean response length "
-          f"{ours_len:.1f} of {a.response})")
-    print(f"trl PPOTrainer: {trl_s:.2f} s  {trl_tps:8.1f} tokens/s")
-    print(f"ratio (fastrl / trl): {ours_tps / trl_tps:.2f}x")
+          f"{a.steps} PPO steps, {a.threads} torch threads, CPU, {a.repeats} alternating runs")
+    ratios = []
+    for k in range(a.repeats):
+        ours_s, ours_tps, ours_len, phases = run_ours(k)
+        trl_s, trl_tps = run_trl(k)
+        ratios.append(ours_tps / trl_tps)
+        print(f"run {k + 1}: fastrl-trainer {ours_s:5.2f} s {ours_tps:7.1f} tokens/s (mean "
+              f"response {ours_len:.1f} of {a.response})  |  trl PPOTrainer {trl_s:5.2f} s "
+              f"{trl_tps:7.1f} tokens/s  |  ratio {ratios[-1]:.2f}x", flush=True)
+        print("       fastrl-trainer seconds per step: " +
+              ", ".join(f"{p} {v:.3f}" for p, v in phases.items()), flush=True)
+    ratios.sort()
+    print(f"ratio (fastrl / trl): median {ratios[len(ratios) // 2]:.2f}x, "
+          f"min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x over {a.repeats} runs")
     print("note: trl also runs a reward model and a separate value model (its PPOTrainer "
           "requires both); fastrl-trainer scores with METEOR/BLEU/ROUGE-L and shares the trunk.")
 

@@ -49,11 +49,16 @@ pub struct GpuFused {
 }
 
 impl GpuFused {
-    /// Opens device `ordinal`; `Ok(None)` without a driver or NVRTC (the CPU core is used).
+    /// Opens device `ordinal`; `Ok(None)` without a driver or NVRTC (the CPU core is
+    /// used, and a note on stderr says so and why: libtorch can see the GPU while NVRTC
+    /// is not on the library path).
     pub fn new(ordinal: usize) -> Result<Option<Self>, TrainerError> {
         match Gpu::new(ordinal) {
             Ok(gpu) => Ok(Some(GpuFused { gpu })),
-            Err(CudaError::NoCuda { .. }) => Ok(None),
+            Err(e @ CudaError::NoCuda { .. }) => {
+                eprintln!("note: the fused pass runs on the CPU core, not composer-cuda: {e}");
+                Ok(None)
+            }
             Err(e) => Err(cuda(e)),
         }
     }

@@ -226,6 +226,35 @@ impl Gpt2 {
         key_mask: &Tensor,
         cache: Option<&KvCache>,
     ) -> Forward {
+        let (hidden, cache) = self.trunk(ids, positions, key_mask, cache);
+        let (logits, values) = self.heads(&hidden);
+        Forward {
+            logits,
+            values,
+            cache,
+        }
+    }
+
+    /// The language-model logits `[.., vocab]` (tied to the token embedding) and the
+    /// values `[..]` of final hidden states `[.., n_embd]`. Applying them to only the
+    /// positions a caller reads is what makes scoring a response cheap: the vocabulary
+    /// projection dominates a small model's forward.
+    pub fn heads(&self, hidden: &Tensor) -> (Tensor, Tensor) {
+        (
+            hidden.matmul(&self.wte.tr()),
+            hidden.apply(&self.v_head).squeeze_dim(-1),
+        )
+    }
+
+    /// The transformer without its heads: final hidden states `[B, T, n_embd]` (after
+    /// `ln_f`) and the extended cache. Same arguments as [`Gpt2::forward`].
+    pub fn trunk(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        key_mask: &Tensor,
+        cache: Option<&KvCache>,
+    ) -> (Tensor, KvCache) {
         let (b, t) = ids.size2().expect("ids must be [B, T]");
         let h = self.cfg.n_head;
         let d = self.cfg.n_embd / h;
@@ -266,14 +295,7 @@ impl Gpt2 {
             x = &x + blk.mlp_proj.forward(&m);
             new_cache.push((k, v));
         }
-        let x = x.apply(&self.ln_f);
-        let logits = x.matmul(&self.wte.tr());
-        let values = x.apply(&self.v_head).squeeze_dim(-1);
-        Forward {
-            logits,
-            values,
-            cache: new_cache,
-        }
+        (x.apply(&self.ln_f), new_cache)
     }
 
     /// Forward over whole sequences without a cache: positions from the mask (left
@@ -281,6 +303,20 @@ impl Gpt2 {
     pub fn forward_full(&self, ids: &Tensor, mask: &Tensor) -> Forward {
         let positions = positions_from_mask(mask);
         self.forward(ids, &positions, mask, None)
+    }
+
+    /// [`Gpt2::forward_full`] with the heads applied to positions `start..start + len`
+    /// only: logits `[B, len, vocab]`, values `[B, len]` (equal to that window of the
+    /// full forward; the cache is dropped).
+    pub fn forward_window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Forward {
+        let positions = positions_from_mask(mask);
+        let (hidden, _) = self.trunk(ids, &positions, mask, None);
+        let (logits, values) = self.heads(&hidden.narrow(1, start, len));
+        Forward {
+            logits,
+            values,
+            cache: Vec::new(),
+        }
     }
 }
 
@@ -434,6 +470,21 @@ mod tests {
             assert!(diff < 1e-5, "t={t}: {diff}");
         }
         assert_eq!(last.size(), vec![2, 1, 50]);
+    }
+
+    #[test]
+    fn the_windowed_forward_is_that_window_of_the_full_forward() {
+        tch::manual_seed(2);
+        let m = Model::new(&tiny(), Device::Cpu).unwrap();
+        let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
+        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
+        let full = m.net.forward_full(&ids, &mask);
+        let w = m.net.forward_window(&ids, &mask, 2, 3);
+        assert_eq!(w.logits.size(), vec![2, 3, 50]);
+        assert_eq!(w.values.size(), vec![2, 3]);
+        let dl = (&w.logits - full.logits.narrow(1, 2, 3)).abs().max();
+        let dv = (&w.values - full.values.narrow(1, 2, 3)).abs().max();
+        assert!(dl.double_value(&[]) < 1e-6 && dv.double_value(&[]) < 1e-6);
     }
 
     #[test]

@@ -216,18 +216,26 @@ pub fn sft(
 /// Samples from `logits` `[B, V]` with temperature and top-k using the host generator.
 fn sample(logits: &Tensor, temperature: f64, top_k: i64, rng: &mut Rng) -> Vec<i64> {
     let (b, v) = logits.size2().expect("[B, V]");
-    let k = if top_k <= 0 || top_k > v { v } else { top_k };
-    let (vals, idx) = (logits.to_kind(Kind::Float) / temperature).topk(k, -1, true, true);
+    let scaled = logits.to_kind(Kind::Float) / temperature;
+    // Without top-k, the whole vocabulary in id order (no sort); with it, the k best.
+    let (k, vals, idx) = if top_k <= 0 || top_k >= v {
+        (v, scaled, None)
+    } else {
+        let (vals, idx) = scaled.topk(top_k, -1, true, true);
+        (top_k, vals, Some(idx))
+    };
     let probs = vals.softmax(-1, Kind::Double).to_device(Device::Cpu);
-    let idx = idx.to_device(Device::Cpu);
     let probs: Vec<f64> = Vec::try_from(&probs.reshape([-1])).expect("probs");
-    let idx: Vec<i64> = Vec::try_from(&idx.reshape([-1])).expect("idx");
+    let idx: Option<Vec<i64>> =
+        idx.map(|i| Vec::try_from(&i.to_device(Device::Cpu).reshape([-1])).expect("idx"));
+    let k = k as usize;
     (0..b as usize)
         .map(|row| {
-            let p = &probs[row * k as usize..(row + 1) * k as usize];
+            let p = &probs[row * k..(row + 1) * k];
             let u = rng.uniform();
             let mut acc = 0.0;
-            let mut pick = k as usize - 1;
+            // Rounding can leave the sum just under u: then the last possible token.
+            let mut pick = p.iter().rposition(|&pj| pj > 0.0).unwrap_or(k - 1);
             for (j, &pj) in p.iter().enumerate() {
                 acc += pj;
                 if u < acc {
@@ -235,7 +243,10 @@ fn sample(logits: &Tensor, temperature: f64, top_k: i64, rng: &mut Rng) -> Vec<i
                     break;
                 }
             }
-            idx[row * k as usize + pick]
+            match &idx {
+                Some(idx) => idx[row * k + pick],
+                None => pick as i64,
+            }
         })
         .collect()
 }
@@ -274,9 +285,8 @@ pub fn generate(
     let (ctx, ctx_mask) = left_pad(contexts, tok.eos, dev);
     let lc = ctx.size()[1];
     let pos = positions_from_mask(&ctx_mask);
-    let f = model.net.forward(&ctx, &pos, &ctx_mask, None);
-    let mut cache = f.cache;
-    let mut last_logits = f.logits.select(1, lc - 1);
+    let (hidden, mut cache) = model.net.trunk(&ctx, &pos, &ctx_mask, None);
+    let (mut last_logits, _) = model.net.heads(&hidden.select(1, lc - 1));
     let last_pos = pos.select(1, lc - 1);
     let mut attn = ctx_mask.shallow_clone();
     let mut out: Vec<Vec<i64>> = vec![Vec::new(); b];
@@ -335,17 +345,15 @@ pub fn generate(
 /// Log-probabilities and values of the response tokens of `ids`: `([B, R], [B, R])`.
 /// Token `j` of the response is predicted at position `Lc + j - 1`.
 fn response_logp_values(model: &Model, ids: &Tensor, attn: &Tensor, lc: i64) -> (Tensor, Tensor) {
-    let f = model.net.forward_full(ids, attn);
-    let l = ids.size()[1];
-    let r = l - lc;
-    let logits = f.logits.narrow(1, lc - 1, r);
+    let r = ids.size()[1] - lc;
+    let f = model.net.forward_window(ids, attn, lc - 1, r);
     let targets = ids.narrow(1, lc, r);
-    let logp = logits
+    let logp = f
+        .logits
         .log_softmax(-1, Kind::Float)
         .gather(2, &targets.unsqueeze(-1), false)
         .squeeze_dim(-1);
-    let values = f.values.narrow(1, lc - 1, r);
-    (logp, values)
+    (logp, f.values)
 }
 
 fn to_vec(t: &Tensor) -> Vec<f32> {
@@ -562,6 +570,7 @@ impl Ppo {
             p.top_k,
             &mut self.rng,
         )?;
+        let t_gen = t0.elapsed().as_secs_f64();
         let b = p.batch_size;
         let r = ro.mask.len() / b;
         let (old_logp, old_values, ref_logp) = {
@@ -570,6 +579,7 @@ impl Ppo {
             let (rlp, _) = response_logp_values(&self.reference, &ro.ids, &ro.attn, ro.ctx_len);
             (lp, v, rlp)
         };
+        let t_fwd = t0.elapsed().as_secs_f64();
         // 2. rewards, weights
         // Sequence-level scores ([B]) or, for sentence placement, per-token channels
         // ([B * R]); a row's value is its score or its channel's sum.
@@ -587,6 +597,7 @@ impl Ppo {
             .iter()
             .map(|s| s.iter().sum::<f32>() / b as f32)
             .collect();
+        let t_score = t0.elapsed().as_secs_f64();
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
         // 3. fused composition + KL penalty + GAE (+ whitening): composer-cuda on the
@@ -619,6 +630,7 @@ impl Ppo {
             Some(x) => x,
             None => fused_on_cpu(&inputs, dev)?,
         };
+        let t_fused = t0.elapsed().as_secs_f64();
         let kl_mean = (kl_sum / valid.max(1.0)) as f32;
         let beta = self.kl.beta();
         self.kl.update(kl_mean, b as u64)?;
@@ -696,6 +708,13 @@ impl Ppo {
             "sample": ro.texts.first().cloned().unwrap_or_default(),
             "tokens_per_s": tokens as f64 / secs,
             "step_s": secs,
+            "phase_s": {
+                "generate": t_gen,
+                "forward": t_fwd - t_gen,
+                "score": t_score - t_fwd,
+                "fused": t_fused - t_score,
+                "train": secs - t_fused,
+            },
         });
         Ok(StepMetrics { line })
     }

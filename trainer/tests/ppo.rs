@@ -163,9 +163,46 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
         last > first + 0.1,
         "a + b share: first {first:.3}, last {last:.3}"
     );
-    let wb = lines[59]["weights"]["share_b"].as_f64().unwrap();
-    println!("a + b share: first 10 steps {first:.3}, last 10 {last:.3}; weight of b {wb:.3}");
-    assert!(wb > 0.5, "the lagging reward's weight is {wb}");
+    // The lagging reward's weight grows: "b" pays half, so it lags at the start and
+    // its weight leaves the uniform 0.5 upward at once; and at every step the trainer
+    // moves the weight toward whichever reward lagged in that step's batch (Eq. 4 fed
+    // the right means in the right order). Where the policy then overshoots, the
+    // weights swing back: with eta = 5 the last iterate cycles (tests/synthetic_maxmin.rs
+    // in the workspace shows why), so no single step's weight is asserted.
+    let get = |l: &serde_json::Value, k: &str, r: &str| l[k][r].as_f64().unwrap();
+    let wb: Vec<f64> = std::iter::once(0.5)
+        .chain(lines.iter().map(|l| get(l, "weights", "share_b")))
+        .collect();
+    assert!(
+        get(&lines[0], "rewards", "share_b") < get(&lines[0], "rewards", "share_a"),
+        "b should lag at the start: {}",
+        lines[0]
+    );
+    assert!(
+        wb[1] > 0.5,
+        "the lagging reward's weight after step 1: {}",
+        wb[1]
+    );
+    let mut moved = 0;
+    for (t, l) in lines.iter().enumerate() {
+        let lag = get(l, "rewards", "share_a") - get(l, "rewards", "share_b");
+        let dw = wb[t + 1] - wb[t];
+        assert!(
+            dw * lag >= 0.0,
+            "step {}: a - b = {lag}, but the weight of b moved by {dw}",
+            t + 1
+        );
+        moved += usize::from(dw * lag > 0.0);
+    }
+    assert!(
+        moved >= 50,
+        "the weight moved toward the lagging reward at {moved} of 60 steps"
+    );
+    println!(
+        "a + b share: first 10 steps {first:.3}, last 10 {last:.3}; weight of b after step 1 \
+         {:.3}; moved toward the lagging reward at {moved} of 60 steps",
+        wb[1]
+    );
 }
 
 #[test]
@@ -177,6 +214,7 @@ fn resume_continues_exactly() {
                 let o = v.as_object_mut().unwrap();
                 o.remove("step_s");
                 o.remove("tokens_per_s");
+                o.remove("phase_s");
                 v
             })
             .collect()
