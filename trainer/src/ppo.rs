@@ -356,6 +356,15 @@ fn response_logp_values(model: &Model, ids: &Tensor, attn: &Tensor, lc: i64) -> 
     (logp, f.values)
 }
 
+/// Seconds since `t0` once the device has finished its queued work (a CUDA device runs
+/// asynchronously: without the wait, a phase's kernels would be timed in a later phase).
+fn phase_end(dev: Device, t0: Instant) -> f64 {
+    if let Device::Cuda(i) = dev {
+        tch::Cuda::synchronize(i as i64);
+    }
+    t0.elapsed().as_secs_f64()
+}
+
 fn to_vec(t: &Tensor) -> Vec<f32> {
     Vec::try_from(&t.to_kind(Kind::Float).to_device(Device::Cpu).reshape([-1])).expect("f32")
 }
@@ -570,7 +579,7 @@ impl Ppo {
             p.top_k,
             &mut self.rng,
         )?;
-        let t_gen = t0.elapsed().as_secs_f64();
+        let t_gen = phase_end(dev, t0);
         let b = p.batch_size;
         let r = ro.mask.len() / b;
         let (old_logp, old_values, ref_logp) = {
@@ -579,7 +588,7 @@ impl Ppo {
             let (rlp, _) = response_logp_values(&self.reference, &ro.ids, &ro.attn, ro.ctx_len);
             (lp, v, rlp)
         };
-        let t_fwd = t0.elapsed().as_secs_f64();
+        let t_fwd = phase_end(dev, t0);
         // 2. rewards, weights
         // Sequence-level scores ([B]) or, for sentence placement, per-token channels
         // ([B * R]); a row's value is its score or its channel's sum.
@@ -597,7 +606,7 @@ impl Ppo {
             .iter()
             .map(|s| s.iter().sum::<f32>() / b as f32)
             .collect();
-        let t_score = t0.elapsed().as_secs_f64();
+        let t_score = phase_end(dev, t0);
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
         // 3. fused composition + KL penalty + GAE (+ whitening): composer-cuda on the
@@ -630,7 +639,7 @@ impl Ppo {
             Some(x) => x,
             None => fused_on_cpu(&inputs, dev)?,
         };
-        let t_fused = t0.elapsed().as_secs_f64();
+        let t_fused = phase_end(dev, t0);
         let kl_mean = (kl_sum / valid.max(1.0)) as f32;
         let beta = self.kl.beta();
         self.kl.update(kl_mean, b as u64)?;
