@@ -439,13 +439,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cached_decoding_equals_the_full_forward() {
-        tch::manual_seed(0);
+    /// A tiny model initialised from `seed`, and two rows `[2, 5]` with their mask, the
+    /// second left-padded by two.
+    fn model_and_two_rows(seed: i64) -> (Model, Tensor, Tensor) {
+        tch::manual_seed(seed);
         let m = Model::new(&tiny(), Device::Cpu).unwrap();
-        // Two rows, the second left-padded by two.
         let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
         let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
+        (m, ids, mask)
+    }
+
+    #[test]
+    fn cached_decoding_equals_the_full_forward() {
+        let (m, ids, mask) = model_and_two_rows(0);
         let full = m.net.forward_full(&ids, &mask);
         let pos = positions_from_mask(&mask);
         let first = m.net.forward(
@@ -474,10 +480,7 @@ mod tests {
 
     #[test]
     fn the_windowed_forward_is_that_window_of_the_full_forward() {
-        tch::manual_seed(2);
-        let m = Model::new(&tiny(), Device::Cpu).unwrap();
-        let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
-        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
+        let (m, ids, mask) = model_and_two_rows(2);
         let full = m.net.forward_full(&ids, &mask);
         let w = m.net.forward_window(&ids, &mask, 2, 3);
         assert_eq!(w.logits.size(), vec![2, 3, 50]);
