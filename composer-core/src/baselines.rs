@@ -3,6 +3,7 @@
 
 use crate::composer::{check_means, Composer, ComposerKind};
 use crate::error::{length, Error};
+use crate::names::named_enum;
 use crate::shape::check_channel_count;
 use crate::state::StateRecord;
 use crate::{Result, MAX_REWARDS};
@@ -93,6 +94,13 @@ pub enum Squash {
     Exp,
 }
 
+named_enum!(Squash, "multiplier squash", {
+    Squash::Projected => (0, "projected"),
+    Squash::Sigmoid => (1, "sigmoid"),
+    Squash::Tanh => (2, "tanh"),
+    Squash::Exp => (3, "exp"),
+});
+
 /// One reward's constraint.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Constraint {
@@ -106,6 +114,44 @@ pub enum Constraint {
     /// the multiplier grows while the reward exceeds it and the weight is
     /// `base_i - lambda_i`.
     AtMost(f32),
+}
+
+/// The kind of a [`Constraint`], without its threshold: what front ends name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConstraintKind {
+    /// [`Constraint::Free`].
+    #[default]
+    Free,
+    /// [`Constraint::AtLeast`].
+    AtLeast,
+    /// [`Constraint::AtMost`].
+    AtMost,
+}
+
+named_enum!(ConstraintKind, "constraint", {
+    ConstraintKind::Free => (0, "free"),
+    ConstraintKind::AtLeast => (1, "at_least"),
+    ConstraintKind::AtMost => (2, "at_most"),
+});
+
+impl Constraint {
+    /// The constraint of `kind` at `threshold` (ignored for [`ConstraintKind::Free`]).
+    pub fn new(kind: ConstraintKind, threshold: f32) -> Self {
+        match kind {
+            ConstraintKind::Free => Constraint::Free,
+            ConstraintKind::AtLeast => Constraint::AtLeast(threshold),
+            ConstraintKind::AtMost => Constraint::AtMost(threshold),
+        }
+    }
+
+    /// This constraint's kind.
+    pub fn kind(self) -> ConstraintKind {
+        match self {
+            Constraint::Free => ConstraintKind::Free,
+            Constraint::AtLeast(_) => ConstraintKind::AtLeast,
+            Constraint::AtMost(_) => ConstraintKind::AtMost,
+        }
+    }
 }
 
 /// Lagrangian composer hyperparameters.

@@ -3,33 +3,10 @@
 
 use crate::diag::Diagnostics;
 use crate::error::Error;
+pub use crate::kind::ComposerKind;
 use crate::kl::KlController;
 use crate::state::StateRecord;
 use crate::Result;
-
-/// Which composer wrote a state record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum ComposerKind {
-    /// [`FastRl`](crate::FastRl): mirror-descent weights, Eq. (4)-(5).
-    FastRl = 1,
-    /// [`Fixed`](crate::Fixed): constant linear weights (also reward shaping `R - alpha*C`).
-    Fixed = 2,
-    /// [`Lagrangian`](crate::Lagrangian): multipliers on reward thresholds.
-    Lagrangian = 3,
-}
-
-impl ComposerKind {
-    /// Decodes the record's `kind` field.
-    pub fn from_u32(x: u32) -> Option<Self> {
-        match x {
-            1 => Some(ComposerKind::FastRl),
-            2 => Some(ComposerKind::Fixed),
-            3 => Some(ComposerKind::Lagrangian),
-            _ => None,
-        }
-    }
-}
 
 /// A reward composer: turns this batch's per-reward means into the weights `w` that
 /// compose this batch, `r_com = sum_i w_i r_i` (Eq. (6)).

@@ -102,6 +102,20 @@ pub enum Error {
         /// Value in the record.
         actual: u32,
     },
+    /// A name that is not one of an enum's names (e.g. `"k4"` for a KL estimator).
+    UnknownName {
+        /// What was being named (e.g. `"KL estimator"`).
+        what: &'static str,
+        /// The accepted names.
+        expected: &'static [&'static str],
+    },
+    /// An integer code that is not one of an enum's codes (C ABI).
+    UnknownCode {
+        /// What was being coded (e.g. `"KL estimator"`).
+        what: &'static str,
+        /// The code passed.
+        code: i32,
+    },
 }
 
 impl fmt::Display for Error {
@@ -162,6 +176,15 @@ impl fmt::Display for Error {
                 f,
                 "state record `{field}` is {actual}, the composer restoring it has {expected}"
             ),
+            Error::UnknownName { what, expected } => {
+                write!(f, "unknown {what}, expected one of ")?;
+                for (i, name) in expected.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}\"{name}\"")?;
+                }
+                Ok(())
+            }
+            Error::UnknownCode { what, code } => write!(f, "unknown {what} code {code}"),
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::composer::{check_means, Composer, ComposerKind};
 use crate::error::{finite, in_range, length, Error};
 use crate::expf::exp_nonpositive;
+use crate::names::named_enum;
 use crate::shape::check_channel_count;
 use crate::state::StateRecord;
 use crate::{Result, MAX_REWARDS};
@@ -35,6 +36,52 @@ pub enum Smoothing {
     },
 }
 
+/// The kind of a [`Smoothing`], without its parameters: what front ends name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SmoothingKind {
+    /// [`Smoothing::None`].
+    #[default]
+    None,
+    /// [`Smoothing::Ema`].
+    Ema,
+    /// [`Smoothing::Clip`].
+    Clip,
+    /// [`Smoothing::Tanh`].
+    Tanh,
+}
+
+named_enum!(SmoothingKind, "smoothing", {
+    SmoothingKind::None => (0, "none"),
+    SmoothingKind::Ema => (1, "ema"),
+    SmoothingKind::Clip => (2, "clip"),
+    SmoothingKind::Tanh => (3, "tanh"),
+});
+
+impl Smoothing {
+    /// The smoothing of `kind` with parameters `a`, `b`: `Ema { decay: a }`,
+    /// `Clip { min: a, max: b }`, `Tanh { scale: a }` (unused parameters are ignored).
+    /// The domains are checked by [`FastRlConfig::validate`].
+    pub fn from_parts(kind: SmoothingKind, a: f32, b: f32) -> Self {
+        match kind {
+            SmoothingKind::None => Smoothing::None,
+            SmoothingKind::Ema => Smoothing::Ema { decay: a },
+            SmoothingKind::Clip => Smoothing::Clip { min: a, max: b },
+            SmoothingKind::Tanh => Smoothing::Tanh { scale: a },
+        }
+    }
+
+    /// `(kind, a, b)` with [`from_parts`](Smoothing::from_parts)' parameter layout
+    /// (unused parameters are 0).
+    pub fn parts(self) -> (SmoothingKind, f32, f32) {
+        match self {
+            Smoothing::None => (SmoothingKind::None, 0.0, 0.0),
+            Smoothing::Ema { decay } => (SmoothingKind::Ema, decay, 0.0),
+            Smoothing::Clip { min, max } => (SmoothingKind::Clip, min, max),
+            Smoothing::Tanh { scale } => (SmoothingKind::Tanh, scale, 0.0),
+        }
+    }
+}
+
 /// Per-reward normalisation applied before smoothing. **Goes beyond the paper**: the
 /// paper feeds raw means, which lets a reward on a large scale (a reward model in
 /// `[-10, 10]`) swamp one on a small scale (BLEU in `[0, 1]`).
@@ -49,6 +96,11 @@ pub enum Normalization {
     /// the rewards that are low *relative to their own history*.
     Standardize,
 }
+
+named_enum!(Normalization, "normalization", {
+    Normalization::None => (0, "none"),
+    Normalization::Standardize => (1, "standardize"),
+});
 
 /// Fast RL hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]

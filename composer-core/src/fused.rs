@@ -1,11 +1,13 @@
 //! One fused pass per row: composition (Eq. (6)) + KL penalty (Eq. (7)) + GAE + returns.
 
-use crate::compose::Prepared;
+use crate::diagnose::diagnose_row;
 use crate::error::length;
 use crate::error::Error;
+use crate::estimator::KlEstimator;
 use crate::forward::forward_row;
 use crate::gae::GaeParams;
-use crate::kl::{check_beta, diagnose_row, KlEstimator};
+use crate::kl::check_beta;
+use crate::prepared::Prepared;
 use crate::row;
 use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;

@@ -1,7 +1,7 @@
 //! Generalised advantage estimation (Algorithm 1, line 11) over masked, variable-length rows.
 
+use crate::diagnose::diagnose_row;
 use crate::error::{length, Error};
-use crate::kl::diagnose_row;
 use crate::row;
 use crate::shape::{MaskMode, Shape};
 use crate::storage::Storage;

@@ -1,46 +1,14 @@
 //! The KL penalty of Eq. (7): per-token estimators, the penalised reward, and the fixed
 //! or adaptive coefficient `beta`.
 
+use crate::diagnose::diagnose_row;
 use crate::error::{length, Error};
+pub use crate::estimator::KlEstimator;
 use crate::row;
 use crate::shape::{MaskMode, Shape};
 use crate::state::StateRecord;
 use crate::storage::Storage;
 use crate::Result;
-
-/// Per-token estimator of `KL(pi_theta || pi_ref)` from the sampled token's log-probs,
-/// with `d = logp - ref_logp`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum KlEstimator {
-    /// `k1 = d` (unbiased, can be negative; trl/RL4LMs default).
-    #[default]
-    K1,
-    /// `k2 = d^2 / 2` (`>= 0`).
-    K2,
-    /// `k3 = exp(-d) + d - 1` (`>= 0`, unbiased; Schulman's estimator, verl `low_var_kl`).
-    /// Computed as `expm1(-d) + d` in `f64` (then rounded), so it keeps full `f32`
-    /// relative precision near `d = 0` where `exp(-d) - 1 + d` cancels.
-    K3,
-    /// `|d|`.
-    Abs,
-}
-
-impl KlEstimator {
-    /// The estimate for one token.
-    #[inline(always)]
-    pub fn eval(self, logp: f32, ref_logp: f32) -> f32 {
-        let d = logp - ref_logp;
-        match self {
-            KlEstimator::K1 => d,
-            KlEstimator::K2 => 0.5 * d * d,
-            KlEstimator::K3 => {
-                let d = d as f64;
-                ((libm::expm1(-d) + d) as f32).max(0.0)
-            }
-            KlEstimator::Abs => d.abs(),
-        }
-    }
-}
 
 /// Sum of the KL estimate over valid tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -111,38 +79,6 @@ pub fn kl_penalty<T: Storage>(
         stats.tokens += mask[lo..hi].iter().filter(|&&m| m != 0).count();
     }
     Ok(stats)
-}
-
-/// Names the first non-finite input among `f32` and storage slices at the valid
-/// positions of `range`; otherwise an overflow of `output` in `row`.
-pub(crate) fn diagnose_row<T: Storage>(
-    f32_inputs: &[(&'static str, &[f32])],
-    inputs: &[(&'static str, &[T])],
-    mask: &[u8],
-    range: core::ops::Range<usize>,
-    output: &'static str,
-    row: usize,
-) -> Error {
-    for i in range.clone() {
-        if mask[i] == 0 {
-            continue;
-        }
-        for (arg, s) in f32_inputs {
-            if let Some(x) = s.get(i) {
-                if !x.is_finite() {
-                    return Error::NonFinite { arg, index: i };
-                }
-            }
-        }
-        for (arg, s) in inputs {
-            if let Some(x) = s.get(i) {
-                if !x.to_f32().is_finite() {
-                    return Error::NonFinite { arg, index: i };
-                }
-            }
-        }
-    }
-    Error::Overflow { arg: output, row }
 }
 
 pub(crate) fn check_beta(beta: f32) -> Result<()> {

@@ -7,9 +7,9 @@
 //! kernels back to back on a row while it is in cache: every input is read from memory
 //! once.
 
-use crate::compose::Prepared;
 use crate::error::Error;
-use crate::kl::KlEstimator;
+use crate::estimator::KlEstimator;
+use crate::prepared::Prepared;
 use crate::shape::MaskMode;
 use crate::storage::Storage;
 use crate::Result;

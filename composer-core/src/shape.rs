@@ -1,6 +1,7 @@
 //! Batch shape, mask semantics and reward channels.
 
 use crate::error::{length, Error};
+use crate::names::named_enum;
 use crate::Result;
 
 /// A `[batch, len]` token grid, stored row-major: token `t` of row `b` is at `b * len + t`.
@@ -39,6 +40,11 @@ pub enum MaskMode {
     /// masked positions are 0 (verl leaves the carried value there; its loss masks it).
     Carry,
 }
+
+named_enum!(MaskMode, "mask mode", {
+    MaskMode::Prefix => (0, "prefix"),
+    MaskMode::Carry => (1, "carry"),
+});
 
 /// One reward channel `r_i`: a score per sequence or a score per token.
 #[derive(Clone, Copy, Debug)]

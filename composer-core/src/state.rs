@@ -19,8 +19,8 @@
 //! | 560 | 128 | Lagrange multiplier parameters `[f64; 16]` |
 //! | 688 | 8 | FNV-1a 64 checksum of bytes 0..688 |
 
-use crate::composer::ComposerKind;
 use crate::error::Error;
+use crate::kind::ComposerKind;
 use crate::{Result, MAX_REWARDS};
 
 /// Record layout version written and read by this build.
@@ -110,7 +110,7 @@ impl StateRecord {
         let mut at = 0;
         put(out, &mut at, &MAGIC);
         put(out, &mut at, &RECORD_VERSION.to_le_bytes());
-        put(out, &mut at, &(self.kind as u32).to_le_bytes());
+        put(out, &mut at, &(self.kind.code() as u32).to_le_bytes());
         put(out, &mut at, &self.n.to_le_bytes());
         let flags = if self.ema_ready { FLAG_EMA } else { 0 }
             | if self.kl_beta.is_some() { FLAG_KL } else { 0 };
@@ -170,7 +170,9 @@ impl StateRecord {
         if stored != computed {
             return Err(Error::RecordChecksum { stored, computed });
         }
-        let kind = ComposerKind::from_u32(u32::from_le_bytes(take(bytes, &mut at)))
+        let kind = i32::try_from(u32::from_le_bytes(take(bytes, &mut at)))
+            .ok()
+            .and_then(|code| ComposerKind::try_from(code).ok())
             .ok_or(Error::RecordField { field: "kind" })?;
         let n = u32::from_le_bytes(take(bytes, &mut at));
         if n == 0 || n as usize > MAX_REWARDS {
@@ -225,8 +227,8 @@ impl StateRecord {
         if self.kind != kind {
             return Err(Error::RecordMismatch {
                 field: "kind",
-                expected: kind as u32,
-                actual: self.kind as u32,
+                expected: kind.code() as u32,
+                actual: self.kind.code() as u32,
             });
         }
         if self.n as usize != n {

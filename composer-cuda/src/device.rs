@@ -7,7 +7,7 @@ use crate::launch::{
 };
 use crate::params::UpdateParamsC;
 use crate::source::{compile, driver_available, nvrtc_available, Family, FUSED, UPDATE, WHITEN};
-use composer_core::{FastRlConfig, FusedParams, Normalization, Shape, Smoothing, MAX_REWARDS};
+use composer_core::{FastRlConfig, FusedParams, Shape, MAX_REWARDS};
 use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
@@ -314,12 +314,7 @@ impl Gpu {
         ] {
             check_at_least(arg, p, min)?;
         }
-        let (smoothing, sa, sb) = match cfg.smoothing {
-            Smoothing::None => (0, 0.0, 0.0),
-            Smoothing::Ema { decay } => (1, decay, 0.0),
-            Smoothing::Clip { min, max } => (2, min, max),
-            Smoothing::Tanh { scale } => (3, scale, 0.0),
-        };
+        let (smoothing, sa, sb) = cfg.smoothing.parts();
         let mut p = UpdateParamsC {
             sums: sums.ptr,
             state: state.ptr,
@@ -331,10 +326,10 @@ impl Gpu {
             eta: cfg.eta,
             temperature: cfg.temperature,
             floor: cfg.floor,
-            smoothing,
+            smoothing: smoothing.code(),
             sa,
             sb,
-            normalize: (cfg.normalization == Normalization::Standardize) as i32,
+            normalize: cfg.normalization.code(),
         };
         p.bias[..n].copy_from_slice(bias);
         for (d, &x) in p.dense.iter_mut().zip(dense) {

@@ -3,7 +3,7 @@
 
 use crate::error::CudaError;
 use crate::params::{ChannelsC, FusedParamsC, SumsParamsC, WhitenParamsC};
-use composer_core::{Error, FusedParams, KlEstimator, MaskMode, Shape, MAX_REWARDS};
+use composer_core::{Error, FusedParams, Shape, MAX_REWARDS};
 use cudarc::driver::LaunchConfig;
 
 /// A device buffer given as a raw device pointer (e.g. tch's `data_ptr()` of a contiguous
@@ -190,16 +190,8 @@ pub fn plan_fused(
         gamma: params.gae.gamma,
         gl: params.gae.gamma * params.gae.lambda,
         beta: params.beta,
-        estimator: match params.estimator {
-            KlEstimator::K1 => 0,
-            KlEstimator::K2 => 1,
-            KlEstimator::K3 => 2,
-            KlEstimator::Abs => 3,
-        },
-        mode: match params.mode {
-            MaskMode::Prefix => 0,
-            MaskMode::Carry => 1,
-        },
+        estimator: params.estimator.code(),
+        mode: params.mode.code(),
         _pad: 0,
     };
     let cfg = LaunchConfig {

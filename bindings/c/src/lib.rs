@@ -14,7 +14,7 @@
 use composer_core::{
     bf16, compose, fused_pass, gae, kl_penalty, Channel, Composer, Error, FastRl, FastRlConfig,
     Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, KlEstimator, Lagrangian, MaskMode,
-    Normalization, Shape, Smoothing, Storage, MAX_REWARDS, RECORD_LEN,
+    Normalization, Shape, Smoothing, SmoothingKind, Storage, MAX_REWARDS, RECORD_LEN,
 };
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
@@ -267,22 +267,29 @@ unsafe fn slice_mut<'a, T>(arg: &str, ptr: *mut T, len: usize) -> Result<&'a mut
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
 }
 
+/// Decodes an enum code with the core's one mapping; the error names the argument and
+/// the accepted codes.
+fn code<T: TryFrom<i32, Error = composer_core::Error>>(
+    arg: &str,
+    value: i32,
+    names: &[&str],
+) -> Result<T, Fail> {
+    T::try_from(value).map_err(|_| {
+        let expected: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{i} ({n})"))
+            .collect();
+        range(arg, value, &expected.join(", "))
+    })
+}
+
 fn mode(m: i32) -> Result<MaskMode, Fail> {
-    match m {
-        0 => Ok(MaskMode::Prefix),
-        1 => Ok(MaskMode::Carry),
-        _ => Err(range("mode", m, "0 (prefix) or 1 (carry)")),
-    }
+    code("mode", m, MaskMode::NAMES)
 }
 
 fn estimator(e: i32) -> Result<KlEstimator, Fail> {
-    match e {
-        0 => Ok(KlEstimator::K1),
-        1 => Ok(KlEstimator::K2),
-        2 => Ok(KlEstimator::K3),
-        3 => Ok(KlEstimator::Abs),
-        _ => Err(range("estimator", e, "0 (k1), 1 (k2), 2 (k3) or 3 (abs)")),
-    }
+    code("estimator", e, KlEstimator::NAMES)
 }
 
 /// A read-only input slice of the C API and the storage type it holds.
@@ -645,31 +652,9 @@ pub unsafe extern "C" fn fastrl_fastrl_new(
     out: *mut *mut FastrlComposer,
 ) -> FastrlStatus {
     guard(|| {
-        let smoothing = match config.smoothing {
-            0 => Smoothing::None,
-            1 => Smoothing::Ema {
-                decay: config.smooth_a,
-            },
-            2 => Smoothing::Clip {
-                min: config.smooth_a,
-                max: config.smooth_b,
-            },
-            3 => Smoothing::Tanh {
-                scale: config.smooth_a,
-            },
-            s => {
-                return Err(range(
-                    "smoothing",
-                    s,
-                    "0 (none), 1 (ema), 2 (clip) or 3 (tanh)",
-                ))
-            }
-        };
-        let normalization = match config.normalize {
-            0 => Normalization::None,
-            1 => Normalization::Standardize,
-            s => return Err(range("normalize", s, "0 or 1")),
-        };
+        let kind = code("smoothing", config.smoothing, SmoothingKind::NAMES)?;
+        let smoothing = Smoothing::from_parts(kind, config.smooth_a, config.smooth_b);
+        let normalization = code("normalize", config.normalize, Normalization::NAMES)?;
         let cfg = FastRlConfig {
             eta: config.eta,
             temperature: config.temperature,

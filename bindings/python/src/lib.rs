@@ -18,26 +18,12 @@ fn err(e: Error) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-fn mode(m: &str) -> PyResult<MaskMode> {
-    match m {
-        "prefix" => Ok(MaskMode::Prefix),
-        "carry" => Ok(MaskMode::Carry),
-        other => Err(PyValueError::new_err(format!(
-            "`mode` = {other:?}, expected \"prefix\" or \"carry\""
-        ))),
-    }
-}
-
-fn estimator(e: &str) -> PyResult<KlEstimator> {
-    match e {
-        "k1" => Ok(KlEstimator::K1),
-        "k2" => Ok(KlEstimator::K2),
-        "k3" => Ok(KlEstimator::K3),
-        "abs" => Ok(KlEstimator::Abs),
-        other => Err(PyValueError::new_err(format!(
-            "`estimator` = {other:?}, expected \"k1\", \"k2\", \"k3\" or \"abs\""
-        ))),
-    }
+/// Parses a name with the core's one mapping for its enum; the error names the argument
+/// and the accepted names.
+fn parse<T: std::str::FromStr<Err = Error>>(arg: &str, value: &str) -> PyResult<T> {
+    value
+        .parse()
+        .map_err(|e: Error| PyValueError::new_err(format!("`{arg}` = {value:?}: {e}")))
 }
 
 fn slice<'a>(arg: &str, a: &'a PyReadonlyArray1<'_, f32>) -> PyResult<&'a [f32]> {
@@ -73,7 +59,7 @@ fn gae_flat<'py>(
         slice("values", &values)?,
         mask_slice(&mask)?,
     );
-    let md = mode(mode_name)?;
+    let md = parse::<MaskMode>("mode", mode_name)?;
     let shape = Shape::new(batch, len);
     let tokens = shape.tokens().map_err(err)?;
     let (mut a, mut ret) = (vec![0.0f32; tokens], vec![0.0f32; tokens]);
@@ -110,7 +96,7 @@ fn kl_penalty_flat<'py>(
         slice("ref_logp", &ref_logp)?,
     );
     let m = mask_slice(&mask)?;
-    let (est, md) = (estimator(estimator_name)?, mode(mode_name)?);
+    let (est, md) = (parse::<KlEstimator>("estimator", estimator_name)?, parse::<MaskMode>("mode", mode_name)?);
     let mut out = vec![0.0f32; Shape::new(batch, len).tokens().map_err(err)?];
     let st = py
         .detach(|| {
@@ -164,7 +150,7 @@ fn compose_flat<'py>(
     let (w, m, md) = (
         slice("weights", &weights)?,
         mask_slice(&mask)?,
-        mode(mode_name)?,
+        parse::<MaskMode>("mode", mode_name)?,
     );
     let mut out = vec![0.0f32; Shape::new(batch, len).tokens().map_err(err)?];
     py.detach(|| compose(&chs, w, m, Shape::new(batch, len), md, &mut out))
@@ -213,8 +199,8 @@ fn fused_flat<'py>(
     let params = FusedParams {
         gae: GaeParams { gamma, lambda: lam },
         beta,
-        estimator: estimator(estimator_name)?,
-        mode: mode(mode_name)?,
+        estimator: parse::<KlEstimator>("estimator", estimator_name)?,
+        mode: parse::<MaskMode>("mode", mode_name)?,
     };
     let tokens = Shape::new(batch, len).tokens().map_err(err)?;
     let (mut r, mut a, mut ret) = (
@@ -276,17 +262,7 @@ impl RawComposer {
         normalize: bool,
         floor: f32,
     ) -> PyResult<Self> {
-        let smoothing = match smoothing {
-            "none" => Smoothing::None,
-            "ema" => Smoothing::Ema { decay: a },
-            "clip" => Smoothing::Clip { min: a, max: b },
-            "tanh" => Smoothing::Tanh { scale: a },
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "`smoothing` = {other:?}, expected None, \"ema\", \"clip\" or \"tanh\""
-                )))
-            }
-        };
+        let smoothing = Smoothing::from_parts(parse("smoothing", smoothing)?, a, b);
         let normalization = if normalize {
             Normalization::Standardize
         } else {
@@ -343,26 +319,9 @@ impl RawComposer {
         let cons = kinds
             .iter()
             .zip(&thresholds)
-            .map(|(k, &t)| match k.as_str() {
-                "free" => Ok(Constraint::Free),
-                "at_least" => Ok(Constraint::AtLeast(t)),
-                "at_most" => Ok(Constraint::AtMost(t)),
-                other => Err(PyValueError::new_err(format!(
-                    "constraint {other:?}, expected \"free\", \"at_least\" or \"at_most\""
-                ))),
-            })
+            .map(|(k, &t)| Ok(Constraint::new(parse("kinds", k)?, t)))
             .collect::<PyResult<Vec<_>>>()?;
-        let squash = match squash {
-            "projected" => Squash::Projected,
-            "sigmoid" => Squash::Sigmoid,
-            "tanh" => Squash::Tanh,
-            "exp" => Squash::Exp,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "`squash` = {other:?}, expected \"projected\", \"sigmoid\", \"tanh\" or \"exp\""
-                )))
-            }
-        };
+        let squash: Squash = parse("squash", squash)?;
         let cfg = LagrangianConfig {
             lr,
             squash,
