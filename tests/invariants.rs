@@ -5,7 +5,7 @@ use composer_core::{
     bf16, compose, fused_pass, gae, kl_penalty, Channel, Composer, Constraint, Diagnostics, FastRl,
     FastRlConfig, FusedInputs, FusedOutputs, FusedParams, GaeParams, KlController, KlEstimator,
     Lagrangian, LagrangianConfig, MaskMode, Normalization, Shape, Smoothing, Squash, StateRecord,
-    Storage, RECORD_LEN,
+    Storage, UpdateRule, RECORD_LEN,
 };
 use fastrl_tests::verl_gae_row;
 use proptest::prelude::*;
@@ -117,14 +117,25 @@ fn fastrl_config() -> impl Strategy<Value = FastRlConfig> {
         smoothing,
         norm,
         prop_oneof![Just(0.0f32), 0.0f32..0.5],
+        (
+            prop_oneof![Just(f32::INFINITY), 0.0f32..1.0],
+            prop_oneof![Just(UpdateRule::Plain), Just(UpdateRule::Optimistic)],
+            any::<bool>(),
+        ),
     )
         .prop_map(
-            |(eta, temperature, smoothing, normalization, floor)| FastRlConfig {
-                eta,
-                temperature,
-                smoothing,
-                normalization,
-                floor,
+            |(eta, temperature, smoothing, normalization, floor, (radius, rule, averaging))| {
+                FastRlConfig {
+                    eta,
+                    temperature,
+                    smoothing,
+                    normalization,
+                    floor,
+                    radius,
+                    rule,
+                    averaging,
+                    ..FastRlConfig::default()
+                }
             },
         )
 }

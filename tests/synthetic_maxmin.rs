@@ -12,9 +12,11 @@
 //! composer updates `w` from the step's rewards (Algorithm 1's order). Fast RL and the
 //! policy then play no-regret dynamics of the bilinear game of Eq. (3): the time-averaged
 //! policy converges to the max-min optimum (asserted within 1%), while the last iterate
-//! keeps cycling (printed, not asserted: that is the paper's rule on this problem).
+//! keeps cycling (asserted: its worse reward stays far from the optimum). With the
+//! optimistic rule (`UpdateRule::Optimistic`, `w <- w exp(-eta (2 s_t - s_{t-1}))`) the
+//! *last* iterate converges to the optimum (asserted within 1%).
 
-use composer_core::{Composer, FastRl, FastRlConfig, Fixed};
+use composer_core::{Composer, FastRl, FastRlConfig, Fixed, UpdateRule};
 
 const R: [[f64; 2]; 3] = [[1.0, 0.1], [0.2, 0.6], [0.3, 0.3]];
 
@@ -72,6 +74,37 @@ fn fast_rl_reaches_the_max_min_optimum_fixed_weights_the_weighted_sum_optimum() 
         assert!(
             (avg[a] - star[a]).abs() <= 0.01,
             "averaged policy {avg:?} vs {star:?}"
+        );
+    }
+
+    let last_worst = rewards(&last).into_iter().fold(f64::INFINITY, f64::min);
+    assert!(
+        last_worst < 0.9 * opt,
+        "the plain rule's last iterate cycles: min reward {last_worst} vs {opt}"
+    );
+
+    let mut optimistic = FastRl::new(
+        2,
+        FastRlConfig {
+            eta: 0.5,
+            rule: UpdateRule::Optimistic,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (_, olast) = train(&mut optimistic, 0.5, 100_000);
+    let oworst = rewards(&olast).into_iter().fold(f64::INFINITY, f64::min);
+    println!(
+        "Optimistic Fast RL: last iterate {olast:?}, min reward {oworst:.5} (optimum {opt:.5})"
+    );
+    assert!(
+        (oworst - opt).abs() <= 0.01 * opt,
+        "optimistic last-iterate min reward {oworst} vs {opt}"
+    );
+    for a in 0..3 {
+        assert!(
+            (olast[a] - star[a]).abs() <= 0.01,
+            "optimistic last iterate {olast:?} vs {star:?}"
         );
     }
 

@@ -102,6 +102,23 @@ pub enum Error {
         /// Value in the record.
         actual: u32,
     },
+    /// A reward is constant on the calibration set: its reference standard deviation is
+    /// 0, so it cannot be normalised.
+    ConstantReward {
+        /// The reward's index.
+        index: usize,
+    },
+    /// Two options that cannot be combined.
+    Incompatible {
+        /// The option that needs another.
+        arg: &'static str,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// `Normalization::Reference` (or composing z-scores) before
+    /// [`FastRl::set_reference`](crate::FastRl::set_reference) gave the reference
+    /// statistics.
+    NotCalibrated,
     /// A name that is not one of an enum's names (e.g. `"k4"` for a KL estimator).
     UnknownName {
         /// What was being named (e.g. `"KL estimator"`).
@@ -184,6 +201,17 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::ConstantReward { index } => write!(
+                f,
+                "reward {index} is constant on the calibration set (reference std 0): \
+                 it cannot be normalised; drop it or calibrate on more varied samples"
+            ),
+            Error::Incompatible { arg, reason } => write!(f, "`{arg}`: {reason}"),
+            Error::NotCalibrated => write!(
+                f,
+                "normalization = reference needs the reference statistics first \
+                 (FastRl::set_reference with the starting policy's per-reward mean and std)"
+            ),
             Error::UnknownCode { what, code } => write!(f, "unknown {what} code {code}"),
         }
     }

@@ -56,6 +56,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod ball;
 pub mod baselines;
 pub mod compose;
 pub mod composer;
@@ -73,26 +74,31 @@ pub mod kl;
 mod names;
 mod prepared;
 pub mod reduce;
+mod reference;
 mod row;
 pub mod shape;
 pub mod state;
 pub mod storage;
 pub mod whiten;
 
+pub use ball::{kl_ball_max_weight, kl_ball_min_weight, kl_from_uniform};
 pub use baselines::{Constraint, ConstraintKind, Fixed, Lagrangian, LagrangianConfig, Squash};
 pub use compose::compose;
 pub use composer::Composer;
 pub use diag::Diagnostics;
 pub use error::Error;
 pub use estimator::KlEstimator;
-pub use fastrl::{FastRl, FastRlConfig, Normalization, Smoothing, SmoothingKind};
+pub use fastrl::{
+    AutoEta, ComposeOn, FastRl, FastRlConfig, Normalization, Smoothing, SmoothingKind, UpdateRule,
+};
 pub use fused::{fused_pass, FusedInputs, FusedOutputs, FusedParams, FusedStats};
 pub use gae::{gae, GaeParams};
 pub use kind::ComposerKind;
 pub use kl::{kl_penalty, KlController, KlStats};
 pub use reduce::reward_means;
+pub use reference::reference_stats;
 pub use shape::{Channel, MaskMode, Shape};
-pub use state::{StateRecord, RECORD_LEN, RECORD_VERSION};
+pub use state::{StateRecord, RECORD_LEN, RECORD_LEN_V1, RECORD_VERSION};
 pub use storage::Storage;
 pub use whiten::{whiten, WhitenStats};
 

@@ -1,6 +1,8 @@
 //! The composer state record: a versioned, fixed-layout, checksummed byte record.
 //!
-//! Layout (version 1, all little-endian, [`RECORD_LEN`] = 696 bytes):
+//! Layout (version 2, all little-endian, [`RECORD_LEN`] = 1208 bytes; version 1 is the
+//! first 688 bytes of the same layout with its checksum at 688, 696 bytes in all, and
+//! still decodes: the fields it lacks are absent):
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -8,7 +10,7 @@
 //! | 8 | 4 | version `u32` = [`RECORD_VERSION`] |
 //! | 12 | 4 | composer kind `u32` ([`ComposerKind`]) |
 //! | 16 | 4 | `n` `u32` |
-//! | 20 | 4 | flags `u32`: bit 0 EMA initialised, bit 1 KL beta present |
+//! | 20 | 4 | flags `u32`: bit 0 EMA initialised, bit 1 KL beta present, bit 2 reference statistics present, bit 3 previous signal present |
 //! | 24 | 8 | step count `u64` |
 //! | 32 | 8 | normaliser sample count `u64` |
 //! | 40 | 8 | KL controller beta `f64` |
@@ -17,20 +19,28 @@
 //! | 304 | 128 | normaliser running means `[f64; 16]` |
 //! | 432 | 128 | normaliser running sums of squared deviations `[f64; 16]` |
 //! | 560 | 128 | Lagrange multiplier parameters `[f64; 16]` |
-//! | 688 | 8 | FNV-1a 64 checksum of bytes 0..688 |
+//! | 688 | 128 | reference means `[f64; 16]` (version 2) |
+//! | 816 | 128 | reference standard deviations `[f64; 16]` |
+//! | 944 | 128 | previous signal `[f64; 16]` (optimistic rule) |
+//! | 1072 | 128 | running average of the weights `[f64; 16]` (all 0: none) |
+//! | 1200 | 8 | FNV-1a 64 checksum of bytes 0..1200 |
 
 use crate::error::Error;
 use crate::kind::ComposerKind;
 use crate::{Result, MAX_REWARDS};
 
 /// Record layout version written and read by this build.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 /// Size of an encoded record in bytes.
-pub const RECORD_LEN: usize = 696;
+pub const RECORD_LEN: usize = 1208;
+/// Size of a version-1 record, which [`StateRecord::decode`] still reads.
+pub const RECORD_LEN_V1: usize = 696;
 const MAGIC: [u8; 8] = *b"FASTRLCS";
 const BODY: usize = RECORD_LEN - 8;
 const FLAG_EMA: u32 = 1;
 const FLAG_KL: u32 = 2;
+const FLAG_REF: u32 = 4;
+const FLAG_PREV: u32 = 8;
 
 /// Decoded composer state. Composers write and read the fields they own.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,6 +67,12 @@ pub struct StateRecord {
     pub norm_m2: [f64; MAX_REWARDS],
     /// Lagrange multiplier parameters (before squashing).
     pub multipliers: [f64; MAX_REWARDS],
+    /// Reference statistics `(mean, std)` (Fast RL, `Normalization::Reference`).
+    pub reference: Option<([f64; MAX_REWARDS], [f64; MAX_REWARDS])>,
+    /// The previous signal (Fast RL, optimistic rule).
+    pub prev_signal: Option<[f64; MAX_REWARDS]>,
+    /// Running average of the weights (Fast RL, averaging); all 0 when absent.
+    pub avg_weights: [f64; MAX_REWARDS],
 }
 
 /// FNV-1a, 64-bit.
@@ -96,6 +112,9 @@ impl StateRecord {
             norm_mean: [0.0; MAX_REWARDS],
             norm_m2: [0.0; MAX_REWARDS],
             multipliers: [0.0; MAX_REWARDS],
+            reference: None,
+            prev_signal: None,
+            avg_weights: [0.0; MAX_REWARDS],
         }
     }
 
@@ -113,17 +132,36 @@ impl StateRecord {
         put(out, &mut at, &(self.kind.code() as u32).to_le_bytes());
         put(out, &mut at, &self.n.to_le_bytes());
         let flags = if self.ema_ready { FLAG_EMA } else { 0 }
-            | if self.kl_beta.is_some() { FLAG_KL } else { 0 };
+            | if self.kl_beta.is_some() { FLAG_KL } else { 0 }
+            | if self.reference.is_some() {
+                FLAG_REF
+            } else {
+                0
+            }
+            | if self.prev_signal.is_some() {
+                FLAG_PREV
+            } else {
+                0
+            };
         put(out, &mut at, &flags.to_le_bytes());
         put(out, &mut at, &self.step.to_le_bytes());
         put(out, &mut at, &self.norm_count.to_le_bytes());
         put(out, &mut at, &self.kl_beta.unwrap_or(0.0).to_le_bytes());
+        let zero = [0.0f64; MAX_REWARDS];
+        let (ref_mean, ref_std) = self
+            .reference
+            .as_ref()
+            .map_or((&zero, &zero), |(m, s)| (m, s));
         for arr in [
             &self.log_weights,
             &self.ema,
             &self.norm_mean,
             &self.norm_m2,
             &self.multipliers,
+            ref_mean,
+            ref_std,
+            self.prev_signal.as_ref().unwrap_or(&zero),
+            &self.avg_weights,
         ] {
             for x in arr {
                 put(out, &mut at, &x.to_le_bytes());
@@ -144,29 +182,42 @@ impl StateRecord {
         v
     }
 
-    /// Decodes a record. `bytes` must be exactly [`RECORD_LEN`] long. Checks, in order:
-    /// length, magic, version, checksum, then every field's domain.
+    /// Decodes a record: exactly [`RECORD_LEN`] bytes of version 2, or
+    /// [`RECORD_LEN_V1`] bytes of version 1 (written before reference statistics,
+    /// optimistic updates and averaging existed; those fields come back absent). Checks,
+    /// in order: length, magic, version, checksum, then every field's domain.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < RECORD_LEN {
+        if bytes.len() < RECORD_LEN_V1 {
             return Err(Error::RecordTooShort {
                 expected: RECORD_LEN,
                 actual: bytes.len(),
             });
         }
-        crate::error::length("record", RECORD_LEN, bytes.len())?;
         let mut at = 0;
         if take::<8>(bytes, &mut at) != MAGIC {
             return Err(Error::RecordMagic);
         }
         let version = u32::from_le_bytes(take(bytes, &mut at));
-        if version != RECORD_VERSION {
-            return Err(Error::RecordVersion {
-                expected: RECORD_VERSION,
-                actual: version,
+        let (len, arrays_len) = match version {
+            1 => (RECORD_LEN_V1, 5),
+            RECORD_VERSION => (RECORD_LEN, 9),
+            _ => {
+                return Err(Error::RecordVersion {
+                    expected: RECORD_VERSION,
+                    actual: version,
+                })
+            }
+        };
+        if bytes.len() < len {
+            return Err(Error::RecordTooShort {
+                expected: len,
+                actual: bytes.len(),
             });
         }
-        let stored = u64::from_le_bytes(bytes[BODY..].try_into().map_err(|_| Error::RecordMagic)?);
-        let computed = fnv1a(&bytes[..BODY]);
+        crate::error::length("record", len, bytes.len())?;
+        let body = len - 8;
+        let stored = u64::from_le_bytes(bytes[body..].try_into().map_err(|_| Error::RecordMagic)?);
+        let computed = fnv1a(&bytes[..body]);
         if stored != computed {
             return Err(Error::RecordChecksum { stored, computed });
         }
@@ -179,7 +230,12 @@ impl StateRecord {
             return Err(Error::RecordField { field: "n" });
         }
         let flags = u32::from_le_bytes(take(bytes, &mut at));
-        if flags & !(FLAG_EMA | FLAG_KL) != 0 {
+        let known = if version == 1 {
+            FLAG_EMA | FLAG_KL
+        } else {
+            FLAG_EMA | FLAG_KL | FLAG_REF | FLAG_PREV
+        };
+        if flags & !known != 0 {
             return Err(Error::RecordField { field: "flags" });
         }
         let step = u64::from_le_bytes(take(bytes, &mut at));
@@ -193,9 +249,19 @@ impl StateRecord {
         } else {
             None
         };
-        let mut arrays = [[0.0f64; MAX_REWARDS]; 5];
-        const NAMES: [&str; 5] = ["log_weights", "ema", "norm_mean", "norm_m2", "multipliers"];
-        for (arr, field) in arrays.iter_mut().zip(NAMES) {
+        let mut arrays = [[0.0f64; MAX_REWARDS]; 9];
+        const NAMES: [&str; 9] = [
+            "log_weights",
+            "ema",
+            "norm_mean",
+            "norm_m2",
+            "multipliers",
+            "reference_mean",
+            "reference_std",
+            "prev_signal",
+            "avg_weights",
+        ];
+        for (arr, field) in arrays.iter_mut().zip(NAMES).take(arrays_len) {
             for x in arr.iter_mut() {
                 *x = f64::from_le_bytes(take(bytes, &mut at));
                 if !x.is_finite() {
@@ -203,10 +269,26 @@ impl StateRecord {
                 }
             }
         }
-        let [log_weights, ema, norm_mean, norm_m2, multipliers] = arrays;
+        let [log_weights, ema, norm_mean, norm_m2, multipliers, ref_mean, ref_std, prev, avg_weights] =
+            arrays;
         if norm_m2.iter().any(|&m| m < 0.0) {
             return Err(Error::RecordField { field: "norm_m2" });
         }
+        if avg_weights.iter().any(|&a| a < 0.0) {
+            return Err(Error::RecordField {
+                field: "avg_weights",
+            });
+        }
+        let reference = if flags & FLAG_REF != 0 {
+            if ref_std[..n as usize].iter().any(|&s| s <= 0.0) {
+                return Err(Error::RecordField {
+                    field: "reference_std",
+                });
+            }
+            Some((ref_mean, ref_std))
+        } else {
+            None
+        };
         Ok(StateRecord {
             kind,
             n,
@@ -219,6 +301,9 @@ impl StateRecord {
             norm_mean,
             norm_m2,
             multipliers,
+            reference,
+            prev_signal: (flags & FLAG_PREV != 0).then_some(prev),
+            avg_weights,
         })
     }
 

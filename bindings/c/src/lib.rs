@@ -661,6 +661,7 @@ pub unsafe extern "C" fn fastrl_fastrl_new(
             smoothing,
             normalization,
             floor: config.floor,
+            ..FastRlConfig::default()
         };
         let mut c = FastRl::new(n, cfg)?;
         // SAFETY: the caller's contract covers `bias`.

@@ -274,6 +274,7 @@ impl RawComposer {
             smoothing,
             normalization,
             floor,
+            ..FastRlConfig::default()
         };
         let mut c = FastRl::new(n, cfg).map_err(err)?;
         if let Some(bias) = bias {
