@@ -108,6 +108,16 @@ pub enum Error {
         /// The reward's index.
         index: usize,
     },
+    /// A group does not have the declared number of members (`group_size`): the group
+    /// ids do not form whole groups.
+    GroupSize {
+        /// The group id.
+        group: usize,
+        /// Members declared.
+        expected: usize,
+        /// Members found.
+        actual: usize,
+    },
     /// Two options that cannot be combined.
     Incompatible {
         /// The option that needs another.
@@ -205,6 +215,15 @@ impl fmt::Display for Error {
                 f,
                 "reward {index} is constant on the calibration set (reference std 0): \
                  it cannot be normalised; drop it or calibrate on more varied samples"
+            ),
+            Error::GroupSize {
+                group,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "`groups`: group {group} has {actual} members, expected {expected} (group_size); \
+                 the ids do not form whole groups"
             ),
             Error::Incompatible { arg, reason } => write!(f, "`{arg}`: {reason}"),
             Error::NotCalibrated => write!(

@@ -69,6 +69,7 @@ pub mod fastrl;
 mod forward;
 pub mod fused;
 pub mod gae;
+pub mod group;
 pub mod kind;
 pub mod kl;
 mod names;
@@ -93,6 +94,10 @@ pub use fastrl::{
 };
 pub use fused::{fused_pass, FusedInputs, FusedOutputs, FusedParams, FusedStats};
 pub use gae::{gae, GaeParams};
+pub use group::{
+    broadcast_rows, group_advantages, group_scratch_len, Convention, GroupEstimator, GroupParams,
+    GroupScale, GroupStats,
+};
 pub use kind::ComposerKind;
 pub use kl::{kl_penalty, KlController, KlStats};
 pub use reduce::reward_means;
