@@ -5,9 +5,10 @@
 //! the core's message. The math runs with the GIL released.
 
 use composer_core::{
-    compose, fused_pass, gae, kl_penalty, Channel, Composer, Constraint, Diagnostics, Error,
-    FastRl, FastRlConfig, Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, KlEstimator,
-    Lagrangian, LagrangianConfig, MaskMode, Normalization, Shape, Smoothing, Squash, RECORD_LEN,
+    compose, fused_pass, gae, group_advantages, group_scratch_len, kl_penalty, reference_stats,
+    AutoEta, Channel, Composer, Constraint, Diagnostics, Error, FastRl, FastRlConfig, Fixed,
+    FusedInputs, FusedOutputs, FusedParams, GaeParams, GroupParams, KlEstimator, Lagrangian,
+    LagrangianConfig, MaskMode, Shape, Smoothing, Squash, RECORD_LEN,
 };
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
@@ -96,7 +97,10 @@ fn kl_penalty_flat<'py>(
         slice("ref_logp", &ref_logp)?,
     );
     let m = mask_slice(&mask)?;
-    let (est, md) = (parse::<KlEstimator>("estimator", estimator_name)?, parse::<MaskMode>("mode", mode_name)?);
+    let (est, md) = (
+        parse::<KlEstimator>("estimator", estimator_name)?,
+        parse::<MaskMode>("mode", mode_name)?,
+    );
     let mut out = vec![0.0f32; Shape::new(batch, len).tokens().map_err(err)?];
     let st = py
         .detach(|| {
@@ -242,15 +246,121 @@ fn whiten_flat<'py>(
     Ok(PyArray1::from_vec(py, v))
 }
 
+/// Group-relative advantages (`composer_core::group`); returns `(advantages [batch],
+/// groups, singletons, zero_variance)`. `groups` are dense ids in `0..num_groups`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn group_advantages_flat<'py>(
+    py: Python<'py>,
+    rewards: Vec<PyReadonlyArray1<'py, f32>>,
+    dense: Vec<bool>,
+    weights: PyReadonlyArray1<'py, f32>,
+    groups: Vec<u32>,
+    num_groups: usize,
+    mask: PyReadonlyArray1<'py, u8>,
+    batch: usize,
+    len: usize,
+    estimator: &str,
+    scale: &str,
+    convention: &str,
+    whiten: Option<bool>,
+    group_size: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<f32>>, usize, usize, usize)> {
+    let chs = channels(&rewards, &dense)?;
+    let (w, m) = (slice("weights", &weights)?, mask_slice(&mask)?);
+    let mut params = GroupParams::new(
+        parse("estimator", estimator)?,
+        parse("convention", convention)?,
+    );
+    params.scale = parse("scale", scale)?;
+    if let Some(wh) = whiten {
+        params.whiten = wh;
+    }
+    params.group_size = group_size;
+    let mut scratch = vec![0.0f64; group_scratch_len(batch, num_groups)];
+    let mut out = vec![0.0f32; batch];
+    let st = py
+        .detach(|| {
+            group_advantages(
+                &chs,
+                w,
+                &groups,
+                num_groups,
+                m,
+                Shape::new(batch, len),
+                &params,
+                &mut scratch,
+                &mut out,
+            )
+        })
+        .map_err(err)?;
+    Ok((
+        PyArray1::from_vec(py, out),
+        st.groups,
+        st.singletons,
+        st.zero_variance,
+    ))
+}
+
+/// Per reward, mean and unbiased std of calibration scores (`scores[i]` one reward's).
+#[pyfunction]
+fn reference_stats_flat(scores: Vec<Vec<f32>>) -> PyResult<(Vec<f32>, Vec<f32>)> {
+    let views: Vec<&[f32]> = scores.iter().map(Vec::as_slice).collect();
+    let mut mean = vec![0.0f32; views.len()];
+    let mut std = vec![0.0f32; views.len()];
+    reference_stats(&views, &mut mean, &mut std).map_err(err)?;
+    Ok((mean, std))
+}
+
+/// A composer: Fast RL (whose extra methods need the concrete type) or any other behind
+/// the core's `Composer` trait.
+enum Held {
+    Fast(Box<FastRl>),
+    Other(Box<dyn Composer + Send + Sync>),
+}
+
 /// A composer behind the core's `Composer` trait.
 #[pyclass(module = "fastrl._fastrl")]
-struct RawComposer(Box<dyn Composer + Send + Sync>);
+struct RawComposer(Held);
+
+impl RawComposer {
+    fn other(c: impl Composer + Send + Sync + 'static) -> Self {
+        RawComposer(Held::Other(Box::new(c)))
+    }
+
+    fn get(&self) -> &dyn Composer {
+        match &self.0 {
+            Held::Fast(c) => c.as_ref(),
+            Held::Other(c) => c.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn Composer {
+        match &mut self.0 {
+            Held::Fast(c) => c.as_mut(),
+            Held::Other(c) => c.as_mut(),
+        }
+    }
+
+    fn fast(&mut self) -> PyResult<&mut FastRl> {
+        match &mut self.0 {
+            Held::Fast(c) => Ok(c),
+            Held::Other(_) => Err(PyValueError::new_err(
+                "only a Fast RL composer has reference statistics and a composition",
+            )),
+        }
+    }
+}
 
 #[pymethods]
 impl RawComposer {
-    /// Fast RL (Eq. (4)-(5)).
+    /// Fast RL (Eq. (4)-(5)) with every option of `FastRlConfig`; `horizon > 0` selects
+    /// eta "auto" (Hedge's rate for `horizon` updates of signals in a range of width
+    /// `signal_range`).
     #[staticmethod]
     #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (n, eta, temperature, bias, smoothing, a, b, normalization, floor,
+        compose_on, rule, radius, averaging, horizon, signal_range))]
     fn fastrl(
         n: usize,
         eta: f32,
@@ -259,42 +369,75 @@ impl RawComposer {
         smoothing: &str,
         a: f32,
         b: f32,
-        normalize: bool,
+        normalization: &str,
         floor: f32,
+        compose_on: &str,
+        rule: &str,
+        radius: f32,
+        averaging: bool,
+        horizon: u64,
+        signal_range: f32,
     ) -> PyResult<Self> {
-        let smoothing = Smoothing::from_parts(parse("smoothing", smoothing)?, a, b);
-        let normalization = if normalize {
-            Normalization::Standardize
-        } else {
-            Normalization::None
-        };
         let cfg = FastRlConfig {
             eta,
+            eta_auto: (horizon > 0).then_some(AutoEta {
+                horizon,
+                range: signal_range,
+            }),
             temperature,
-            smoothing,
-            normalization,
+            smoothing: Smoothing::from_parts(parse("smoothing", smoothing)?, a, b),
+            normalization: parse("normalization", normalization)?,
+            compose_on: parse("compose_on", compose_on)?,
+            rule: parse("rule", rule)?,
+            radius,
+            averaging,
             floor,
-            ..FastRlConfig::default()
         };
         let mut c = FastRl::new(n, cfg).map_err(err)?;
         if let Some(bias) = bias {
             c = c.with_bias(&bias).map_err(err)?;
         }
-        Ok(RawComposer(Box::new(c)))
+        Ok(RawComposer(Held::Fast(Box::new(c))))
+    }
+
+    /// Fast RL only: sets the reference statistics (mean, per-response std per reward).
+    fn set_reference(&mut self, mean: Vec<f32>, std: Vec<f32>) -> PyResult<()> {
+        self.fast()?.set_reference(&mean, &std).map_err(err)
+    }
+
+    /// Fast RL only: the reference statistics `(mean, std)`, or None before calibration.
+    fn reference(&mut self) -> PyResult<Option<(Vec<f64>, Vec<f64>)>> {
+        Ok(self
+            .fast()?
+            .reference()
+            .map(|(m, s)| (m.to_vec(), s.to_vec())))
+    }
+
+    /// Fast RL only: Eq. (6)'s weights on the raw rewards and the batch-constant offset.
+    fn composition<'py>(&mut self, py: Python<'py>) -> PyResult<(Bound<'py, PyArray1<f32>>, f32)> {
+        let c = self.fast()?;
+        let mut w = vec![0.0f32; c.num_rewards()];
+        let offset = c.composition(&mut w).map_err(err)?;
+        Ok((PyArray1::from_vec(py, w), offset))
+    }
+
+    /// Fast RL only: the step size in effect.
+    fn eta(&mut self) -> PyResult<f32> {
+        Ok(self.fast()?.eta())
     }
 
     /// Fixed linear weights.
     #[staticmethod]
     fn fixed(weights: Vec<f32>) -> PyResult<Self> {
-        Ok(RawComposer(Box::new(Fixed::new(&weights).map_err(err)?)))
+        Ok(RawComposer::other(Fixed::new(&weights).map_err(err)?))
     }
 
     /// Reward shaping `R - alpha * C`.
     #[staticmethod]
     fn shaping(alpha: f32) -> PyResult<Self> {
-        Ok(RawComposer(Box::new(
+        Ok(RawComposer::other(
             Fixed::reward_shaping(alpha).map_err(err)?,
-        )))
+        ))
     }
 
     /// Lagrangian; `kinds[i]` is "free", "at_least" or "at_most" with `thresholds[i]`.
@@ -330,17 +473,17 @@ impl RawComposer {
             max_multiplier,
             normalize,
         };
-        Ok(RawComposer(Box::new(
+        Ok(RawComposer::other(
             Lagrangian::new(&base, &cons, cfg).map_err(err)?,
-        )))
+        ))
     }
 
     /// safe-rlhf's reward/cost Lagrangian.
     #[staticmethod]
     fn safe_rlhf(threshold: f32, lr: f32, init: f32, max_multiplier: f32) -> PyResult<Self> {
-        Ok(RawComposer(Box::new(
+        Ok(RawComposer::other(
             Lagrangian::safe_rlhf(threshold, lr, init, max_multiplier).map_err(err)?,
-        )))
+        ))
     }
 
     /// Consumes this batch's reward means; returns the weights to compose it with.
@@ -349,35 +492,35 @@ impl RawComposer {
         py: Python<'py>,
         reward_means: Vec<f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let w = self.0.update(&reward_means).map_err(err)?;
+        let w = self.get_mut().update(&reward_means).map_err(err)?;
         Ok(PyArray1::from_slice(py, w))
     }
 
     /// The current weights.
     fn weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
-        PyArray1::from_slice(py, self.0.weights())
+        PyArray1::from_slice(py, self.get().weights())
     }
 
     /// Number of rewards.
     fn num_rewards(&self) -> usize {
-        self.0.num_rewards()
+        self.get().num_rewards()
     }
 
     /// Updates done.
     fn steps(&self) -> u64 {
-        self.0.steps()
+        self.get().steps()
     }
 
     /// The state record as bytes.
     fn state_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let mut buf = [0u8; RECORD_LEN];
-        self.0.save_bytes(None, &mut buf).map_err(err)?;
+        self.get().save_bytes(None, &mut buf).map_err(err)?;
         Ok(PyBytes::new(py, &buf))
     }
 
     /// Restores from a state record; nothing changes on error.
     fn load_state_bytes(&mut self, record: &[u8]) -> PyResult<()> {
-        self.0.restore_bytes(None, record).map_err(err)
+        self.get_mut().restore_bytes(None, record).map_err(err)
     }
 
     /// Diagnostics of the current weights against `reward_means`.
@@ -386,7 +529,7 @@ impl RawComposer {
         py: Python<'py>,
         reward_means: Vec<f32>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let d: Diagnostics = self.0.diagnostics(&reward_means).map_err(err)?;
+        let d: Diagnostics = self.get().diagnostics(&reward_means).map_err(err)?;
         let out = PyDict::new(py);
         out.set_item("weights", d.weights[..d.n].to_vec())?;
         out.set_item("mean", d.mean)?;
@@ -463,6 +606,8 @@ fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compose_flat, m)?)?;
     m.add_function(wrap_pyfunction!(fused_flat, m)?)?;
     m.add_function(wrap_pyfunction!(whiten_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(group_advantages_flat, m)?)?;
+    m.add_function(wrap_pyfunction!(reference_stats_flat, m)?)?;
     m.add_class::<RawComposer>()?;
     m.add_function(wrap_pyfunction!(sentence_bleu, m)?)?;
     m.add_function(wrap_pyfunction!(rouge_l, m)?)?;

@@ -28,6 +28,8 @@ __all__ = [
     "compose",
     "fused",
     "whiten",
+    "group_advantages",
+    "reference_stats",
     "FastRLComposer",
     "FixedComposer",
     "LagrangianComposer",
@@ -260,16 +262,30 @@ class _Composer:
 
 
 class FastRLComposer(_Composer):
-    """Fast RL (Eq. (4)-(5)): ``w_i <- w_i exp(-eta s_i / temperature + b_i) / Z`` from
-    uniform, weight moving toward the rewards that lag.
+    """Fast RL (Eq. (4)-(5)): ``w_i <- w_i exp(-eta g_i / temperature + b_i) / Z`` from
+    uniform, weight moving toward the rewards that lag (see ``composer_core::FastRl``).
 
-    ``smoothing``: None, ``"ema"`` (``ema_decay``), ``"clip"`` (``clip=(lo, hi)``) or
-    ``"tanh"`` (``tanh_scale``). ``normalize=True`` standardises each reward by its running
-    mean/std (beyond the paper). ``floor`` mixes the weights with uniform.
+    * ``eta``: a step size >= 0, or ``"auto"``: Hedge's rate ``sqrt(8 ln n / horizon) /
+      signal_range`` for a run of ``horizon`` updates (required with ``"auto"``).
+    * ``smoothing``: None, ``"ema"`` (``ema_decay``), ``"clip"`` (``clip=(lo, hi)``) or
+      ``"tanh"`` (``tanh_scale``).
+    * ``normalize``: ``"none"`` (the paper; also False), ``"standardize"`` (also True: a
+      batch mean against its own history) or ``"reference"`` (z-scores against the
+      starting policy's statistics, set with :meth:`set_reference` or
+      :meth:`calibrate`).
+    * ``compose_on``: ``"raw"`` or ``"normalized"`` (Eq. (6) on the reference z-scores;
+      :meth:`composition` gives the equivalent raw weights and offset).
+    * ``rule``: ``"plain"`` (Eq. (5)) or ``"optimistic"`` (``2 s_t - s_{t-1}``: the last
+      iterate converges in the max-min game).
+    * ``radius``: the KL ball around uniform the weights are projected onto (``inf``:
+      the paper's rule). ``averaging``: return the mean iterate. ``floor``: mix with
+      uniform.
     """
 
     def __init__(self, n, eta, temperature=1.0, bias=None, smoothing=None, ema_decay=0.9,
-                 clip=(0.0, 1.0), tanh_scale=1.0, normalize=False, floor=0.0):
+                 clip=(0.0, 1.0), tanh_scale=1.0, normalize="none", floor=0.0,
+                 compose_on="raw", rule="plain", radius=float("inf"), averaging=False,
+                 horizon=None, signal_range=1.0):
         kind = "none" if smoothing is None else smoothing
         a, b = 0.0, 0.0
         if kind == "ema":
@@ -278,11 +294,114 @@ class FastRLComposer(_Composer):
             a, b = clip
         elif kind == "tanh":
             a = tanh_scale
+        if normalize is True:
+            normalize = "standardize"
+        elif normalize is False or normalize is None:
+            normalize = "none"
+        if isinstance(eta, str):
+            if eta != "auto":
+                raise ValueError(f'`eta` = {eta!r}, expected a number or "auto"')
+            if horizon is None or int(horizon) < 1:
+                raise ValueError('`eta` = "auto" needs `horizon`, the number of updates (>= 1)')
+            eta_value, horizon_value = 0.0, int(horizon)
+        else:
+            eta_value, horizon_value = float(eta), 0
         bias_list = None if bias is None else _float("bias", bias, 1).tolist()
         super().__init__(_fastrl.RawComposer.fastrl(
-            int(n), float(eta), float(temperature), bias_list, kind, float(a), float(b),
-            bool(normalize), float(floor),
+            int(n), eta_value, float(temperature), bias_list, kind, float(a), float(b),
+            str(normalize), float(floor), str(compose_on), str(rule), float(radius),
+            bool(averaging), horizon_value, float(signal_range),
         ))
+
+    @property
+    def eta(self):
+        """The step size in effect (the given one, or Hedge's rate for ``"auto"``)."""
+        return self._raw.eta()
+
+    def set_reference(self, mean, std):
+        """Sets the reference statistics of ``normalize="reference"``: per reward the
+        starting policy's mean and per-response std (std > 0)."""
+        n = self.num_rewards
+        m = _float("mean", mean, 1)
+        sd = _float("std", std, 1)
+        for name, a in (("mean", m), ("std", sd)):
+            if a.shape[0] != n:
+                raise ValueError(f"`{name}` has length {a.shape[0]}, expected {n} (one per reward)")
+        self._raw.set_reference(m.tolist(), sd.tolist())
+
+    def calibrate(self, scores):
+        """Sets the reference statistics from calibration scores ``[n, m]`` (reward ``i``'s
+        scores of ``m >= 2`` responses of the starting policy); returns ``(mean, std)``."""
+        mean, std = reference_stats(scores)
+        self.set_reference(mean, std)
+        return mean, std
+
+    @property
+    def reference(self):
+        """``(mean, std)`` float64 arrays, or None before calibration."""
+        r = self._raw.reference()
+        return None if r is None else (np.asarray(r[0]), np.asarray(r[1]))
+
+    def composition(self):
+        """Eq. (6)'s weights on the raw rewards and the batch-constant offset:
+        ``(w, 0)`` with ``compose_on="raw"``, ``(w / std, -sum w mean / std)`` with
+        ``"normalized"``."""
+        w, offset = self._raw.composition()
+        return w, offset
+
+
+def reference_stats(scores):
+    """Per reward, the mean and unbiased (ddof=1) standard deviation of calibration
+    scores ``[n, m]`` (``m >= 2``); a reward constant on the set is a ``ValueError``.
+    Returns two float32 arrays ``[n]``."""
+    a = _float("scores", scores, 2)
+    mean, std = _fastrl.reference_stats_flat(a.tolist())
+    return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+
+
+def group_advantages(rewards, groups, weights=None, mask=None, estimator="grpo",
+                     scale="group", convention="verl", whiten=None, group_size=None,
+                     per_token=False, return_stats=False):
+    """Critic-free, group-relative advantages (``composer_core::group``): GRPO, RLOO,
+    REINFORCE++ with a group baseline, or GDPO, as verl 0.9.1 (``convention="verl"``) or
+    trl 1.16.0 (``"trl"``) define them.
+
+    ``rewards``: ``[n, B]`` sequence-level scores, ``[n, B, T]`` per-token ones (summed
+    over valid tokens per response), or a list mixing ``[B]`` and ``[B, T]``.
+    ``groups``: ``[B]`` labels of the prompt each response answers (ints or strings such
+    as verl's ``uid``). ``weights``: ``[n]`` (default all 1); pass a composer's weights to
+    compose GDPO by Fast RL. ``mask``: ``[B, T]`` response mask (needed for per-token
+    output and verl's token-weighted whitening; default all valid). ``scale``:
+    ``"group"``, ``"batch"`` (trl) or ``"none"`` (Dr. GRPO), for GRPO. ``whiten``: None for
+    the peers' default (on for REINFORCE++ and GDPO). ``group_size``: if set, every group
+    must have exactly that many responses.
+
+    Returns float32 ``[B]`` advantages, or ``[B, T]`` (0 at masked tokens) with
+    ``per_token=True``; with ``return_stats=True`` also a dict with ``groups``,
+    ``singletons`` and ``zero_variance``.
+    """
+    flat, dense, b, t = _channels(rewards)
+    n = len(flat)
+    w = np.ones(n, dtype=np.float32) if weights is None else _weights(weights, n)
+    labels = np.asarray(groups)
+    if labels.ndim != 1 or labels.shape[0] != b:
+        raise ValueError(f"`groups` has shape {labels.shape}, expected ({b},) (one label per response)")
+    uniq, ids = np.unique(labels, return_inverse=True)
+    if mask is None and t is None and per_token:
+        raise ValueError("`per_token=True` needs `mask` (or per-token rewards) to know the length")
+    if t is None:
+        t = 1 if mask is None else np.asarray(mask).shape[-1]
+    m = _mask(mask, (b, t))
+    adv, n_groups, singletons, zero_var = _fastrl.group_advantages_flat(
+        flat, dense, w, ids.astype(np.uint32).tolist(), int(len(uniq)), m.ravel(), b, t,
+        str(estimator), str(scale), str(convention),
+        None if whiten is None else bool(whiten),
+        None if group_size is None else int(group_size),
+    )
+    out = adv[:, None] * m if per_token else adv
+    if return_stats:
+        return out, {"groups": n_groups, "singletons": singletons, "zero_variance": zero_var}
+    return out
 
 
 class FixedComposer(_Composer):
