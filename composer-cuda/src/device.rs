@@ -290,6 +290,24 @@ impl Gpu {
         status: DevPtr,
     ) -> Result<(), CudaError> {
         cfg.validate()?;
+        // The device-side update implements Eq. (5) with standardisation only; the
+        // reference normalisation, the KL ball, optimistic steps, averaging and eta
+        // "auto" run in the CPU composer (the weights are n <= 16 numbers per step).
+        let default = FastRlConfig::default();
+        if cfg.normalization == composer_core::Normalization::Reference
+            || cfg.radius.is_finite()
+            || cfg.rule != default.rule
+            || cfg.averaging
+            || cfg.eta_auto.is_some()
+            || cfg.compose_on != default.compose_on
+        {
+            return Err(composer_core::Error::Incompatible {
+                arg: "device weight update",
+                reason: "reference normalisation, radius, optimistic rule, averaging and eta \
+                         auto run in the CPU composer; update there and pass the weights",
+            }
+            .into());
+        }
         let n = dense.len();
         if n == 0 || n > MAX_REWARDS {
             return Err(composer_core::Error::TooManyRewards {

@@ -58,6 +58,16 @@ typedef enum FastrlStatus {
    * A panic was caught (a bug: please report it).
    */
   FASTRL_STATUS_PANIC = 10,
+  /**
+   * Options that cannot be combined, or a reference normalisation used before its
+   * statistics were set.
+   */
+  FASTRL_STATUS_CONFIG = 11,
+  /**
+   * Group ids that do not form whole groups (`group_size`), or a reward constant on
+   * its calibration set.
+   */
+  FASTRL_STATUS_GROUP = 12,
 } FastrlStatus;
 
 /**
@@ -235,7 +245,94 @@ typedef struct FastrlConfig {
    * Weight floor in [0, 1].
    */
   float floor;
+  /**
+   * Eq. (6) on: 0 = raw rewards, 1 = reference z-scores (needs `normalize` = 2).
+   */
+  int32_t compose_on;
+  /**
+   * 0 = plain exponentiated gradient (Eq. (5)), 1 = optimistic (`2 s_t - s_{t-1}`).
+   */
+  int32_t rule;
+  /**
+   * Nonzero: project the weights onto the KL ball of radius `radius` around uniform.
+   * Zero (a zero-initialised struct): the paper's unbounded rule.
+   */
+  int32_t bounded;
+  /**
+   * Radius rho >= 0 of the KL ball (read when `bounded` is nonzero).
+   */
+  float radius;
+  /**
+   * Nonzero: return the running average of the iterates.
+   */
+  int32_t averaging;
+  /**
+   * Nonzero: eta "auto", Hedge's rate for this many updates (`eta` is then ignored).
+   */
+  uint64_t eta_auto_horizon;
+  /**
+   * Width of the signal's range for eta "auto" (> 0; 1 for rewards in [0, 1]).
+   */
+  float eta_auto_range;
 } FastrlConfig;
+
+/**
+ * Read-only `uint32_t` slice (group ids).
+ */
+typedef struct FastrlU32 {
+  /**
+   * First element (may be null when `len` is 0).
+   */
+  const uint32_t *ptr;
+  /**
+   * Number of elements.
+   */
+  uintptr_t len;
+} FastrlU32;
+
+/**
+ * Parameters of [`fastrl_group_advantages_f32`].
+ */
+typedef struct FastrlGroupParams {
+  /**
+   * 0 = GRPO, 1 = RLOO, 2 = REINFORCE++ (group baseline), 3 = GDPO.
+   */
+  int32_t estimator;
+  /**
+   * GRPO's division: 0 = group std, 1 = batch std, 2 = none (Dr. GRPO).
+   */
+  int32_t scale;
+  /**
+   * 0 = verl 0.9.1's definitions, 1 = trl 1.16.0's.
+   */
+  int32_t convention;
+  /**
+   * -1 = the peers' default (on for REINFORCE++ and GDPO), 0 = off, 1 = on.
+   */
+  int32_t whiten;
+  /**
+   * Nonzero: every group must have exactly this many members.
+   */
+  uintptr_t group_size;
+} FastrlGroupParams;
+
+/**
+ * Counts returned by [`fastrl_group_advantages_f32`].
+ */
+typedef struct FastrlGroupStats {
+  /**
+   * Groups with at least one member.
+   */
+  uintptr_t groups;
+  /**
+   * Groups of one.
+   */
+  uintptr_t singletons;
+  /**
+   * Groups whose composite is constant.
+   */
+  uintptr_t zero_variance;
+} FastrlGroupStats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -425,6 +522,55 @@ enum FastrlStatus fastrl_composer_save(struct FastrlComposer *c, uint8_t *out, u
  * `c` is a live handle; `record` satisfies the slice contract.
  */
 enum FastrlStatus fastrl_composer_restore(struct FastrlComposer *c, struct FastrlU8 record);
+
+/**
+ * The paper's Fast RL configuration (eta 1, temperature 1, no smoothing,
+ * normalisation, bound, floor or averaging; plain updates): start from it and set fields.
+ */
+struct FastrlConfig fastrl_config_default(void);
+
+/**
+ * Fast RL only: sets the reference statistics of `normalize` = 2 (per reward the
+ * starting policy's mean and per-response std, `n` floats each, std > 0).
+ *
+ * # Safety
+ * `c` is a live handle; the slices satisfy the slice contract.
+ */
+enum FastrlStatus fastrl_fastrl_set_reference(struct FastrlComposer *c,
+                                              struct FastrlF32 mean,
+                                              struct FastrlF32 std);
+
+/**
+ * Per reward, the mean and unbiased std of calibration scores: `scores` holds `n` rows
+ * of `m` scores (row-major, `n * m` floats); `mean_out` and `std_out` `n` floats each.
+ *
+ * # Safety
+ * The slices satisfy the slice contract.
+ */
+enum FastrlStatus fastrl_reference_stats(struct FastrlF32 scores,
+                                         uintptr_t n,
+                                         struct FastrlMutF32 mean_out,
+                                         struct FastrlMutF32 std_out);
+
+/**
+ * Group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO; `composer_core::group`):
+ * `out[b]` for each of `params.batch` responses; `groups[b]` in `0..num_groups`; `mask`
+ * is `[batch * len]`; `stats` may be null.
+ *
+ * # Safety
+ * Every slice satisfies the slice contract; `channels` points to `n_channels` channel
+ * structs; `out` does not alias the inputs; `stats` is null or writable.
+ */
+enum FastrlStatus fastrl_group_advantages_f32(const struct FastrlChannelF32 *channels,
+                                              uintptr_t n_channels,
+                                              struct FastrlF32 weights,
+                                              struct FastrlU32 groups,
+                                              uintptr_t num_groups,
+                                              struct FastrlU8 mask,
+                                              struct FastrlParams params,
+                                              struct FastrlGroupParams group,
+                                              struct FastrlMutF32 out,
+                                              struct FastrlGroupStats *stats);
 
 /**
  * The largest number of rewards a composer takes.

@@ -12,9 +12,11 @@
 //! fails when the committed copy differs.
 
 use composer_core::{
-    bf16, compose, fused_pass, gae, kl_penalty, Channel, Composer, Error, FastRl, FastRlConfig,
-    Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, KlEstimator, Lagrangian, MaskMode,
-    Normalization, Shape, Smoothing, SmoothingKind, Storage, MAX_REWARDS, RECORD_LEN,
+    bf16, compose, fused_pass, gae, group_advantages, group_scratch_len, kl_penalty,
+    reference_stats, AutoEta, Channel, ComposeOn, Composer, Convention, Error, FastRl,
+    FastRlConfig, Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, GroupEstimator,
+    GroupParams, GroupScale, KlEstimator, Lagrangian, MaskMode, Normalization, Shape, Smoothing,
+    SmoothingKind, Storage, UpdateRule, MAX_REWARDS, RECORD_LEN,
 };
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
@@ -46,6 +48,12 @@ pub enum FastrlStatus {
     Rewards = 9,
     /// A panic was caught (a bug: please report it).
     Panic = 10,
+    /// Options that cannot be combined, or a reference normalisation used before its
+    /// statistics were set.
+    Config = 11,
+    /// Group ids that do not form whole groups (`group_size`), or a reward constant on
+    /// its calibration set.
+    Group = 12,
 }
 
 /// Read-only `float` slice.
@@ -160,10 +168,85 @@ pub struct FastrlConfig {
     pub normalize: i32,
     /// Weight floor in [0, 1].
     pub floor: f32,
+    /// Eq. (6) on: 0 = raw rewards, 1 = reference z-scores (needs `normalize` = 2).
+    pub compose_on: i32,
+    /// 0 = plain exponentiated gradient (Eq. (5)), 1 = optimistic (`2 s_t - s_{t-1}`).
+    pub rule: i32,
+    /// Nonzero: project the weights onto the KL ball of radius `radius` around uniform.
+    /// Zero (a zero-initialised struct): the paper's unbounded rule.
+    pub bounded: i32,
+    /// Radius rho >= 0 of the KL ball (read when `bounded` is nonzero).
+    pub radius: f32,
+    /// Nonzero: return the running average of the iterates.
+    pub averaging: i32,
+    /// Nonzero: eta "auto", Hedge's rate for this many updates (`eta` is then ignored).
+    pub eta_auto_horizon: u64,
+    /// Width of the signal's range for eta "auto" (> 0; 1 for rewards in [0, 1]).
+    pub eta_auto_range: f32,
+}
+
+/// Parameters of [`fastrl_group_advantages_f32`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FastrlGroupParams {
+    /// 0 = GRPO, 1 = RLOO, 2 = REINFORCE++ (group baseline), 3 = GDPO.
+    pub estimator: i32,
+    /// GRPO's division: 0 = group std, 1 = batch std, 2 = none (Dr. GRPO).
+    pub scale: i32,
+    /// 0 = verl 0.9.1's definitions, 1 = trl 1.16.0's.
+    pub convention: i32,
+    /// -1 = the peers' default (on for REINFORCE++ and GDPO), 0 = off, 1 = on.
+    pub whiten: i32,
+    /// Nonzero: every group must have exactly this many members.
+    pub group_size: usize,
+}
+
+/// Counts returned by [`fastrl_group_advantages_f32`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastrlGroupStats {
+    /// Groups with at least one member.
+    pub groups: usize,
+    /// Groups of one.
+    pub singletons: usize,
+    /// Groups whose composite is constant.
+    pub zero_variance: usize,
+}
+
+/// Read-only `uint32_t` slice (group ids).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FastrlU32 {
+    /// First element (may be null when `len` is 0).
+    pub ptr: *const u32,
+    /// Number of elements.
+    pub len: usize,
 }
 
 /// An opaque composer handle.
-pub struct FastrlComposer(Box<dyn Composer + Send>);
+pub struct FastrlComposer(Held);
+
+/// Fast RL (whose reference statistics need the concrete type) or another composer.
+enum Held {
+    Fast(Box<FastRl>),
+    Other(Box<dyn Composer + Send>),
+}
+
+impl FastrlComposer {
+    fn get(&self) -> &dyn Composer {
+        match &self.0 {
+            Held::Fast(c) => c.as_ref(),
+            Held::Other(c) => c.as_ref(),
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut dyn Composer {
+        match &mut self.0 {
+            Held::Fast(c) => c.as_mut(),
+            Held::Other(c) => c.as_mut(),
+        }
+    }
+}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -196,6 +279,9 @@ fn status_of(e: &Error) -> FastrlStatus {
         Error::OutOfRange { .. } => FastrlStatus::Range,
         Error::MaskNotPrefix { .. } => FastrlStatus::Mask,
         Error::Overflow { .. } => FastrlStatus::Overflow,
+        Error::UnknownName { .. } | Error::UnknownCode { .. } => FastrlStatus::Range,
+        Error::Incompatible { .. } | Error::NotCalibrated => FastrlStatus::Config,
+        Error::GroupSize { .. } | Error::ConstantReward { .. } => FastrlStatus::Group,
         _ => FastrlStatus::Record,
     }
 }
@@ -630,7 +716,7 @@ pub unsafe extern "C" fn fastrl_fused_bf16(
     }
 }
 
-fn new_handle(out: *mut *mut FastrlComposer, c: Box<dyn Composer + Send>) -> Result<(), Fail> {
+fn new_handle(out: *mut *mut FastrlComposer, c: Held) -> Result<(), Fail> {
     if out.is_null() {
         return Err(Fail(FastrlStatus::Null, "`out` is a null pointer".into()));
     }
@@ -657,11 +743,22 @@ pub unsafe extern "C" fn fastrl_fastrl_new(
         let normalization = code("normalize", config.normalize, Normalization::NAMES)?;
         let cfg = FastRlConfig {
             eta: config.eta,
+            eta_auto: (config.eta_auto_horizon > 0).then_some(AutoEta {
+                horizon: config.eta_auto_horizon,
+                range: config.eta_auto_range,
+            }),
             temperature: config.temperature,
             smoothing,
             normalization,
+            compose_on: code("compose_on", config.compose_on, ComposeOn::NAMES)?,
+            rule: code("rule", config.rule, UpdateRule::NAMES)?,
+            radius: if config.bounded != 0 {
+                config.radius
+            } else {
+                f32::INFINITY
+            },
+            averaging: config.averaging != 0,
             floor: config.floor,
-            ..FastRlConfig::default()
         };
         let mut c = FastRl::new(n, cfg)?;
         // SAFETY: the caller's contract covers `bias`.
@@ -669,7 +766,7 @@ pub unsafe extern "C" fn fastrl_fastrl_new(
         if !b.is_empty() {
             c = c.with_bias(b)?;
         }
-        new_handle(out, Box::new(c))
+        new_handle(out, Held::Fast(Box::new(c)))
     })
 }
 
@@ -685,7 +782,7 @@ pub unsafe extern "C" fn fastrl_fixed_new(
     guard(|| {
         // SAFETY: the caller's contract covers `weights`.
         let w = unsafe { slice("weights", weights.ptr, weights.len)? };
-        new_handle(out, Box::new(Fixed::new(w)?))
+        new_handle(out, Held::Other(Box::new(Fixed::new(w)?)))
     })
 }
 
@@ -698,7 +795,7 @@ pub unsafe extern "C" fn fastrl_shaping_new(
     alpha: f32,
     out: *mut *mut FastrlComposer,
 ) -> FastrlStatus {
-    guard(|| new_handle(out, Box::new(Fixed::reward_shaping(alpha)?)))
+    guard(|| new_handle(out, Held::Other(Box::new(Fixed::reward_shaping(alpha)?))))
 }
 
 /// safe-rlhf's Lagrangian over `[reward, cost]`, cost constrained to `<= threshold`.
@@ -716,7 +813,12 @@ pub unsafe extern "C" fn fastrl_safe_rlhf_new(
     guard(|| {
         new_handle(
             out,
-            Box::new(Lagrangian::safe_rlhf(threshold, lr, init, max_multiplier)?),
+            Held::Other(Box::new(Lagrangian::safe_rlhf(
+                threshold,
+                lr,
+                init,
+                max_multiplier,
+            )?)),
         )
     })
 }
@@ -759,7 +861,7 @@ pub unsafe extern "C" fn fastrl_composer_update(
             let c = handle(c)?;
             let m = slice("means", means.ptr, means.len)?;
             let o = slice_mut("weights_out", weights_out.ptr, weights_out.len)?;
-            let n = c.0.num_rewards();
+            let n = c.get().num_rewards();
             if o.len() != n {
                 return Err(Error::Length {
                     arg: "weights_out",
@@ -768,7 +870,7 @@ pub unsafe extern "C" fn fastrl_composer_update(
                 }
                 .into());
             }
-            o.copy_from_slice(c.0.update(m)?);
+            o.copy_from_slice(c.get_mut().update(m)?);
         }
         Ok(())
     })
@@ -784,7 +886,7 @@ pub unsafe extern "C" fn fastrl_composer_num_rewards(c: *const FastrlComposer) -
         return 0;
     }
     // SAFETY: non-null live handle, per the caller.
-    unsafe { (*c).0.num_rewards() }
+    unsafe { (*c).get().num_rewards() }
 }
 
 /// Writes the current weights (`n` floats).
@@ -801,7 +903,7 @@ pub unsafe extern "C" fn fastrl_composer_weights(
         unsafe {
             let c = handle(c)?;
             let o = slice_mut("out", out.ptr, out.len)?;
-            let w = c.0.weights();
+            let w = c.get().weights();
             if o.len() != w.len() {
                 return Err(Error::Length {
                     arg: "out",
@@ -831,7 +933,7 @@ pub unsafe extern "C" fn fastrl_composer_save(
         unsafe {
             let c = handle(c)?;
             let o = slice_mut("out", out, out_len)?;
-            c.0.save_bytes(None, o)?;
+            c.get().save_bytes(None, o)?;
         }
         Ok(())
     })
@@ -851,7 +953,156 @@ pub unsafe extern "C" fn fastrl_composer_restore(
         unsafe {
             let c = handle(c)?;
             let r = slice("record", record.ptr, record.len)?;
-            c.0.restore_bytes(None, r)?;
+            c.get_mut().restore_bytes(None, r)?;
+        }
+        Ok(())
+    })
+}
+
+/// The paper's Fast RL configuration (eta 1, temperature 1, no smoothing,
+/// normalisation, bound, floor or averaging; plain updates): start from it and set fields.
+#[no_mangle]
+pub extern "C" fn fastrl_config_default() -> FastrlConfig {
+    FastrlConfig {
+        eta: 1.0,
+        temperature: 1.0,
+        smoothing: 0,
+        smooth_a: 0.0,
+        smooth_b: 0.0,
+        normalize: 0,
+        floor: 0.0,
+        compose_on: 0,
+        rule: 0,
+        bounded: 0,
+        radius: 0.0,
+        averaging: 0,
+        eta_auto_horizon: 0,
+        eta_auto_range: 1.0,
+    }
+}
+
+/// Fast RL only: sets the reference statistics of `normalize` = 2 (per reward the
+/// starting policy's mean and per-response std, `n` floats each, std > 0).
+///
+/// # Safety
+/// `c` is a live handle; the slices satisfy the slice contract.
+#[no_mangle]
+pub unsafe extern "C" fn fastrl_fastrl_set_reference(
+    c: *mut FastrlComposer,
+    mean: FastrlF32,
+    std: FastrlF32,
+) -> FastrlStatus {
+    guard(|| {
+        // SAFETY: the caller's contract covers the handle and slices.
+        unsafe {
+            let c = handle(c)?;
+            let m = slice("mean", mean.ptr, mean.len)?;
+            let s = slice("std", std.ptr, std.len)?;
+            match &mut c.0 {
+                Held::Fast(f) => f.set_reference(m, s)?,
+                Held::Other(_) => {
+                    return Err(Fail(
+                        FastrlStatus::Config,
+                        "only a Fast RL composer has reference statistics".into(),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Per reward, the mean and unbiased std of calibration scores: `scores` holds `n` rows
+/// of `m` scores (row-major, `n * m` floats); `mean_out` and `std_out` `n` floats each.
+///
+/// # Safety
+/// The slices satisfy the slice contract.
+#[no_mangle]
+pub unsafe extern "C" fn fastrl_reference_stats(
+    scores: FastrlF32,
+    n: usize,
+    mean_out: FastrlMutF32,
+    std_out: FastrlMutF32,
+) -> FastrlStatus {
+    guard(|| {
+        // SAFETY: the caller's contract covers the slices.
+        unsafe {
+            let s = slice("scores", scores.ptr, scores.len)?;
+            if n == 0 || s.len() % n != 0 {
+                return Err(Fail(
+                    FastrlStatus::Length,
+                    format!("`scores` has {} floats, not a multiple of n = {n}", s.len()),
+                ));
+            }
+            let rows: Vec<&[f32]> = s.chunks(s.len() / n).collect();
+            let mo = slice_mut("mean_out", mean_out.ptr, mean_out.len)?;
+            let so = slice_mut("std_out", std_out.ptr, std_out.len)?;
+            reference_stats(&rows, mo, so)?;
+        }
+        Ok(())
+    })
+}
+
+/// Group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO; `composer_core::group`):
+/// `out[b]` for each of `params.batch` responses; `groups[b]` in `0..num_groups`; `mask`
+/// is `[batch * len]`; `stats` may be null.
+///
+/// # Safety
+/// Every slice satisfies the slice contract; `channels` points to `n_channels` channel
+/// structs; `out` does not alias the inputs; `stats` is null or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn fastrl_group_advantages_f32(
+    channels: *const FastrlChannelF32,
+    n_channels: usize,
+    weights: FastrlF32,
+    groups: FastrlU32,
+    num_groups: usize,
+    mask: FastrlU8,
+    params: FastrlParams,
+    group: FastrlGroupParams,
+    out: FastrlMutF32,
+    stats: *mut FastrlGroupStats,
+) -> FastrlStatus {
+    guard(|| {
+        // SAFETY: the caller's contract covers every slice and `stats`.
+        unsafe {
+            let chs = read_channels(channels, n_channels)?;
+            let w = slice("weights", weights.ptr, weights.len)?;
+            let g = slice("groups", groups.ptr, groups.len)?;
+            let m = slice("mask", mask.ptr, mask.len)?;
+            let o = slice_mut("out", out.ptr, out.len)?;
+            let mut gp = GroupParams::new(
+                code("estimator", group.estimator, GroupEstimator::NAMES)?,
+                code("convention", group.convention, Convention::NAMES)?,
+            );
+            gp.scale = code("scale", group.scale, GroupScale::NAMES)?;
+            match group.whiten {
+                -1 => {}
+                0 => gp.whiten = false,
+                1 => gp.whiten = true,
+                x => return Err(range("whiten", x, "-1 (default), 0 or 1")),
+            }
+            gp.group_size = (group.group_size > 0).then_some(group.group_size);
+            let mut scratch = vec![0.0f64; group_scratch_len(params.batch, num_groups)];
+            let st = group_advantages(
+                &chs,
+                w,
+                g,
+                num_groups,
+                m,
+                Shape::new(params.batch, params.len),
+                &gp,
+                &mut scratch,
+                o,
+            )?;
+            if !stats.is_null() {
+                *stats = FastrlGroupStats {
+                    groups: st.groups,
+                    singletons: st.singletons,
+                    zero_variance: st.zero_variance,
+                };
+            }
         }
         Ok(())
     })

@@ -53,7 +53,7 @@ int main(void) {
     p.mode = 1;
 
     /* Fast RL: rewards 1.0 and 0.3, eta = 1, from uniform: w0 = 1 / (1 + e^0.7). */
-    FastrlConfig cfg = {1.0f, 1.0f, 0, 0.0f, 0.0f, 0, 0.0f};
+    FastrlConfig cfg = fastrl_config_default();
     FastrlComposer *c = NULL;
     CHECK(fastrl_fastrl_new(2, cfg, cf(NULL, 0), &c) == FASTRL_STATUS_OK);
     CHECK(fastrl_composer_num_rewards(c) == 2);
@@ -125,6 +125,67 @@ int main(void) {
     /* d = 0 so r_exp = [0, 1]; t=1: A = 1 - 0.5 = 0.5; t=0: delta = 0 + 0.5 - 0 = 0.5, A = 0.5 + 0.25 = 0.75. */
     CHECK(ao[1] == 0.5f && ao[0] == 0.75f);
 
+    /* Reference z-scores, by hand: mu = (0.1, 0.5), sigma = (0.05, 0.2), rbar = (0.15, 0.5)
+       gives z = (1, 0) and w0 = 1 / (1 + e). Updating before calibration is a CONFIG error. */
+    FastrlConfig zc = fastrl_config_default();
+    zc.normalize = 2;
+    FastrlComposer *z = NULL;
+    CHECK(fastrl_fastrl_new(2, zc, cf(NULL, 0), &z) == FASTRL_STATUS_OK);
+    const float zm[2] = {0.15f, 0.5f};
+    CHECK(fastrl_composer_update(z, cf(zm, 2), mf(w, 2)) == FASTRL_STATUS_CONFIG);
+    const float mu[2] = {0.1f, 0.5f}, sd[2] = {0.05f, 0.2f}, sd0[2] = {0.0f, 0.2f};
+    CHECK(fastrl_fastrl_set_reference(z, cf(mu, 2), cf(sd0, 2)) == FASTRL_STATUS_RANGE);
+    CHECK(fastrl_fastrl_set_reference(z, cf(mu, 2), cf(sd, 2)) == FASTRL_STATUS_OK);
+    CHECK(fastrl_composer_update(z, cf(zm, 2), mf(w, 2)) == FASTRL_STATUS_OK);
+    CHECK(close_to(w[0], 1.0 / (1.0 + exp(1.0)), 1e-6));
+    CHECK(fastrl_fastrl_set_reference(s, cf(mu, 2), cf(sd, 2)) == FASTRL_STATUS_CONFIG);
+    zc.compose_on = 1;
+    zc.normalize = 0;
+    CHECK(fastrl_fastrl_new(2, zc, cf(NULL, 0), &bad) == FASTRL_STATUS_CONFIG);
+    /* A bounded composer stays in its KL ball: n = 2, rho = 0.05 allows at most 0.65678. */
+    FastrlConfig bc = fastrl_config_default();
+    bc.eta = 5.0f;
+    bc.bounded = 1;
+    bc.radius = 0.05f;
+    FastrlComposer *bd = NULL;
+    CHECK(fastrl_fastrl_new(2, bc, cf(NULL, 0), &bd) == FASTRL_STATUS_OK);
+    const float lag[2] = {0.0f, 1.0f};
+    for (int i = 0; i < 20; i++) CHECK(fastrl_composer_update(bd, cf(lag, 2), mf(w, 2)) == FASTRL_STATUS_OK);
+    CHECK(close_to(w[0], 0.6567816, 1e-5));
+    /* Calibration statistics: rows (1, 2, 3, 4) and (10, 10, 10, 14): means 2.5, 11; stds sqrt(5/3), 2. */
+    const float calib[8] = {1, 2, 3, 4, 10, 10, 10, 14};
+    float cm[2], cs[2];
+    CHECK(fastrl_reference_stats(cf(calib, 8), 2, mf(cm, 2), mf(cs, 2)) == FASTRL_STATUS_OK);
+    CHECK(cm[0] == 2.5f && cm[1] == 11.0f && close_to(cs[0], sqrt(5.0 / 3.0), 1e-6) && close_to(cs[1], 2.0, 1e-6));
+    const float flat[8] = {1, 2, 3, 4, 5, 5, 5, 5};
+    CHECK(fastrl_reference_stats(cf(flat, 8), 2, mf(cm, 2), mf(cs, 2)) == FASTRL_STATUS_GROUP);
+
+    /* GRPO (verl): one group (1, 2, 3): mean 2, std 1: A = (-1, 0, 1) / (1 + 1e-6). */
+    const float gr[3] = {1.0f, 2.0f, 3.0f};
+    FastrlChannelF32 gch[1] = {{{gr, 3}, 0}};
+    const uint32_t gid[3] = {0, 0, 0};
+    FastrlU32 gids = {gid, 3};
+    const uint8_t gm[3] = {1, 1, 1};
+    FastrlParams gp = {3, 1, 1.0f, 1.0f, 0.0f, 0, 0};
+    FastrlGroupParams grp = {0, 0, 0, -1, 0};
+    float ga[3];
+    FastrlGroupStats gs;
+    CHECK(fastrl_group_advantages_f32(gch, 1, cf(one, 1), gids, 1, cu(gm, 3), gp, grp, mf(ga, 3), &gs) == FASTRL_STATUS_OK);
+    CHECK(close_to(ga[0], -1.0 / (1.0 + 1e-6), 1e-7) && ga[1] == 0.0f && close_to(ga[2], 1.0 / (1.0 + 1e-6), 1e-7));
+    CHECK(gs.groups == 1 && gs.singletons == 0);
+    /* RLOO: 1 - 2.5, 2 - 2, 3 - 1.5. */
+    grp.estimator = 1;
+    CHECK(fastrl_group_advantages_f32(gch, 1, cf(one, 1), gids, 1, cu(gm, 3), gp, grp, mf(ga, 3), NULL) == FASTRL_STATUS_OK);
+    CHECK(close_to(ga[0], -1.5, 1e-6) && close_to(ga[2], 1.5, 1e-6));
+    grp.group_size = 2;
+    CHECK(fastrl_group_advantages_f32(gch, 1, cf(one, 1), gids, 1, cu(gm, 3), gp, grp, mf(ga, 3), NULL) == FASTRL_STATUS_GROUP);
+    grp.group_size = 0;
+    grp.estimator = 9;
+    CHECK(fastrl_group_advantages_f32(gch, 1, cf(one, 1), gids, 1, cu(gm, 3), gp, grp, mf(ga, 3), NULL) == FASTRL_STATUS_RANGE);
+    CHECK(strstr(fastrl_last_error(), "estimator") != NULL);
+
+    fastrl_composer_free(z);
+    fastrl_composer_free(bd);
     fastrl_composer_free(c);
     fastrl_composer_free(d);
     fastrl_composer_free(s);
