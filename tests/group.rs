@@ -275,7 +275,7 @@ fn bad_input_is_named() {
         call(&[0, 0, 1], 2, &p, &mut scratch[..3], &mut out),
         Err(Error::Length {
             arg: "scratch",
-            expected: 9,
+            expected: 12,
             actual: 3
         })
     ));

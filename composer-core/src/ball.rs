@@ -129,69 +129,79 @@ pub fn kl_from_uniform(log_w: &[f64]) -> f64 {
     kl.max(0.0)
 }
 
-/// For `w(tau) = softmax(tau * l)`: writes `tau * l - logsumexp(tau * l)` into `out` and
-/// returns `(KL(w(tau) || u), f'(tau) = tau * Var_w(l))`.
-fn tempered(l: &[f64], tau: f64, out: &mut [f64]) -> (f64, f64) {
-    let n = l.len();
-    let mut m = f64::NEG_INFINITY;
+/// For `w(tau) = softmax(tau * l)` (`l` normalised log-weights, `max_l` their largest):
+/// `(KL(w(tau) || u), f'(tau) = tau * Var_w(l), log Z)` where `Z = sum_i exp(tau (l_i -
+/// max_l))`. One `f64` exponential per reward (the `f32` routine's few ulp would blur
+/// `f` by about `1e-7` times the spread of `l`, more than the tolerance), accumulated in
+/// `f64`: `sum w ln w = sum e a / Z - ln Z` with `a = tau (l - max_l)`.
+fn tempered(l: &[f64], max_l: f64, tau: f64) -> (f64, f64, f64) {
+    let (mut z, mut e1, mut e2, mut ea) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for &x in l {
-        m = m.max(tau * x);
-    }
-    let mut z = 0.0;
-    let mut e1 = 0.0;
-    let mut e2 = 0.0;
-    for i in 0..n {
-        let a = tau * l[i] - m;
+        let a = tau * (x - max_l);
         let e = libm::exp(a);
-        out[i] = a;
         z += e;
-        e1 += e * l[i];
-        e2 += e * l[i] * l[i];
+        e1 += e * x;
+        e2 += e * x * x;
+        ea += e * a;
     }
     let log_z = libm::log(z);
-    let mut sum_wlogw = 0.0;
-    for o in out.iter_mut() {
-        *o -= log_z;
-        sum_wlogw += libm::exp(*o) * *o;
-    }
     let mean = e1 / z;
     let var = (e2 / z - mean * mean).max(0.0);
-    ((libm::log(n as f64) + sum_wlogw).max(0.0), tau * var)
+    let n = l.len() as f64;
+    ((libm::log(n) + ea / z - log_z).max(0.0), tau * var, log_z)
 }
 
-/// Projects normalised log-weights `log_w` (length `n <= MAX_REWARDS`, `sum exp = 1`)
-/// onto the KL ball of radius `rho` around uniform, in place (the module docs' Bregman
-/// projection). Returns the tempering exponent `tau` used (1 when `log_w` was inside).
-pub(crate) fn project(log_w: &mut [f64], rho: f64) -> f64 {
+/// Projects normalised log-weights `log_w` (length `n <= MAX_REWARDS`, `sum exp = 1`;
+/// `w` their weights) onto the KL ball of radius `rho` around uniform, in place (the
+/// module docs' Bregman projection). Returns the tempering exponent `tau` used (1 when
+/// `log_w` was inside). On return `KL(w || u) <= rho (1 + 1e-9)`. `KL(w || u) = ln n + sum_i w_i ln w_i` needs no exponential.
+pub(crate) fn project(log_w: &mut [f64], w: &[f32], rho: f64) -> f64 {
     let n = log_w.len();
-    if n <= 1 || kl_from_uniform(log_w) <= rho {
+    if n <= 1 {
         return 1.0;
     }
-    let mut l = [0.0f64; crate::MAX_REWARDS];
-    l[..n].copy_from_slice(log_w);
-    let l = &l[..n];
+    let mut kl = libm::log(n as f64);
+    for i in 0..n {
+        if w[i] > 0.0 {
+            kl += w[i] as f64 * log_w[i];
+        }
+    }
+    if kl <= rho {
+        return 1.0;
+    }
     if rho <= 0.0 {
         log_w.fill(-libm::log(n as f64));
         return 0.0;
     }
-    // f(lo) <= rho < f(hi); Newton from hi = 1 (where f > rho), bisection when a step
-    // leaves the bracket.
+    let mut l = [0.0f64; crate::MAX_REWARDS];
+    l[..n].copy_from_slice(log_w);
+    let l = &l[..n];
+    let mut max_l = f64::NEG_INFINITY;
+    for &x in l {
+        max_l = max_l.max(x);
+    }
+    // f(lo) <= rho < f(hi); Newton, bisection when a step leaves the bracket. Stop
+    // within 1e-9 relative of the boundary: `KL(w || u) <= rho (1 + 1e-9)`.
+    // First guess from the quadratic model f(tau) ~ tau^2 f(1) (exact near tau = 0,
+    // where f = tau^2 Var(l) / 2 + O(tau^3)).
     let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    let mut tau = 1.0;
-    let mut best = 0.0; // the largest tau known feasible
-    let tol = 1e-12 * rho.max(1e-300);
-    for _ in 0..100 {
-        let (f, d) = tempered(l, tau, log_w);
+    let mut tau = libm::sqrt(rho / kl);
+    let mut best = (0.0f64, libm::log(n as f64)); // (tau, log Z) known feasible
+    let tol = 1e-9 * rho;
+    for _ in 0..60 {
+        let (f, d, log_z) = tempered(l, max_l, tau);
         let g = f - rho;
         if g <= 0.0 {
             lo = tau;
-            best = tau;
-            if -g <= 1e-9 * rho {
+            best = (tau, log_z);
+            if -g <= tol {
                 break;
             }
         } else {
             hi = tau;
             if g <= tol {
+                // Newton approaches from outside: within tolerance of the boundary.
+                best = (tau, log_z);
                 break;
             }
         }
@@ -201,15 +211,13 @@ pub(crate) fn project(log_w: &mut [f64], rho: f64) -> f64 {
         } else {
             0.5 * (lo + hi)
         };
-        if hi - lo <= 1e-15 {
+        if hi - lo <= 1e-12 {
             break;
         }
     }
-    // Finish on a feasible point unless the last one overshoots by rounding only.
-    let (f, _) = tempered(l, tau, log_w);
-    if f > rho + tol {
-        tempered(l, best, log_w);
-        return best;
+    let (tau, log_z) = best;
+    for i in 0..n {
+        log_w[i] = tau * (l[i] - max_l) - log_z;
     }
     tau
 }

@@ -620,7 +620,7 @@ impl Composer for FastRl {
         };
         self.step_by(&g);
         let rho = self.cfg.radius as f64;
-        if rho.is_finite() && crate::ball::project(&mut self.log_w[..n], rho) < 1.0 {
+        if rho.is_finite() && crate::ball::project(&mut self.log_w[..n], &self.w[..n], rho) < 1.0 {
             for i in 0..n {
                 self.w[i] = libm::exp(self.log_w[i]) as f32;
             }

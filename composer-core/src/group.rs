@@ -171,9 +171,9 @@ pub struct GroupStats {
     pub tokens: usize,
 }
 
-/// The `f64` scratch length [`group_advantages`] needs: `batch + 3 * num_groups`.
+/// The `f64` scratch length [`group_advantages`] needs: `2 * batch + 3 * num_groups`.
 pub const fn group_scratch_len(batch: usize, num_groups: usize) -> usize {
-    batch + 3 * num_groups
+    2 * batch + 3 * num_groups
 }
 
 /// Group-relative advantages, one per response, into `out[..batch]` (the module docs'
@@ -238,6 +238,7 @@ pub fn group_advantages<T: Storage>(
         }
     }
     let (rows, rest) = scratch[..need].split_at_mut(b_len);
+    let (chan, rest) = rest.split_at_mut(b_len);
     let (count, rest) = rest.split_at_mut(num_groups);
     let (sum, ssd) = rest.split_at_mut(num_groups);
     count.fill(0.0);
@@ -265,42 +266,39 @@ pub fn group_advantages<T: Storage>(
     stats.tokens = mask.iter().filter(|&&m| m != 0).count();
     let conv = params.convention;
     let eps = conv.eps();
-    // Composite (or, for GDPO, the running weighted sum) per row, in `rows`.
+    // Every estimator is `A = (x - c_g) * m_g` with a per-group centre and multiplier
+    // (`affine` below), applied to the composite or, for GDPO, to each reward.
     match params.estimator {
         GroupEstimator::Gdpo => {
             rows.fill(0.0);
             // Reported: the fewest zero-variance groups of any one reward (a lower
             // bound on the groups where every reward is constant).
-            let mut zv_groups = 0usize;
+            let mut zv_groups = usize::MAX;
             for (i, c) in channels.iter().enumerate() {
                 let w = weights[i] as f64;
-                group_moments(c, groups, mask, shape, count, sum, ssd);
-                let mut zv = 0usize;
-                for g in 0..num_groups {
-                    if count[g] >= 2.0 && ssd[g] == 0.0 {
-                        zv += 1;
-                    }
+                for (b, x) in chan.iter_mut().enumerate() {
+                    *x = score(c, b, mask, shape);
                 }
-                zv_groups = if i == 0 { zv } else { zv_groups.min(zv) };
+                moments(|b| chan[b], groups, count, sum, ssd);
+                zv_groups = zv_groups.min(zero_variance(count, ssd));
+                affine(
+                    GroupEstimator::Grpo,
+                    GroupScale::Group,
+                    0.0,
+                    conv,
+                    eps,
+                    count,
+                    sum,
+                    ssd,
+                );
                 for b in 0..b_len {
                     let g = groups[b] as usize;
-                    let x = score(c, b, mask, shape);
-                    let z = normalized(
-                        x,
-                        count[g],
-                        sum[g],
-                        ssd[g],
-                        GroupScale::Group,
-                        0.0,
-                        conv,
-                        eps,
-                    );
-                    rows[b] += w * z;
+                    rows[b] += w * ((chan[b] - sum[g]) * ssd[g]);
                 }
             }
             stats.zero_variance = zv_groups;
         }
-        _ => {
+        est => {
             for b in 0..b_len {
                 let mut r = 0.0f64;
                 for (i, c) in channels.iter().enumerate() {
@@ -308,43 +306,17 @@ pub fn group_advantages<T: Storage>(
                 }
                 rows[b] = r;
             }
-            composite_moments(rows, groups, count, sum, ssd);
-            stats.zero_variance = (0..num_groups)
-                .filter(|&g| count[g] >= 2.0 && ssd[g] == 0.0)
-                .count();
-            let batch_std = if params.scale == GroupScale::Batch {
+            moments(|b| rows[b], groups, count, sum, ssd);
+            stats.zero_variance = zero_variance(count, ssd);
+            let batch_std = if est == GroupEstimator::Grpo && params.scale == GroupScale::Batch {
                 sample_std(rows)
             } else {
                 0.0
             };
+            affine(est, params.scale, batch_std, conv, eps, count, sum, ssd);
             for b in 0..b_len {
                 let g = groups[b] as usize;
-                let (k, x) = (count[g], rows[b]);
-                rows[b] = match params.estimator {
-                    GroupEstimator::Grpo => {
-                        normalized(x, k, sum[g], ssd[g], params.scale, batch_std, conv, eps)
-                    }
-                    GroupEstimator::Rloo => {
-                        if k >= 2.0 {
-                            (x - sum[g] / k) * k / (k - 1.0)
-                        } else {
-                            match conv {
-                                Convention::Verl => x,
-                                Convention::Trl => 0.0,
-                            }
-                        }
-                    }
-                    _ => {
-                        if k >= 2.0 {
-                            x - sum[g] / k
-                        } else {
-                            match conv {
-                                Convention::Verl => x,
-                                Convention::Trl => 0.0,
-                            }
-                        }
-                    }
-                };
+                rows[b] = (rows[b] - sum[g]) * ssd[g];
             }
         }
     }
@@ -386,23 +358,31 @@ fn score<T: Storage>(c: &Channel<'_, T>, b: usize, mask: &[u8], shape: Shape) ->
         Channel::Sequence(s) => s[b].to_f32() as f64,
         Channel::Dense(d) => {
             let lo = b * shape.len;
-            let mut acc = 0.0f64;
-            for t in lo..lo + shape.len {
-                if mask[t] != 0 {
-                    acc += d[t].to_f32() as f64;
+            // Branch-free, in four lanes so the adds overlap.
+            let (row, m) = (&d[lo..lo + shape.len], &mask[lo..lo + shape.len]);
+            let mut acc = [0.0f64; 4];
+            let mut rc = row.chunks_exact(4);
+            let mut mc = m.chunks_exact(4);
+            for (r4, m4) in (&mut rc).zip(&mut mc) {
+                for j in 0..4 {
+                    let x = r4[j].to_f32() as f64;
+                    acc[j] += if m4[j] != 0 { x } else { 0.0 };
                 }
             }
-            acc
+            let mut tail = 0.0f64;
+            for (x, &mm) in rc.remainder().iter().zip(mc.remainder()) {
+                tail += if mm != 0 { x.to_f32() as f64 } else { 0.0 };
+            }
+            (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
         }
     }
 }
 
-/// Per-group sums and sums of squared deviations of channel `c`'s scores (two passes).
-fn group_moments<T: Storage>(
-    c: &Channel<'_, T>,
+/// Per-group sums and sums of squared deviations of `x(b)` (two passes) into `sum`,
+/// `ssd`; `count` holds the group sizes.
+fn moments(
+    x: impl Fn(usize) -> f64,
     groups: &[u32],
-    mask: &[u8],
-    shape: Shape,
     count: &[f64],
     sum: &mut [f64],
     ssd: &mut [f64],
@@ -410,32 +390,70 @@ fn group_moments<T: Storage>(
     sum.fill(0.0);
     ssd.fill(0.0);
     for (b, &g) in groups.iter().enumerate() {
-        sum[g as usize] += score(c, b, mask, shape);
+        sum[g as usize] += x(b);
+    }
+    for (g, s) in sum.iter_mut().enumerate() {
+        if count[g] > 0.0 {
+            *s /= count[g];
+        }
     }
     for (b, &g) in groups.iter().enumerate() {
         let g = g as usize;
-        let d = score(c, b, mask, shape) - sum[g] / count[g];
+        let d = x(b) - sum[g];
         ssd[g] += d * d;
     }
 }
 
-/// [`group_moments`] of precomputed row values.
-fn composite_moments(
-    rows: &[f64],
-    groups: &[u32],
+/// Groups of two or more with no spread.
+fn zero_variance(count: &[f64], ssd: &[f64]) -> usize {
+    count
+        .iter()
+        .zip(ssd)
+        .filter(|&(&k, &s)| k >= 2.0 && s == 0.0)
+        .count()
+}
+
+/// Turns each group's `(mean, ssd)` in `(centre, ssd)` into the `(c_g, m_g)` of
+/// `A = (x - c_g) * m_g` (module docs, including the singleton and zero-variance rules).
+#[allow(clippy::too_many_arguments)]
+fn affine(
+    est: GroupEstimator,
+    scale: GroupScale,
+    batch_std: f64,
+    conv: Convention,
+    eps: f64,
     count: &[f64],
-    sum: &mut [f64],
-    ssd: &mut [f64],
+    centre: &mut [f64],
+    mult: &mut [f64],
 ) {
-    sum.fill(0.0);
-    ssd.fill(0.0);
-    for (b, &g) in groups.iter().enumerate() {
-        sum[g as usize] += rows[b];
-    }
-    for (b, &g) in groups.iter().enumerate() {
-        let g = g as usize;
-        let d = rows[b] - sum[g] / count[g];
-        ssd[g] += d * d;
+    for g in 0..count.len() {
+        let k = count[g];
+        if k < 2.0 {
+            // A group of one: verl centres at 0 and keeps GRPO's std of 1; trl gives 0.
+            centre[g] = 0.0;
+            mult[g] = match (conv, est, scale) {
+                (Convention::Trl, _, _) => 0.0,
+                (Convention::Verl, GroupEstimator::Grpo, GroupScale::Group) => 1.0 / (1.0 + eps),
+                (Convention::Verl, GroupEstimator::Grpo, GroupScale::Batch) => {
+                    1.0 / (batch_std + eps)
+                }
+                (Convention::Verl, _, _) => 1.0,
+            };
+            continue;
+        }
+        let ssd = mult[g];
+        mult[g] = if ssd == 0.0 {
+            0.0 // every member equals the mean: exactly 0
+        } else {
+            match (est, scale) {
+                (GroupEstimator::Grpo, GroupScale::Group) => {
+                    1.0 / (libm::sqrt(ssd / (k - 1.0)) + eps)
+                }
+                (GroupEstimator::Grpo, GroupScale::Batch) => 1.0 / (batch_std + eps),
+                (GroupEstimator::Rloo, _) => k / (k - 1.0),
+                _ => 1.0,
+            }
+        };
     }
 }
 
@@ -447,39 +465,6 @@ fn sample_std(x: &[f64]) -> f64 {
     let mean = x.iter().sum::<f64>() / x.len() as f64;
     let ss: f64 = x.iter().map(|&v| (v - mean) * (v - mean)).sum();
     libm::sqrt(ss / (x.len() - 1) as f64)
-}
-
-/// GRPO's normalisation of `x` in a group of `k` members with sum `s` and squared
-/// deviations `ssd` (module docs, including the singleton and zero-variance rules).
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn normalized(
-    x: f64,
-    k: f64,
-    s: f64,
-    ssd: f64,
-    scale: GroupScale,
-    batch_std: f64,
-    conv: Convention,
-    eps: f64,
-) -> f64 {
-    if k < 2.0 {
-        return match (conv, scale) {
-            (Convention::Trl, _) => 0.0,
-            (Convention::Verl, GroupScale::None) => x,
-            (Convention::Verl, GroupScale::Group) => x / (1.0 + eps),
-            (Convention::Verl, GroupScale::Batch) => x / (batch_std + eps),
-        };
-    }
-    let centered = x - s / k;
-    if ssd == 0.0 {
-        return 0.0;
-    }
-    match scale {
-        GroupScale::Group => centered / (libm::sqrt(ssd / (k - 1.0)) + eps),
-        GroupScale::Batch => centered / (batch_std + eps),
-        GroupScale::None => centered,
-    }
 }
 
 /// The convention's final whitening of the per-row advantages (module docs).

@@ -255,7 +255,7 @@ fn group_advantages_flat<'py>(
     rewards: Vec<PyReadonlyArray1<'py, f32>>,
     dense: Vec<bool>,
     weights: PyReadonlyArray1<'py, f32>,
-    groups: Vec<u32>,
+    groups: PyReadonlyArray1<'py, u32>,
     num_groups: usize,
     mask: PyReadonlyArray1<'py, u8>,
     batch: usize,
@@ -268,6 +268,9 @@ fn group_advantages_flat<'py>(
 ) -> PyResult<(Bound<'py, PyArray1<f32>>, usize, usize, usize)> {
     let chs = channels(&rewards, &dense)?;
     let (w, m) = (slice("weights", &weights)?, mask_slice(&mask)?);
+    let groups = groups
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("`groups` must be C-contiguous"))?;
     let mut params = GroupParams::new(
         parse("estimator", estimator)?,
         parse("convention", convention)?,
@@ -284,7 +287,7 @@ fn group_advantages_flat<'py>(
             group_advantages(
                 &chs,
                 w,
-                &groups,
+                groups,
                 num_groups,
                 m,
                 Shape::new(batch, len),

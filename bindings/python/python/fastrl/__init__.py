@@ -386,14 +386,20 @@ def group_advantages(rewards, groups, weights=None, mask=None, estimator="grpo",
     labels = np.asarray(groups)
     if labels.ndim != 1 or labels.shape[0] != b:
         raise ValueError(f"`groups` has shape {labels.shape}, expected ({b},) (one label per response)")
-    uniq, ids = np.unique(labels, return_inverse=True)
+    if np.issubdtype(labels.dtype, np.integer) and labels.size and labels.min() >= 0 \
+            and labels.max() < 2 * b:
+        # Small non-negative ints are dense enough to use as ids directly.
+        ids, n_ids = labels, int(labels.max()) + 1
+    else:
+        uniq, ids = np.unique(labels, return_inverse=True)
+        n_ids = len(uniq)
     if mask is None and t is None and per_token:
         raise ValueError("`per_token=True` needs `mask` (or per-token rewards) to know the length")
     if t is None:
         t = 1 if mask is None else np.asarray(mask).shape[-1]
     m = _mask(mask, (b, t))
     adv, n_groups, singletons, zero_var = _fastrl.group_advantages_flat(
-        flat, dense, w, ids.astype(np.uint32).tolist(), int(len(uniq)), m.ravel(), b, t,
+        flat, dense, w, np.ascontiguousarray(ids, dtype=np.uint32), n_ids, m.ravel(), b, t,
         str(estimator), str(scale), str(convention),
         None if whiten is None else bool(whiten),
         None if group_size is None else int(group_size),
