@@ -11,6 +11,8 @@
 //! | Algorithm 1, line 11: advantages and target values | [`gae()`], [`whiten()`] |
 //! | Algorithm 1, lines 8-11 in one pass | [`fused_pass()`] |
 //! | Theorems 1 and 2 | [`Diagnostics`] |
+//! | beyond the paper: reference z-scores, the KL ball, Hedge's eta, optimistic steps | [`Normalization::Reference`], [`reference_stats`], [`ball`], [`AutoEta`], [`UpdateRule`] |
+//! | critic-free group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO) | [`group_advantages()`] |
 //!
 //! Baseline composers ([`Fixed`], [`Lagrangian`]) sit behind the same [`Composer`]
 //! trait so a trainer swaps them by configuration, and every composer's state saves to
