@@ -1,0 +1,145 @@
+//! Limits checked before any work: sizes against the data, and the memory a PPO step
+//! needs against what the machine has, refused with both numbers.
+
+use crate::config::Config;
+use crate::corpus::Corpus;
+use crate::error::TrainerError;
+use crate::model::causal_lm::CausalLm;
+
+/// Bytes a PPO step needs at least, from the model's shape and the config's sizes.
+///
+/// The larger of the rollout (no gradients: policy and reference logits and their
+/// log-softmax `2 B R V`, the KV cache `2 layers B T E`, one layer's attention `2 B H T^2`)
+/// and a minibatch update (autograd keeps per layer about `16 mb T E` activations and
+/// `3 mb H T^2` attention values, and `3 mb R V` for the logits), plus the weights:
+/// policy, its gradient and Adam's two moments, and the reference (`5 P`), all `f32`.
+/// `T = max_context_tokens + max_response_tokens`. A lower bound: libtorch's workspace
+/// and the allocator's slack come on top.
+pub fn step_bytes(cfg: &Config, model: &dyn CausalLm) -> u64 {
+    let d = model.dims();
+    // In f64: a mistyped size must give a large number, not an overflow.
+    let b = cfg.ppo.batch_size as f64;
+    let mb = cfg.ppo.minibatch_size as f64;
+    let r = cfg.tokenizer.max_response_tokens as f64;
+    let t = (cfg.tokenizer.max_context_tokens + cfg.tokenizer.max_response_tokens) as f64;
+    let (v, e, h, l) = (
+        d.vocab as f64,
+        d.hidden as f64,
+        d.heads as f64,
+        d.layers as f64,
+    );
+    let rollout = 2.0 * b * r * v + 2.0 * l * b * t * e + 2.0 * b * h * t * t;
+    let update = l * (16.0 * mb * t * e + 3.0 * mb * h * t * t) + 3.0 * mb * r * v;
+    let weights = 5.0 * model.parameter_count() as f64;
+    (4.0 * (rollout.max(update) + weights)) as u64
+}
+
+/// Bytes of memory available on this machine (`MemAvailable` of `/proc/meminfo`), if
+/// known.
+pub fn available_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Checks the config against the corpus and, on the CPU, the step's memory against what
+/// the machine has. Returns notes to print (e.g. what an uneven minibatch split does).
+pub fn check(
+    cfg: &Config,
+    corpus: &Corpus,
+    model: &dyn CausalLm,
+) -> Result<Vec<String>, TrainerError> {
+    let n = corpus.train.len() as u64;
+    for (key, size) in [
+        ("ppo.batch_size", cfg.ppo.batch_size),
+        ("sft.batch_size", cfg.sft.batch_size),
+    ] {
+        if size as u64 > n {
+            return Err(TrainerError::Limit {
+                what: format!(
+                    "{key} {size} prompts per batch from {n} training pairs (lower {key} or \
+                     raise data.max_train_pairs)"
+                ),
+                need: size as u64,
+                have: n,
+            });
+        }
+    }
+    let need = step_bytes(cfg, model);
+    if model.device() == tch::Device::Cpu {
+        if let Some(have) = available_bytes() {
+            if need > have {
+                return Err(TrainerError::Limit {
+                    what: "memory of one PPO step in bytes (ppo.batch_size, \
+                           ppo.minibatch_size, tokenizer.max_*_tokens and the model's shape), \
+                           against MemAvailable"
+                        .into(),
+                    need,
+                    have,
+                });
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    let (b, m) = (cfg.ppo.batch_size, cfg.ppo.minibatch_size);
+    if b % m != 0 {
+        notes.push(format!(
+            "note: ppo.minibatch_size {m} does not divide ppo.batch_size {b}: each epoch has \
+             {} minibatches of {m} rows and one of {} rows, each one optimiser step",
+            b / m,
+            b % m
+        ));
+    }
+    Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gpt2::{Gpt2Config, Gpt2Model};
+
+    #[test]
+    fn the_step_estimate_is_its_formula_and_too_much_is_refused() {
+        let m =
+            Gpt2Model::new(&Gpt2Config::with_shape(100, 32, 16, 2, 2), tch::Device::Cpu).unwrap();
+        let cfg = Config::resolve("smoke", None, &[]).unwrap();
+        // smoke: B 8, mb 4, R 8, T 32; V 100, E 16, H 2, L 2.
+        let rollout =
+            2.0 * 8.0 * 8.0 * 100.0 + 2.0 * 2.0 * 8.0 * 32.0 * 16.0 + 2.0 * 8.0 * 2.0 * 1024.0;
+        let update =
+            2.0 * (16.0 * 4.0 * 32.0 * 16.0 + 3.0 * 4.0 * 2.0 * 1024.0) + 3.0 * 4.0 * 8.0 * 100.0;
+        let want = 4.0 * (f64::max(rollout, update) + 5.0 * m.parameter_count() as f64);
+        assert_eq!(step_bytes(&cfg, &m), want as u64);
+        let mut big = cfg.clone();
+        big.ppo.batch_size = 1 << 40;
+        big.ppo.minibatch_size = 1 << 40;
+        assert!(step_bytes(&big, &m) > 1 << 50);
+        let corpus = Corpus {
+            train: vec![
+                fastrl_data::Pair {
+                    context: "a".into(),
+                    response: "b".into(),
+                    dialogue: 0,
+                    turn: 1,
+                };
+                3
+            ],
+            eval: vec![],
+        };
+        let e = check(&cfg, &corpus, &m).unwrap_err().to_string();
+        assert!(
+            e.contains("ppo.batch_size 8") && e.contains("needs 8, has 3"),
+            "{e}"
+        );
+        let mut odd = cfg.clone();
+        odd.sft.batch_size = 2;
+        odd.ppo.batch_size = 3;
+        odd.ppo.minibatch_size = 2;
+        let notes = check(&odd, &corpus, &m).unwrap();
+        assert!(
+            notes[0].contains("1 minibatches of 2 rows and one of 1 rows"),
+            "{notes:?}"
+        );
+    }
+}
