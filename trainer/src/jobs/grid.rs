@@ -104,6 +104,9 @@ pub fn drive(
             read_json(&done)?
         } else {
             let c = cell_config(cfg, cell, &dir, &sft_eval, &sft_eval_path)?;
+            std::fs::create_dir_all(&dir).map_err(|e| TrainerError::io(&dir, e))?;
+            let cp = dir.join("config.toml");
+            std::fs::write(&cp, c.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
             tch::manual_seed(cell.seed as i64);
             let resume = !crate::io::checkpoint::list(&dir.join("ppo"))?.is_empty();
             let fin = ppo_stage(&c, dev, corpus, sft_dir, resume)?;
