@@ -15,6 +15,8 @@
 //! - [`model`]: the `CausalLm` interface, GPT-2, safetensors, tokenizer;
 //! - [`config`], [`corpus`], [`optim`], [`rng`], [`error`].
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod corpus;
 pub mod error;

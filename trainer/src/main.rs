@@ -1,6 +1,8 @@
 //! `fastrl-trainer`: the command line, argument parsing and dispatch only; the work is
 //! in [`fastrl_trainer::jobs`]. `fastrl-trainer run` does the default job.
 
+#![forbid(unsafe_code)]
+
 use clap::{Args, Parser, Subcommand};
 use fastrl_trainer::config::Config;
 use fastrl_trainer::jobs::{grid, rating, run, sample, stages};
@@ -149,7 +151,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             let (cfg, dev) = common.setup()?;
             let corpus = stages::load_corpus(&cfg)?;
             let sft_dir = stages::sft_stage(&cfg, dev, &corpus)?;
-            let cells = grid::standard_cells(seeds);
+            let cells = fastrl_trainer::eval::grid::cells(seeds);
             let o = grid::drive(&cfg, dev, &corpus, &sft_dir, &cells, &common.preset)?;
             println!(
                 "grid of {} runs done in {:.0} s -> {}",

@@ -6,7 +6,7 @@ use crate::config::{ComposerChoice, Config};
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
 use crate::eval::figures::{figures, CellRun};
-use crate::eval::grid::{cells_over, Cell};
+use crate::eval::grid::Cell;
 use crate::eval::report::report;
 use crate::io::jsonl::{read_json, read_lines, write_json};
 use crate::io::records::{EvalReport, StepMetrics};
@@ -187,9 +187,4 @@ fn all_rewards(cells: &[Cell]) -> Vec<crate::rewards::kind::RewardKind> {
         }
     }
     all
-}
-
-/// The grid over `seeds` seeds ([`crate::eval::grid::reward_sets`]).
-pub fn standard_cells(seeds: u64) -> Vec<Cell> {
-    cells_over(&crate::eval::grid::reward_sets(), seeds)
 }
