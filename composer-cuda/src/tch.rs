@@ -82,6 +82,13 @@ impl TchFused {
         })
     }
 
+    /// Free and total memory of this device in bytes (the driver's `cuMemGetInfo`; memory
+    /// libtorch's caching allocator holds counts as used).
+    pub fn memory(&self) -> Result<(u64, u64), CudaError> {
+        let (free, total) = self.gpu.context().mem_get_info()?;
+        Ok((free as u64, total as u64))
+    }
+
     /// Composition + KL penalty + GAE + returns (+ whitening), then a wait for the
     /// stream and a check of the status word.
     pub fn run(

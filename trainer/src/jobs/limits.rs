@@ -43,8 +43,24 @@ pub fn available_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Checks the config against the corpus and, on the CPU, the step's memory against what
-/// the machine has. Returns notes to print (e.g. what an uneven minibatch split does).
+/// Bytes free on `device` and where the number comes from: `MemAvailable` for the CPU;
+/// the driver's free memory for a CUDA device (feature `cuda`); `None` when unknown
+/// (a CUDA device without the `cuda` feature: libtorch through tch has no such query).
+pub fn available_on(device: tch::Device) -> Result<Option<(u64, &'static str)>, TrainerError> {
+    match device {
+        tch::Device::Cpu => Ok(available_bytes().map(|b| (b, "MemAvailable"))),
+        #[cfg(feature = "cuda")]
+        tch::Device::Cuda(i) => match composer_cuda::tch::TchFused::new(i) {
+            Ok(g) => Ok(Some((g.memory()?.0, "the CUDA device's free memory"))),
+            Err(composer_cuda::CudaError::NoCuda { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Checks the config against the corpus and the step's memory against what the device
+/// has ([`available_on`]). Returns notes to print (e.g. what an uneven minibatch split does).
 pub fn check(
     cfg: &Config,
     corpus: &Corpus,
@@ -67,18 +83,16 @@ pub fn check(
         }
     }
     let need = step_bytes(cfg, model);
-    if model.device() == tch::Device::Cpu {
-        if let Some(have) = available_bytes() {
-            if need > have {
-                return Err(TrainerError::Limit {
-                    what: "memory of one PPO step in bytes (ppo.batch_size, \
-                           ppo.minibatch_size, tokenizer.max_*_tokens and the model's shape), \
-                           against MemAvailable"
-                        .into(),
-                    need,
-                    have,
-                });
-            }
+    if let Some((have, what)) = available_on(model.device())? {
+        if need > have {
+            return Err(TrainerError::Limit {
+                what: format!(
+                    "memory of one PPO step in bytes (ppo.batch_size, ppo.minibatch_size, \
+                     tokenizer.max_*_tokens and the model's shape), against {what}"
+                ),
+                need,
+                have,
+            });
         }
     }
     let mut notes = Vec::new();
