@@ -396,3 +396,41 @@ fn sentence_placement_trains() {
     }
     println!("sentence-placed constant 0.7: batch means {means:?}");
 }
+
+#[test]
+fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
+    // A learning rate of 1e30: the first Adam step moves every weight by about 1e30, the
+    // next forward overflows f32 and the loss is NaN.
+    let (cfg, tok, model, c) = setup(&["ppo.lr=1e30", "sft.lr=1e30", "sft.steps=5"]);
+    let log = tmp("nan-sft-log");
+    let e = sft(&cfg, &model, &tok, &c, &log).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainerError::NonFiniteLoss {
+                phase: "SFT",
+                step: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("lower sft.lr"), "{e}");
+    std::fs::remove_file(&log).ok();
+    let (cfg, tok, model, c) = setup(&["ppo.lr=1e30"]);
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    let e = p.step().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainerError::NonFiniteLoss {
+                phase: "PPO",
+                step: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // One minibatch was applied; the NaN one was not.
+    assert_eq!(p.opt.step, 1);
+}
