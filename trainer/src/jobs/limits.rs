@@ -156,4 +156,23 @@ mod tests {
             "{notes:?}"
         );
     }
+
+    #[test]
+    fn every_preset_fits_in_8_gib() {
+        for (name, _) in crate::config::PRESETS {
+            let cfg = Config::resolve(name, None, &[]).unwrap();
+            let m = &cfg.model;
+            let shape = Gpt2Config::with_shape(
+                cfg.tokenizer.vocab_size as i64,
+                m.n_positions,
+                m.n_embd,
+                m.n_layer,
+                m.n_head,
+            );
+            let model = Gpt2Model::new(&shape, tch::Device::Cpu).unwrap();
+            let need = step_bytes(&cfg, &model);
+            println!("{name}: {:.2} GiB", need as f64 / (1u64 << 30) as f64);
+            assert!(need < 8 << 30, "{name}: {need} bytes");
+        }
+    }
 }
