@@ -26,9 +26,19 @@ export FASTRL_REQUIRE_DATA=1  # chitchat-dataset, installed into .venv above
 step "unit, integration, property and doc tests; C ABI; CUDA kernels through NVRTC (release)"
 cargo test --workspace --release
 
-step "GPU equivalence tests (run where a driver is present, SKIPPED here otherwise)"
-cargo test -p composer-cuda --release --test gpu -- --nocapture 2>&1 | grep -E "SKIPPED|test result" || true
-cargo test -p fastrl-trainer --features cuda --release --test gpu_fused -- --nocapture 2>&1 | grep -E "SKIPPED|test result"
+step "GPU equivalence tests (run where a driver is present, SKIPPED here otherwise; FASTRL_REQUIRE_GPU=1 makes SKIPPED a failure)"
+# A failing test fails the script (pipefail); only the SKIPPED / result lines are shown.
+gpu_test() {
+    local out
+    out=$("$@" -- --nocapture 2>&1) || { printf '%s\n' "$out"; return 1; }
+    grep -E "SKIPPED|test result" <<<"$out"
+    if [ "${FASTRL_REQUIRE_GPU:-0}" = 1 ] && grep -q SKIPPED <<<"$out"; then
+        echo "error: FASTRL_REQUIRE_GPU=1 but a GPU test was skipped" >&2
+        return 1
+    fi
+}
+gpu_test cargo test -p composer-cuda --release --test gpu
+gpu_test cargo test -p fastrl-trainer --features cuda --release --test gpu_fused
 
 step "benchmarks compile and run once each (criterion test mode)"
 cargo test -p fastrl-benches --release --benches

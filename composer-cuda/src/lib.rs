@@ -26,6 +26,8 @@ pub mod error;
 pub mod launch;
 pub mod params;
 pub mod source;
+#[cfg(feature = "tch")]
+pub mod tch;
 
 pub use device::{
     fused_shared_bytes, initial_update_state, Dtype, FusedVariant, Gpu, STAGED_MAX_LEN,

@@ -1,7 +1,7 @@
 //! The corpus as (context, response) pairs with the fixed train/validation/test split of
 //! `fastrl-data`.
 
-use crate::config::DataConfig;
+use crate::config::{CorpusChoice, DataConfig};
 use crate::error::TrainerError;
 use fastrl_data::{chitchat, dailydialog, pairs, Dialogue, Pair, PairConfig, Split};
 use std::path::{Path, PathBuf};
@@ -16,8 +16,8 @@ pub struct Corpus {
 }
 
 fn dialogues(cfg: &DataConfig, root: &Path) -> Result<Vec<Dialogue>, TrainerError> {
-    Ok(match cfg.corpus.as_str() {
-        "chitchat" => {
+    Ok(match cfg.corpus {
+        CorpusChoice::Chitchat => {
             let path = if cfg.path.is_empty() {
                 chitchat::find(root)?
             } else {
@@ -28,7 +28,7 @@ fn dialogues(cfg: &DataConfig, root: &Path) -> Result<Vec<Dialogue>, TrainerErro
                 .map(|c| c.dialogue)
                 .collect()
         }
-        "dailydialog" => {
+        CorpusChoice::Dailydialog => {
             if cfg.path.is_empty() {
                 return Err(TrainerError::Config(
                     "data.corpus = \"dailydialog\" needs data.path = the release's \
@@ -41,7 +41,6 @@ fn dialogues(cfg: &DataConfig, root: &Path) -> Result<Vec<Dialogue>, TrainerErro
                 .map(|d| d.dialogue)
                 .collect()
         }
-        other => return Err(TrainerError::Config(format!("unknown corpus {other:?}"))),
     })
 }
 
@@ -68,7 +67,7 @@ impl Corpus {
             return Err(TrainerError::Data(format!(
                 "the {} corpus gave {} training and {} validation pairs; it needs both \
                  (check data.path and data.max_*_pairs)",
-                cfg.corpus,
+                cfg.corpus.name(),
                 train.len(),
                 eval.len()
             )));

@@ -3,7 +3,13 @@
 use std::process::Command;
 
 fn run(args: &[&str]) -> (bool, String) {
+    run_in(std::path::Path::new("."), args)
+}
+
+/// Runs the binary in `dir` (where `.venv` is looked for).
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fastrl-trainer"))
+        .current_dir(dir)
         .args(args)
         .output()
         .expect("run fastrl-trainer");
@@ -77,5 +83,38 @@ fn bad_input_is_one_clear_message() {
         "hi",
     ]);
     assert!(!ok && err.contains("no config.json"), "{err}");
+    // A batch larger than the prompt set is refused before SFT, with both numbers (the
+    // old code trained SFT, then the kernel killed the process with no message). Needs
+    // the Chit Chat corpus in the project's .venv.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if fastrl_data::chitchat::find(&root).is_err() {
+        assert!(
+            std::env::var_os("FASTRL_REQUIRE_DATA").is_none(),
+            "FASTRL_REQUIRE_DATA is set but chitchat-dataset is missing"
+        );
+        println!("SKIPPED: the batch-size limit (chitchat-dataset not in .venv)");
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
+    let (ok, err) = run_in(
+        &root,
+        &[
+            "sft",
+            "--preset",
+            "smoke",
+            "--set",
+            &out_dir,
+            "--set",
+            "ppo.batch_size=1000000000",
+            "--set",
+            "ppo.minibatch_size=4",
+        ],
+    );
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("ppo.batch_size") && err.contains("needs 1000000000, has 400"),
+        "{err}"
+    );
+    assert!(!dir.join("sft-metrics.jsonl").exists(), "SFT ran: {err}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,8 +4,9 @@
 //! is 1 and falls for an unrelated text. Needs .venv (SKIPPED without it unless
 //! FASTRL_REQUIRE_VENV=1).
 
-use fastrl_trainer::encoder::{BertScore, Encoder, Semantic, Shared};
-use fastrl_trainer::rewards::Reward;
+use fastrl_trainer::rewards::encoder::{Encoder, Shared};
+use fastrl_trainer::rewards::reward::Reward;
+use fastrl_trainer::rewards::similarity::{BertScore, Semantic};
 mod common;
 
 use common::python;
@@ -56,10 +57,10 @@ fn embeddings_equal_sentence_transformers() {
     // The rewards.
     let shared = Shared::new(enc);
     let bs = BertScore(shared.clone());
-    let same = bs.score(texts[0], texts[0]);
+    let same = bs.score(texts[0], texts[0]).unwrap();
     assert!((same - 1.0).abs() < 1e-5, "{same}");
-    let near = bs.score("how are you today?", texts[0]);
-    let far = bs.score("the beach is lovely", texts[0]);
+    let near = bs.score("how are you today?", texts[0]).unwrap();
+    let far = bs.score("the beach is lovely", texts[0]).unwrap();
     assert!(near > far, "{near} vs {far}");
     // The batched form (one forward, masked matching) equals the pair-by-pair one over
     // rows of different lengths, an empty response included.
@@ -74,9 +75,9 @@ fn embeddings_equal_sentence_transformers() {
     ]
     .map(String::from)
     .to_vec();
-    let batched = bs.score_batch(&hyps, &refs);
+    let batched = bs.score_batch(&hyps, &refs).unwrap();
     for ((h, r), b) in hyps.iter().zip(&refs).zip(&batched) {
-        let one = bs.score(h, r);
+        let one = bs.score(h, r).unwrap();
         assert!(
             (one - b).abs() < 1e-5,
             "{h:?}/{r:?}: pair {one} vs batch {b}"
@@ -86,11 +87,11 @@ fn embeddings_equal_sentence_transformers() {
     // `semantic` then `bertscore` on the same texts: the second reuses the first's
     // forward and must give the same scores as a fresh one.
     let sem = Semantic(shared.clone());
-    let s1 = sem.score_batch(&hyps, &refs);
-    assert_eq!(bs.score_batch(&hyps, &refs), batched);
-    assert_eq!(sem.score_batch(&hyps, &refs), s1);
+    let s1 = sem.score_batch(&hyps, &refs).unwrap();
+    assert_eq!(bs.score_batch(&hyps, &refs).unwrap(), batched);
+    assert_eq!(sem.score_batch(&hyps, &refs).unwrap(), s1);
     let sem = Semantic(shared);
     assert!(s1.iter().all(|x| x.is_finite()));
-    assert!((sem.score(texts[1], texts[1]) - 1.0).abs() < 1e-5);
-    assert!(sem.score("how are you?", texts[0]) > sem.score(texts[2], texts[0]));
+    assert!((sem.score(texts[1], texts[1]).unwrap() - 1.0).abs() < 1e-5);
+    assert!(sem.score("how are you?", texts[0]).unwrap() > sem.score(texts[2], texts[0]).unwrap());
 }

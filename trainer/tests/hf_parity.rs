@@ -4,7 +4,7 @@
 //! transformers 5.24.0); without the .venv the test prints SKIPPED, unless
 //! FASTRL_REQUIRE_VENV=1 (scripts/test.sh sets it), where that is a failure.
 
-use fastrl_trainer::model::Model;
+use fastrl_trainer::model::gpt2::Gpt2Model;
 mod common;
 
 use common::python;
@@ -47,7 +47,7 @@ fn logits_equal_transformers() {
                 .map(|x| x.as_f64().unwrap() as f32)
         })
         .collect();
-    let model = Model::load_dir(&dir, Device::Cpu).expect("load");
+    let model = Gpt2Model::load_dir(&dir, Device::Cpu).expect("load");
     let got = model.net.forward_full(&ids, &mask).logits;
     let want = Tensor::from_slice(&want).view([2, 7, 61]);
     // Left padding: compare the valid positions only (HF's logits at padded positions
@@ -65,7 +65,9 @@ fn logits_equal_transformers() {
         serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
     cfg["n_embd"] = serde_json::json!(64);
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let err = Model::load_dir(&dir, Device::Cpu).unwrap_err().to_string();
+    let err = Gpt2Model::load_dir(&dir, Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("another model shape"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

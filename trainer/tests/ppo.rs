@@ -2,17 +2,23 @@
 //! - learning: with two conflicting word-count rewards the composite rises and the
 //!   lagging reward's weight grows above 1/2;
 //! - resume: k steps, checkpoint, resume, and the metrics equal an uninterrupted run;
+//! - damaged checkpoints: a truncated newest policy or a broken LATEST falls back to the
+//!   newest valid checkpoint, and the resumed log still equals an uninterrupted one;
 //! - bad input: a NaN reward stops before the optimiser; a tokenizer from another model
-//!   is refused; a broken LATEST is named.
+//!   is refused.
 
 use fastrl_data::Pair;
 use fastrl_trainer::config::Config;
 use fastrl_trainer::corpus::Corpus;
-use fastrl_trainer::model::{Gpt2Config, Model};
-use fastrl_trainer::optim::Rng;
-use fastrl_trainer::ppo::{self, Ppo};
-use fastrl_trainer::rewards::Reward;
-use fastrl_trainer::tokenizer::Tok;
+use fastrl_trainer::io::records::StepMetrics;
+use fastrl_trainer::jobs::train::train;
+use fastrl_trainer::model::gpt2::{Gpt2Config, Gpt2Model};
+use fastrl_trainer::model::tokenizer::Tok;
+use fastrl_trainer::rewards::reward::Reward;
+use fastrl_trainer::rl::ppo::Ppo;
+use fastrl_trainer::rl::sft::sft;
+use fastrl_trainer::rng::Rng;
+use fastrl_trainer::TrainerError;
 use std::path::PathBuf;
 use tch::Device;
 
@@ -50,12 +56,12 @@ impl Reward for WordShare {
     fn name(&self) -> &str {
         self.name
     }
-    fn score(&self, response: &str, _reference: &str) -> f64 {
+    fn score(&self, response: &str, _reference: &str) -> Result<f64, TrainerError> {
         let w: Vec<&str> = response.split_whitespace().collect();
         if w.is_empty() {
-            return 0.0;
+            return Ok(0.0);
         }
-        self.scale * w.iter().filter(|&&x| x == self.word).count() as f64 / w.len() as f64
+        Ok(self.scale * w.iter().filter(|&&x| x == self.word).count() as f64 / w.len() as f64)
     }
 }
 
@@ -64,8 +70,20 @@ impl Reward for Nan {
     fn name(&self) -> &str {
         "nan"
     }
-    fn score(&self, _: &str, _: &str) -> f64 {
-        f64::NAN
+    fn score(&self, _: &str, _: &str) -> Result<f64, TrainerError> {
+        Ok(f64::NAN)
+    }
+}
+
+/// The same score for every response: with sentence placement, a row's total is this
+/// score whenever the response has a sentence.
+struct Constant(f64);
+impl Reward for Constant {
+    fn name(&self) -> &str {
+        "constant"
+    }
+    fn score(&self, _: &str, _: &str) -> Result<f64, TrainerError> {
+        Ok(self.0)
     }
 }
 
@@ -79,7 +97,7 @@ fn tmp(name: &str) -> PathBuf {
 /// interleave seeding and initialisation.
 static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn setup(sets: &[&str]) -> (Config, Tok, Model, Corpus) {
+fn setup(sets: &[&str]) -> (Config, Tok, Gpt2Model, Corpus) {
     tch::set_num_threads(1);
     let mut all = vec![
         "ppo.batch_size=16".to_string(),
@@ -114,7 +132,7 @@ fn setup(sets: &[&str]) -> (Config, Tok, Model, Corpus) {
     let model = {
         let _g = INIT.lock().unwrap_or_else(|e| e.into_inner());
         tch::manual_seed(11);
-        Model::new(&mc, Device::Cpu).unwrap()
+        Gpt2Model::new(&mc, Device::Cpu).unwrap()
     };
     (cfg, tok, model, c)
 }
@@ -137,7 +155,7 @@ fn conflicting(p: &mut Ppo) {
 
 #[test]
 fn composite_rises_and_the_lagging_reward_gains_weight() {
-    let (cfg, tok, mut model, c) = setup(&[
+    let (cfg, tok, model, c) = setup(&[
         "ppo.steps=60",
         "composer.eta=5.0",
         "sft.steps=150",
@@ -146,17 +164,15 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
     ]);
     // A short SFT first, so responses are words of the corpus (each about 1/6 of them).
     let log = tmp("sft-log");
-    ppo::sft(&cfg, &mut model, &tok, &c, &log).unwrap();
+    sft(&cfg, &model, &tok, &c, &log).unwrap();
     std::fs::remove_file(&log).ok();
-    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
     conflicting(&mut p);
     let mut lines = Vec::new();
     for _ in 0..cfg.ppo.steps {
-        lines.push(p.step().unwrap().line);
+        lines.push(p.step().unwrap());
     }
-    let composite = |l: &serde_json::Value| {
-        l["rewards"]["share_a"].as_f64().unwrap() + l["rewards"]["share_b"].as_f64().unwrap()
-    };
+    let composite = |l: &StepMetrics| l.rewards["share_a"] + l.rewards["share_b"];
     let first: f64 = lines[..10].iter().map(composite).sum::<f64>() / 10.0;
     let last: f64 = lines[50..].iter().map(composite).sum::<f64>() / 10.0;
     assert!(
@@ -169,13 +185,19 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
     // the right means in the right order). Where the policy then overshoots, the
     // weights swing back: with eta = 5 the last iterate cycles (tests/synthetic_maxmin.rs
     // in the workspace shows why), so no single step's weight is asserted.
-    let get = |l: &serde_json::Value, k: &str, r: &str| l[k][r].as_f64().unwrap();
+    let get = |l: &StepMetrics, k: &str, r: &str| {
+        if k == "weights" {
+            l.weights[r]
+        } else {
+            l.rewards[r]
+        }
+    };
     let wb: Vec<f64> = std::iter::once(0.5)
         .chain(lines.iter().map(|l| get(l, "weights", "share_b")))
         .collect();
     assert!(
         get(&lines[0], "rewards", "share_b") < get(&lines[0], "rewards", "share_a"),
-        "b should lag at the start: {}",
+        "b should lag at the start: {:?}",
         lines[0]
     );
     assert!(
@@ -207,15 +229,18 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
 
 #[test]
 fn resume_continues_exactly() {
-    let strip = |text: &str| -> Vec<serde_json::Value> {
+    // Everything but the timings.
+    let strip = |text: &str| -> Vec<StepMetrics> {
         text.lines()
             .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let o = v.as_object_mut().unwrap();
-                o.remove("step_s");
-                o.remove("tokens_per_s");
-                o.remove("phase_s");
-                v
+                let mut m: StepMetrics = serde_json::from_str(l).unwrap();
+                m.step_s = 0.0;
+                m.tokens_per_s = 0.0;
+                m.phase_s = serde_json::from_str(
+                    r#"{"forward": 0, "fused": 0, "generate": 0, "score": 0, "train": 0}"#,
+                )
+                .unwrap();
+                m
             })
             .collect()
     };
@@ -224,8 +249,8 @@ fn resume_continues_exactly() {
     // Uninterrupted: 4 steps, evaluated before the first and after every step.
     let (cfg, tok, model, c) = setup(&[&["ppo.steps=4"][..], &ck].concat());
     let a_dir = tmp("a");
-    ppo::train(
-        Ppo::new(&cfg, model, tok, &c).unwrap(),
+    train(
+        Ppo::new(&cfg, Box::new(model), tok, &c).unwrap(),
         &a_dir,
         false,
         &c.eval,
@@ -248,8 +273,8 @@ fn resume_continues_exactly() {
     // when the process died; resumed by a new object from a fresh model.
     let (cfg2, tok, model, c) = setup(&[&["ppo.steps=2"][..], &ck].concat());
     let b_dir = tmp("b");
-    ppo::train(
-        Ppo::new(&cfg2, model, tok, &c).unwrap(),
+    train(
+        Ppo::new(&cfg2, Box::new(model), tok, &c).unwrap(),
         &b_dir,
         false,
         &c.eval,
@@ -267,8 +292,8 @@ fn resume_continues_exactly() {
             let _ = v.fill_(0.5);
         }
     });
-    let p = ppo::train(
-        Ppo::new(&cfg3, model, tok, &c).unwrap(),
+    let p = train(
+        Ppo::new(&cfg3, Box::new(model), tok, &c).unwrap(),
         &b_dir,
         true,
         &c.eval,
@@ -278,11 +303,36 @@ fn resume_continues_exactly() {
     let b = strip(&read(&b_dir, "metrics.jsonl"));
     assert_eq!(a, b);
     assert_eq!(a_curve, read(&b_dir, "eval-curve.jsonl"));
-    // A LATEST naming an incomplete checkpoint is refused with the fix.
+    // A truncated newest policy (a bad disk): --resume verifies the checksums, falls
+    // back to the older checkpoint (step 2; two are kept) and the log still equals the
+    // uninterrupted one. (The old code deleted older checkpoints on save, so this run
+    // could not resume at all.)
+    let pp = b_dir.join("ckpt-000004/policy.safetensors");
+    let bytes = std::fs::read(&pp).unwrap();
+    std::fs::write(&pp, &bytes[..bytes.len() - 100]).unwrap();
+    let (cfg5, tok, model, c) = setup(&[&["ppo.steps=4"][..], &ck].concat());
+    let p = train(
+        Ppo::new(&cfg5, Box::new(model), tok, &c).unwrap(),
+        &b_dir,
+        true,
+        &c.eval,
+    )
+    .unwrap();
+    assert_eq!(p.step, 4);
+    assert_eq!(a, strip(&read(&b_dir, "metrics.jsonl")));
+    assert_eq!(a_curve, read(&b_dir, "eval-curve.jsonl"));
+    // A LATEST naming a checkpoint that does not exist: the newest valid one is used
+    // (with a warning), not an error and not silence.
     std::fs::write(b_dir.join("LATEST"), "ckpt-999999").unwrap();
     let (cfg4, tok, model, c) = setup(&["ppo.steps=5"]);
-    let e = ppo::train(Ppo::new(&cfg4, model, tok, &c).unwrap(), &b_dir, true, &[]).unwrap_err();
-    assert!(e.to_string().contains("incomplete"), "{e}");
+    let p = train(
+        Ppo::new(&cfg4, Box::new(model), tok, &c).unwrap(),
+        &b_dir,
+        true,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(p.step, 5);
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
 }
@@ -290,7 +340,7 @@ fn resume_continues_exactly() {
 #[test]
 fn a_nan_reward_stops_before_the_optimiser() {
     let (cfg, tok, model, c) = setup(&["ppo.steps=1"]);
-    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
     p.rewards = vec![Box::new(Nan), Box::new(Nan)];
     let before = p.opt.step;
     let e = p.step().unwrap_err().to_string();
@@ -311,8 +361,10 @@ fn a_tokenizer_from_another_model_is_refused() {
         layer_norm_epsilon: 1e-5,
         activation_function: "gelu_new".into(),
     };
-    let small = Model::new(&mc, Device::Cpu).unwrap();
-    let e = Ppo::new(&cfg, small, tok, &c).unwrap_err().to_string();
+    let small = Gpt2Model::new(&mc, Device::Cpu).unwrap();
+    let e = Ppo::new(&cfg, Box::new(small), tok, &c)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("do not belong together"), "{e}");
 }
 
@@ -322,12 +374,63 @@ fn sentence_placement_trains() {
         "ppo.steps=3",
         "composer.placement=[\"sentence\", \"sequence\"]",
     ]);
-    let mut p = Ppo::new(&cfg, model, tok, &c).unwrap();
-    conflicting(&mut p);
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    // A constant 0.7 placed per sentence: each row's channel sums to 0.7 when the
+    // response has a sentence (and to 0 when it is blank), so the batch mean lies in
+    // (0, 0.7] and is 0.7 for most batches; an all-zero dense channel would give 0.
+    p.rewards = vec![
+        Box::new(Constant(0.7)),
+        Box::new(WordShare {
+            word: "b",
+            name: "share_b",
+            scale: 0.5,
+        }),
+    ];
+    let mut means = Vec::new();
     for _ in 0..3 {
-        let l = p.step().unwrap().line;
-        let a = l["rewards"]["share_a"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&a), "{l}");
-        assert!(l["policy_loss"].as_f64().unwrap().is_finite(), "{l}");
+        let l = p.step().unwrap();
+        let m = l.rewards["constant"];
+        assert!(m > 0.35 && m <= 0.7 + 1e-6, "{l:?}");
+        assert!(l.policy_loss.is_finite(), "{l:?}");
+        means.push(m);
     }
+    println!("sentence-placed constant 0.7: batch means {means:?}");
+}
+
+#[test]
+fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
+    // A learning rate of 1e30: the first Adam step moves every weight by about 1e30, the
+    // next forward overflows f32 and the loss is NaN.
+    let (cfg, tok, model, c) = setup(&["ppo.lr=1e30", "sft.lr=1e30", "sft.steps=5"]);
+    let log = tmp("nan-sft-log");
+    let e = sft(&cfg, &model, &tok, &c, &log).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainerError::NonFiniteLoss {
+                phase: "SFT",
+                step: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("lower sft.lr"), "{e}");
+    std::fs::remove_file(&log).ok();
+    let (cfg, tok, model, c) = setup(&["ppo.lr=1e30"]);
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    let e = p.step().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TrainerError::NonFiniteLoss {
+                phase: "PPO",
+                step: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // One minibatch was applied; the NaN one was not.
+    assert_eq!(p.opt.step, 1);
 }

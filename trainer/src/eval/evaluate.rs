@@ -3,27 +3,27 @@
 
 use crate::config::Config;
 use crate::error::TrainerError;
-use crate::model::Model;
-use crate::optim::Rng;
-use crate::ppo::{encode_with, generate};
-use crate::rewards::{score_all, Reward};
-use crate::tokenizer::Tok;
+use crate::io::records::{EvalReport, MEvalMetrics, Sample};
+use crate::model::causal_lm::CausalLm;
+use crate::model::tokenizer::Tok;
+use crate::rewards::reward::{score_all, Reward};
+use crate::rl::rollout::{encode_with, generate};
+use crate::rng::Rng;
 use fastrl_data::Pair;
-use serde_json::json;
 
 /// Samples one response per pair (the config's temperature and top-k, a fixed seed) and
-/// scores it. Returns a JSON object: per-reward means, mean response length, distinct-2,
+/// scores it. Returns per-reward means, mean response length, distinct-2,
 /// the six metrics of the paper's m_eval (corpus SacreBLEU, ROUGE-2 and ROUGE-L F,
 /// conditional entropy of 3-grams, 3-gram vocabulary and mean length without
 /// punctuation; GEM-metrics / RL4LMs definitions over 13a tokens), every response's score
 /// per reward (`scores`) and a few samples.
 pub fn evaluate(
     cfg: &Config,
-    model: &Model,
+    model: &dyn CausalLm,
     tok: &Tok,
     pairs: &[Pair],
     rewards: &[Box<dyn Reward>],
-) -> Result<serde_json::Value, TrainerError> {
+) -> Result<EvalReport, TrainerError> {
     let mut rng = Rng::new(cfg.run.seed ^ 0xe7a1);
     let mut texts = Vec::new();
     let mut refs = Vec::new();
@@ -45,14 +45,17 @@ pub fn evaluate(
         refs.extend(chunk.iter().map(|p| p.response.clone()));
     }
     let scores = score_all(rewards, &texts, &refs)?;
-    let mut means = serde_json::Map::new();
-    let mut each = serde_json::Map::new();
+    let mut means = std::collections::BTreeMap::new();
+    let mut each = std::collections::BTreeMap::new();
     for (r, s) in rewards.iter().zip(&scores) {
         means.insert(
             r.name().to_string(),
-            json!(s.iter().map(|&x| x as f64).sum::<f64>() / s.len().max(1) as f64),
+            s.iter().map(|&x| x as f64).sum::<f64>() / s.len().max(1) as f64,
         );
-        each.insert(r.name().to_string(), json!(s));
+        each.insert(
+            r.name().to_string(),
+            s.iter().map(|&x| f64::from(x)).collect(),
+        );
     }
     let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
     let refs_s: Vec<&str> = refs.iter().map(String::as_str).collect();
@@ -72,27 +75,32 @@ pub fn evaluate(
             / n
     };
     // The six metrics of the paper's m_eval (normalised across runs by the comparison).
-    let m_eval = json!({
-        "sacrebleu": fastrl_metrics::corpus_bleu(&hyps, &refs_s).score,
-        "rouge_2": rouge(2),
-        "rouge_l": rouge(0),
-        "cond_entropy_3": stats.orders[2].cond_entropy,
-        "vocab_3_nopunct": nopunct.orders[2].vocab_size,
-        "mean_length_nopunct": nopunct.mean_pred_length,
-    });
-    let samples: Vec<serde_json::Value> = pairs
+    let m_eval = MEvalMetrics {
+        sacrebleu: fastrl_metrics::corpus_bleu(&hyps, &refs_s).score,
+        rouge_2: rouge(2),
+        rouge_l: rouge(0),
+        cond_entropy_3: stats.orders[2].cond_entropy,
+        vocab_3_nopunct: nopunct.orders[2].vocab_size,
+        mean_length_nopunct: nopunct.mean_pred_length,
+    };
+    let samples: Vec<Sample> = pairs
         .iter()
         .zip(&texts)
         .take(5)
-        .map(|(p, t)| json!({"context": p.context, "reference": p.response, "response": t}))
+        .map(|(p, t)| Sample {
+            context: p.context.clone(),
+            reference: p.response.clone(),
+            response: t.clone(),
+        })
         .collect();
-    Ok(json!({
-        "pairs": texts.len(),
-        "rewards": means,
-        "scores": each,
-        "mean_length": stats.mean_pred_length,
-        "distinct_2": stats.orders[1].distinct,
-        "m_eval_metrics": m_eval,
-        "samples": samples,
-    }))
+    Ok(EvalReport {
+        distinct_2: stats.orders[1].distinct,
+        m_eval_metrics: m_eval,
+        mean_length: stats.mean_pred_length,
+        pairs: texts.len(),
+        rewards: means,
+        samples,
+        scores: each,
+        weights: None,
+    })
 }

@@ -2,7 +2,7 @@
 //! distributions), drawn with `plotters`: each series is a mean line with a shaded band of
 //! +/- one standard deviation.
 
-use crate::TrainerError;
+use crate::error::TrainerError;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -29,7 +29,7 @@ pub struct Panel {
 }
 
 /// The colour of series `k` (the same in every panel of a figure).
-fn colour(k: usize) -> RGBColor {
+pub fn colour(k: usize) -> RGBColor {
     const C: [RGBColor; 6] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
@@ -247,14 +247,45 @@ mod tests {
             (300, 200),
         )
         .unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-        // IHDR: width and height, big-endian, at bytes 16..24.
-        let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-        let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-        assert_eq!((w, h), (600, 440));
-        // A blank white image of this size compresses to far less.
-        assert!(bytes.len() > 5_000, "{} bytes", bytes.len());
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (600, 440));
+        // The pixels of series k's colour in the panel at (x0, y0), 300 x 200 below the
+        // 40-pixel title.
+        let of = |k: usize, x0: u32, y0: u32| -> Vec<(u32, u32)> {
+            let c = colour(k);
+            (x0..x0 + 300)
+                .flat_map(|x| (y0..y0 + 200).map(move |y| (x, y)))
+                .filter(|&(x, y)| img.get_pixel(x, y).0 == [c.0, c.1, c.2])
+                .collect()
+        };
+        for (x0, y0) in [(0, 40), (0, 240)] {
+            for k in 0..2 {
+                let n = of(k, x0, y0).len();
+                assert!(n > 50, "series {k} at ({x0}, {y0}): {n} pixels");
+            }
+            // In two columns left of the legend: both lines rise, and series 1 (slope 2)
+            // lies above series 0 (slope 1).
+            let y_at = |k: usize, x: u32| -> u32 {
+                let ys: Vec<u32> = of(k, x0, y0)
+                    .into_iter()
+                    .filter(|p| p.0 == x)
+                    .map(|p| p.1)
+                    .collect();
+                assert!(!ys.is_empty(), "series {k} has no pixel in column {x}");
+                ys.iter().sum::<u32>() / ys.len() as u32
+            };
+            let (a, b) = (x0 + 110, x0 + 190);
+            for k in 0..2 {
+                assert!(y_at(k, b) < y_at(k, a), "series {k} does not rise");
+            }
+            assert!(y_at(1, b) < y_at(0, b), "{} vs {}", y_at(1, b), y_at(0, b));
+        }
+        // The empty cell (top right) is white.
+        for x in 300..600 {
+            for y in 40..240 {
+                assert_eq!(img.get_pixel(x, y).0, [255, 255, 255], "({x}, {y})");
+            }
+        }
         let e = panels_png(&dir.join("no/such/dir/f.png"), "x", &[], 1, (10, 10)).unwrap_err();
         assert!(e.to_string().contains("no/such/dir"), "{e}");
         std::fs::remove_dir_all(&dir).ok();

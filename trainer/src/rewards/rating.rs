@@ -4,10 +4,10 @@
 //! conversation's text (its utterances joined, truncated by the encoder). The
 //! `reward-model` command trains it; the `rating` reward scores a response with it.
 
-use crate::encoder::{Encoder, Shared};
 use crate::error::TrainerError;
-use crate::optim::Rng;
-use crate::rewards::Reward;
+use crate::rewards::encoder::{Encoder, Shared};
+use crate::rewards::reward::Reward;
+use crate::rng::Rng;
 use fastrl_data::chitchat::Conversation;
 use fastrl_data::{split_of, Split};
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,7 @@ pub fn train(
     let val_mse = (pred - &yv).square().mean(Kind::Double).double_value(&[]);
     let val_mse_baseline = (yv - &ym).square().mean(Kind::Double).double_value(&[]);
     Ok(RatingHead {
-        w: Vec::try_from(&w.to_kind(Kind::Float)).expect("weights"),
+        w: Vec::try_from(&w.to_kind(Kind::Float))?,
         b: b.double_value(&[]) as f32,
         n_train: tx.len(),
         n_val: vx.len(),
@@ -113,8 +113,8 @@ impl RatingHead {
     /// Writes the head as JSON (atomically).
     pub fn save(&self, path: &Path) -> Result<(), TrainerError> {
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_string(self).expect("json"))
-            .map_err(|e| TrainerError::io(&tmp, e))?;
+        let text = serde_json::to_string(self).map_err(|e| TrainerError::record(path, 0, e))?;
+        std::fs::write(&tmp, text).map_err(|e| TrainerError::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| TrainerError::io(path, e))
     }
 
@@ -131,7 +131,9 @@ impl RatingHead {
     }
 }
 
-/// The learned reward: the head's predicted rating of the response, in about [0, 1].
+/// The learned reward: the head's predicted rating of the response. A linear function of
+/// a unit-norm embedding, so unbounded in principle: `|score - b| <= |w|`; about `[0, 1]`
+/// on the ratings it was fitted to (their mean mapped from `[1, 10]`).
 pub struct Rating {
     /// The encoder.
     pub encoder: Arc<Shared>,
@@ -143,17 +145,18 @@ impl Reward for Rating {
     fn name(&self) -> &str {
         "rating"
     }
-    fn score(&self, response: &str, reference: &str) -> f64 {
-        self.score_batch(&[response.to_string()], &[reference.to_string()])[0]
+    fn score(&self, response: &str, reference: &str) -> Result<f64, TrainerError> {
+        Ok(self.score_batch(&[response.to_string()], &[reference.to_string()])?[0])
     }
-    fn score_batch(&self, responses: &[String], _references: &[String]) -> Vec<f64> {
+    fn score_batch(
+        &self,
+        responses: &[String],
+        _references: &[String],
+    ) -> Result<Vec<f64>, TrainerError> {
         let texts: Vec<&str> = responses.iter().map(String::as_str).collect();
-        let e = match self.encoder.with(|enc| enc.sentence_embeddings(&texts)) {
-            Ok(e) => e,
-            Err(_) => return vec![f64::NAN; responses.len()],
-        };
+        let e = self.encoder.with(|enc| enc.sentence_embeddings(&texts))?;
         let w = Tensor::from_slice(&self.head.w);
         let p = e.matmul(&w) + f64::from(self.head.b);
-        Vec::try_from(&p.to_kind(Kind::Double)).unwrap_or_else(|_| vec![f64::NAN; texts.len()])
+        Ok(Vec::try_from(&p.to_kind(Kind::Double))?)
     }
 }

@@ -4,12 +4,11 @@
 //! - [`Encoder::token_embeddings`]: the last layer's hidden states;
 //! - [`Encoder::sentence_embeddings`]: sentence-transformers' pipeline for this model
 //!   (mean pooling over the attention mask, then L2 normalisation);
-//! - [`BertScore`]: BERTScore-style F1 (greedy cosine matching of token embeddings, no
-//!   idf weighting, `[CLS]`/`[SEP]` excluded); [`Semantic`]: cosine similarity of the
-//!   sentence embeddings. Both are rewards.
+//!
+//! The rewards built on it are in [`crate::rewards::similarity`] and
+//! [`crate::rewards::rating`].
 
 use crate::error::TrainerError;
-use crate::rewards::Reward;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -96,7 +95,7 @@ fn lin(p: nn::Path<'_>, i: i64, o: i64) -> nn::Linear {
     nn::linear(p, i, o, Default::default())
 }
 
-use crate::model::layer_norm as ln;
+use crate::model::layers::layer_norm as ln;
 
 impl Encoder {
     /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
@@ -158,9 +157,8 @@ impl Encoder {
             })
             .collect();
         let wp = dir.join("model.safetensors");
-        let tensors = Tensor::read_safetensors(&wp)
-            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", wp.display())))?;
-        crate::checkpoint::copy_exact(&vs, tensors, &wp)?;
+        let tensors = crate::model::safetensors::read(&wp)?;
+        crate::model::safetensors::copy_exact(&vs, tensors, &wp)?;
         vs.freeze();
         let tp = dir.join("tokenizer.json");
         let mut tok = Tokenizer::from_file(&tp)
@@ -271,7 +269,7 @@ impl Encoder {
 }
 
 /// Masked mean of token states `[B, L, H]`, L2-normalised: `[B, H]`.
-fn mean_pool(h: &Tensor, mask: &Tensor) -> Tensor {
+pub fn mean_pool(h: &Tensor, mask: &Tensor) -> Tensor {
     let m = mask.to_kind(Kind::Float).unsqueeze(-1);
     let mean = (h * &m).sum_dim_intlist(1, false, Kind::Float)
         / m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
@@ -279,7 +277,7 @@ fn mean_pool(h: &Tensor, mask: &Tensor) -> Tensor {
 }
 
 /// Each vector along the last dimension divided by its L2 norm (at least 1e-12).
-fn l2_normalize(t: &Tensor) -> Tensor {
+pub fn l2_normalize(t: &Tensor) -> Tensor {
     t / t
         .square()
         .sum_dim_intlist(-1, true, Kind::Float)
@@ -328,129 +326,5 @@ impl Shared {
     pub fn sentence_embeddings(&self, texts: &[&str]) -> Result<Tensor, TrainerError> {
         let (h, m) = self.token_embeddings(texts)?;
         Ok(mean_pool(&h, &m))
-    }
-}
-
-/// BERTScore-style F1 between response and reference (greedy cosine matching of the
-/// last layer's token embeddings, `[CLS]` and `[SEP]` excluded, no idf weighting, no
-/// baseline rescaling). 0 for an empty response.
-pub struct BertScore(pub std::sync::Arc<Shared>);
-
-impl Reward for BertScore {
-    fn name(&self) -> &str {
-        "bertscore"
-    }
-    fn score(&self, response: &str, reference: &str) -> f64 {
-        if response.trim().is_empty() || reference.trim().is_empty() {
-            return 0.0;
-        }
-        let Ok((h, mask)) = self.0.token_embeddings(&[response, reference]) else {
-            return f64::NAN;
-        };
-        let lens: Vec<i64> =
-            Vec::try_from(&mask.sum_dim_intlist(1, false, Kind::Int64)).expect("lengths");
-        // Tokens 1 .. len-1 (drop `[CLS]` and `[SEP]`).
-        let take = |row: i64, len: i64| -> Tensor {
-            l2_normalize(&h.get(row).narrow(0, 1, (len - 2).max(1)))
-        };
-        let (c, r) = (take(0, lens[0]), take(1, lens[1]));
-        let sim = c.matmul(&r.tr());
-        let p = sim
-            .amax(&[1i64][..], false)
-            .mean(Kind::Float)
-            .double_value(&[]);
-        let rc = sim
-            .amax(&[0i64][..], false)
-            .mean(Kind::Float)
-            .double_value(&[]);
-        if p + rc <= 0.0 {
-            0.0
-        } else {
-            2.0 * p * rc / (p + rc)
-        }
-    }
-
-    /// One encoder forward over all responses and references; the same F1 as
-    /// [`BertScore::score`] pair by pair, with the greedy matching batched under masks.
-    fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
-        let n = responses.len();
-        let empty: Vec<bool> = responses
-            .iter()
-            .zip(references)
-            .map(|(a, b)| a.trim().is_empty() || b.trim().is_empty())
-            .collect();
-        if n == 0 || empty.iter().all(|&e| e) {
-            return vec![0.0; n];
-        }
-        let texts: Vec<&str> = responses
-            .iter()
-            .chain(references)
-            .map(String::as_str)
-            .collect();
-        let Ok((h, mask)) = self.0.token_embeddings(&texts) else {
-            return vec![f64::NAN; n];
-        };
-        let _g = tch::no_grad_guard();
-        let h = l2_normalize(&h);
-        // Tokens 1 .. len-1 of each row (no `[CLS]`, no `[SEP]`).
-        let len = mask.sum_dim_intlist(1, true, Kind::Int64);
-        let pos = Tensor::arange(mask.size()[1], (Kind::Int64, mask.device())).unsqueeze(0);
-        let valid = pos.ge(1).logical_and(&pos.lt_tensor(&(len - 1)));
-        let ni = n as i64;
-        let (c, r) = (h.narrow(0, 0, ni), h.narrow(0, ni, ni));
-        let (vc, vr) = (valid.narrow(0, 0, ni), valid.narrow(0, ni, ni));
-        let pair = vc.unsqueeze(2).logical_and(&vr.unsqueeze(1));
-        let sim = c
-            .matmul(&r.transpose(1, 2))
-            .masked_fill(&pair.logical_not(), -2.0);
-        let mean_max = |dim: i64, v: &Tensor| -> Tensor {
-            let best = sim.amax(&[dim][..], false);
-            let vf = v.to_kind(Kind::Float);
-            (best * &vf).sum_dim_intlist(1, false, Kind::Double)
-                / vf.sum_dim_intlist(1, false, Kind::Double).clamp_min(1.0)
-        };
-        let p: Vec<f64> = Vec::try_from(&mean_max(2, &vc)).unwrap_or_else(|_| vec![f64::NAN; n]);
-        let rc: Vec<f64> = Vec::try_from(&mean_max(1, &vr)).unwrap_or_else(|_| vec![f64::NAN; n]);
-        (0..n)
-            .map(|i| {
-                if empty[i] || p[i] + rc[i] <= 0.0 {
-                    0.0
-                } else {
-                    2.0 * p[i] * rc[i] / (p[i] + rc[i])
-                }
-            })
-            .collect()
-    }
-}
-
-/// Cosine similarity of the sentence embeddings of response and reference, in [-1, 1].
-pub struct Semantic(pub std::sync::Arc<Shared>);
-
-impl Reward for Semantic {
-    fn name(&self) -> &str {
-        "semantic"
-    }
-    fn score(&self, response: &str, reference: &str) -> f64 {
-        self.score_batch(&[response.to_string()], &[reference.to_string()])[0]
-    }
-    /// One batched forward over all responses and references.
-    fn score_batch(&self, responses: &[String], references: &[String]) -> Vec<f64> {
-        let texts: Vec<&str> = responses
-            .iter()
-            .chain(references)
-            .map(String::as_str)
-            .collect();
-        let n = responses.len() as i64;
-        match self.0.sentence_embeddings(&texts) {
-            Ok(e) => {
-                let cos = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(
-                    -1,
-                    false,
-                    Kind::Double,
-                );
-                Vec::try_from(&cos).unwrap_or_else(|_| vec![f64::NAN; responses.len()])
-            }
-            Err(_) => vec![f64::NAN; responses.len()],
-        }
     }
 }

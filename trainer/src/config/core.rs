@@ -1,0 +1,107 @@
+//! The `[composer]` and `[ppo]` sections as composer-core values: the composer, the KL
+//! controller and the fused pass's parameters.
+
+use crate::config::schema::{ComposerChoice, ComposerConfig, PpoConfig};
+use crate::error::TrainerError;
+use composer_core::{
+    Composer, ComposerKind, Constraint, ConstraintKind, FastRl, FastRlConfig, Fixed, FusedParams,
+    GaeParams, KlController, Lagrangian, LagrangianConfig, MaskMode, Smoothing,
+};
+
+impl ComposerConfig {
+    /// The Fast RL hyperparameters of this section.
+    pub fn fastrl_config(&self) -> FastRlConfig {
+        let p = |i: usize| self.smoothing_params.get(i).copied().unwrap_or(0.0);
+        FastRlConfig {
+            eta: self.eta,
+            temperature: self.temperature,
+            smoothing: Smoothing::from_parts(self.smoothing, p(0), p(1)),
+            normalization: self.normalization,
+            floor: self.floor,
+        }
+    }
+
+    /// The Lagrangian hyperparameters of this section.
+    pub fn lagrangian_config(&self) -> LagrangianConfig {
+        LagrangianConfig {
+            lr: self.multiplier_lr,
+            squash: self.squash,
+            init: self.multiplier_init,
+            max_multiplier: self.max_multiplier,
+            normalize: self.normalize_multipliers,
+        }
+    }
+
+    /// Per reward: its constraint (free without thresholds; `at_least` unless
+    /// `constraints` says otherwise).
+    pub fn constraint_list(&self) -> Vec<Constraint> {
+        let n = self.rewards.len();
+        if self.thresholds.is_empty() {
+            return vec![Constraint::Free; n];
+        }
+        self.thresholds
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let kind = self
+                    .constraints
+                    .get(i)
+                    .copied()
+                    .unwrap_or(ConstraintKind::AtLeast);
+                Constraint::new(kind, t)
+            })
+            .collect()
+    }
+
+    /// The composer this section names, from composer-core.
+    pub fn build(&self) -> Result<Box<dyn Composer>, TrainerError> {
+        let n = self.rewards.len();
+        let base = if self.weights.is_empty() {
+            vec![1.0 / n as f32; n]
+        } else {
+            self.weights.clone()
+        };
+        Ok(match self.kind {
+            ComposerChoice::Core(ComposerKind::FastRl) => {
+                let f = FastRl::new(n, self.fastrl_config())?;
+                Box::new(if self.bias.is_empty() {
+                    f
+                } else {
+                    f.with_bias(&self.bias)?
+                })
+            }
+            ComposerChoice::Core(ComposerKind::Fixed) => Box::new(Fixed::new(&base)?),
+            ComposerChoice::Shaping => Box::new(Fixed::reward_shaping(self.alpha)?),
+            ComposerChoice::Core(ComposerKind::Lagrangian) => Box::new(Lagrangian::new(
+                &base,
+                &self.constraint_list(),
+                self.lagrangian_config(),
+            )?),
+        })
+    }
+}
+
+impl PpoConfig {
+    /// The KL controller: adaptive toward `kl_target` when it is > 0, else fixed beta.
+    pub fn kl_controller(&self) -> Result<KlController, TrainerError> {
+        Ok(if self.kl_target > 0.0 {
+            KlController::adaptive(self.kl_coef, self.kl_target, self.kl_horizon)?
+        } else {
+            KlController::fixed(self.kl_coef)?
+        })
+    }
+
+    /// The fused pass's parameters at penalty `beta` (prefix masks: a response is its
+    /// tokens up to and including end-of-text).
+    pub fn fused_params(&self, beta: f32) -> FusedParams {
+        FusedParams {
+            gae: GaeParams {
+                gamma: self.gamma,
+                lambda: self.lam,
+            },
+            beta,
+            estimator: self.kl_estimator,
+            mode: MaskMode::Prefix,
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Presets (`smoke`, `default`, `paper-dialog`, `grid-full`), a file that overrides the
+//! preset, and `--set section.key=value` overrides on top. Unknown keys and wrong types
+//! stop with a message naming the key.
+
+use crate::config::schema::Config;
+use crate::error::TrainerError;
+
+/// Embedded presets, by name.
+pub const PRESETS: [(&str, &str); 4] = [
+    ("smoke", include_str!("../../presets/smoke.toml")),
+    ("default", include_str!("../../presets/default.toml")),
+    (
+        "paper-dialog",
+        include_str!("../../presets/paper-dialog.toml"),
+    ),
+    ("grid-full", include_str!("../../presets/grid-full.toml")),
+];
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(bv) => merge(bv, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn parse(name: &str, text: &str) -> Result<toml::Value, TrainerError> {
+    toml::from_str(text).map_err(|e| TrainerError::Config(format!("{name}: {e}")))
+}
+
+impl Config {
+    /// The preset `name`, then `file`'s keys over it, then each `section.key=value` of
+    /// `sets` (the value in TOML syntax; bare words are strings), then
+    /// [`Config::validate`].
+    pub fn resolve(
+        preset: &str,
+        file: Option<&std::path::Path>,
+        sets: &[String],
+    ) -> Result<Self, TrainerError> {
+        let text = PRESETS
+            .iter()
+            .find(|(n, _)| *n == preset)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                TrainerError::Config(format!(
+                    "unknown preset {preset:?}; choose one of {:?}",
+                    PRESETS.map(|(n, _)| n)
+                ))
+            })?;
+        let mut value = parse(&format!("preset {preset}"), text)?;
+        if let Some(path) = file {
+            let t = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+            merge(&mut value, parse(&path.display().to_string(), &t)?);
+        }
+        for s in sets {
+            let (key, raw) = s.split_once('=').ok_or_else(|| {
+                TrainerError::Config(format!("--set {s:?}: expected section.key=value"))
+            })?;
+            let (section, field) = key.trim().split_once('.').ok_or_else(|| {
+                TrainerError::Config(format!("--set {s:?}: the key must be section.key"))
+            })?;
+            let v: toml::Value = toml::from_str(&format!("v = {}", raw.trim()))
+                .map(|t: toml::Table| t["v"].clone())
+                .unwrap_or_else(|_| toml::Value::String(raw.trim().to_string()));
+            let mut t = toml::Table::new();
+            let mut inner = toml::Table::new();
+            inner.insert(field.to_string(), v);
+            t.insert(section.to_string(), toml::Value::Table(inner));
+            merge(&mut value, toml::Value::Table(t));
+        }
+        let cfg: Config = value
+            .try_into()
+            .map_err(|e: toml::de::Error| TrainerError::Config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The resolved configuration as TOML (written into the run directory).
+    pub fn to_toml(&self) -> Result<String, TrainerError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| TrainerError::Config(format!("the resolved config as TOML: {e}")))
+    }
+
+    /// Where the `rating` reward's head is read from.
+    pub fn rating_head(&self) -> std::path::PathBuf {
+        if self.composer.rating_model.is_empty() {
+            std::path::Path::new(&self.run.out_dir).join("reward-model/head.json")
+        } else {
+            self.composer.rating_model.clone().into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::schema::{ComposerChoice, DeviceChoice, Placement};
+    use crate::rewards::kind::RewardKind;
+    use composer_core::{ComposerKind, KlEstimator, SmoothingKind, Squash};
+
+    #[test]
+    fn every_preset_resolves() {
+        for (name, _) in PRESETS {
+            Config::resolve(name, None, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn overrides_apply_and_round_trip() {
+        let c = Config::resolve(
+            "smoke",
+            None,
+            &["ppo.steps=7".into(), "composer.kind=fixed".into()],
+        )
+        .unwrap();
+        assert_eq!(c.ppo.steps, 7);
+        assert_eq!(c.composer.kind, ComposerChoice::Core(ComposerKind::Fixed));
+        let back: Config = toml::from_str(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_named() {
+        let e = Config::resolve("smoke", None, &["ppo.stepz=3".into()]).unwrap_err();
+        assert!(e.to_string().contains("stepz"), "{e}");
+        let e = Config::resolve("smoke", None, &["ppo.steps=\"many\"".into()]).unwrap_err();
+        assert!(e.to_string().contains("steps"), "{e}");
+        let e = Config::resolve("nope", None, &[]).unwrap_err();
+        assert!(e.to_string().contains("smoke"), "{e}");
+        let e = Config::resolve("smoke", None, &["composer.rewards=[\"bertscore2\"]".into()])
+            .unwrap_err();
+        assert!(e.to_string().contains("bertscore2"), "{e}");
+        for (set, want) in [
+            ("ppo.kl_estimator=\"k9\"", "k9"),
+            ("run.device=\"tpu\"", "tpu"),
+            ("data.corpus=\"reddit\"", "reddit"),
+            ("composer.kind=\"greedy\"", "greedy"),
+            (
+                "composer.placement=[\"word\", \"sequence\", \"sequence\"]",
+                "word",
+            ),
+            ("composer.squash=\"relu\"", "relu"),
+        ] {
+            let e = Config::resolve("smoke", None, &[set.into()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{set}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_choice_is_a_typed_value() {
+        let c = Config::resolve(
+            "smoke",
+            None,
+            &[
+                "ppo.kl_estimator=\"k3\"".into(),
+                "run.device=\"cpu\"".into(),
+                "composer.kind=\"shaping\"".into(),
+                "composer.rewards=[\"meteor\", \"bleu\"]".into(),
+                "composer.placement=[\"sentence\", \"sequence\"]".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.ppo.kl_estimator, KlEstimator::K3);
+        assert_eq!(c.run.device, DeviceChoice::Cpu);
+        assert_eq!(c.composer.kind, ComposerChoice::Shaping);
+        assert_eq!(
+            c.composer.placement,
+            [Placement::Sentence, Placement::Sequence]
+        );
+        // Written back with the core's names.
+        let t = c.to_toml().unwrap();
+        assert!(
+            t.contains("kl_estimator = \"k3\"") && t.contains("kind = \"shaping\""),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn the_rating_reward_is_accepted() {
+        // The README advertises `rating` and the registry builds it; the old validation
+        // refused it ("unknown reward \"rating\"").
+        let c = Config::resolve(
+            "smoke",
+            None,
+            &["composer.rewards=[\"meteor\",\"rating\"]".into()],
+        )
+        .unwrap();
+        assert_eq!(c.composer.rewards, [RewardKind::Meteor, RewardKind::Rating]);
+    }
+
+    #[test]
+    fn every_composer_core_option_is_a_set_away() {
+        let c = Config::resolve(
+            "smoke",
+            None,
+            &[
+                "composer.normalization=\"standardize\"".into(),
+                "composer.smoothing=\"ema\"".into(),
+                "composer.smoothing_params=[0.9]".into(),
+                "composer.bias=[0.1, 0.0, -0.1]".into(),
+                "composer.floor=0.2".into(),
+            ],
+        )
+        .unwrap();
+        let f = c.composer.fastrl_config();
+        assert_eq!(f.smoothing, composer_core::Smoothing::Ema { decay: 0.9 });
+        assert_eq!(f.normalization, composer_core::Normalization::Standardize);
+        assert_eq!(f.floor, 0.2);
+        c.composer.build().unwrap();
+        let c = Config::resolve(
+            "smoke",
+            None,
+            &[
+                "composer.kind=\"lagrangian\"".into(),
+                "composer.thresholds=[0.1, 0.2, 0.3]".into(),
+                "composer.constraints=[\"at_least\", \"at_most\", \"free\"]".into(),
+                "composer.squash=\"sigmoid\"".into(),
+                "composer.multiplier_lr=0.5".into(),
+                "composer.multiplier_init=1.0".into(),
+                "composer.max_multiplier=4.0".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.composer.lagrangian_config().squash, Squash::Sigmoid);
+        assert_eq!(
+            c.composer.constraint_list(),
+            [
+                composer_core::Constraint::AtLeast(0.1),
+                composer_core::Constraint::AtMost(0.2),
+                composer_core::Constraint::Free
+            ]
+        );
+        c.composer.build().unwrap();
+        // Domains are the core's: a smoothing with the wrong parameters, a bad floor.
+        let e = Config::resolve("smoke", None, &["composer.smoothing=\"clip\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("smoothing_params"), "{e}");
+        let e = Config::resolve("smoke", None, &["composer.floor=2.0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("floor"), "{e}");
+        assert_eq!(SmoothingKind::NAMES.len(), 4);
+    }
+}

@@ -1,0 +1,89 @@
+//! The paper's m_eval: the mean of six metrics, each min-max normalised across the
+//! compared evaluations.
+
+use crate::error::TrainerError;
+use crate::io::records::MEvalMetrics;
+
+/// The six metrics of m_eval, as [`MEvalMetrics`] names them.
+pub const M_EVAL: [&str; 6] = [
+    "sacrebleu",
+    "rouge_2",
+    "rouge_l",
+    "cond_entropy_3",
+    "vocab_3_nopunct",
+    "mean_length_nopunct",
+];
+
+/// m_eval of each of `evals` (`(label, metrics)`): each metric min-max normalised over
+/// `evals` (0 when all agree), then averaged:
+///
+/// ```text
+/// m_eval(e) = (1/6) sum_k (x_k(e) - min_e' x_k(e')) / (max_e' x_k(e') - min_e' x_k(e'))
+/// ```
+///
+/// An undefined metric (a conditional entropy with no 3-gram) is an error naming the
+/// evaluation and the metric: counting it as 0 would move every other run's score.
+pub fn m_eval(evals: &[(String, &MEvalMetrics)]) -> Result<Vec<f64>, TrainerError> {
+    let mut out = vec![0.0; evals.len()];
+    for k in M_EVAL {
+        let xs: Vec<f64> = evals
+            .iter()
+            .map(|(label, e)| {
+                e.get(k).ok_or_else(|| {
+                    TrainerError::Data(format!(
+                        "m_eval: {label} has no {k} (undefined for these responses); \
+                         m_eval needs all six metrics"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        for (o, x) in out.iter_mut().zip(&xs) {
+            *o += if hi > lo { (x - lo) / (hi - lo) } else { 0.0 } / M_EVAL.len() as f64;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn metrics(v: [f64; 6]) -> MEvalMetrics {
+        MEvalMetrics {
+            sacrebleu: v[0],
+            rouge_2: v[1],
+            rouge_l: v[2],
+            cond_entropy_3: Some(v[3]),
+            vocab_3_nopunct: v[4] as usize,
+            mean_length_nopunct: v[5],
+        }
+    }
+
+    #[test]
+    fn m_eval_normalises_each_metric_over_the_runs() {
+        let a = metrics([1.0, 0.1, 0.2, 1.0, 10.0, 5.0]);
+        let b = metrics([3.0, 0.3, 0.2, 2.0, 30.0, 5.0]);
+        let c = metrics([2.0, 0.2, 0.2, 1.5, 20.0, 5.0]);
+        let m = m_eval(&[("a".into(), &a), ("b".into(), &b), ("c".into(), &c)]).unwrap();
+        // a is the minimum of four metrics, b the maximum; rouge_l and length are equal (0).
+        assert_eq!(m[0], 0.0);
+        assert!((m[1] - 4.0 / 6.0).abs() < 1e-12, "{m:?}");
+        assert!((m[2] - 2.0 / 6.0).abs() < 1e-12, "{m:?}");
+    }
+
+    #[test]
+    fn an_undefined_metric_is_an_error_not_zero() {
+        let a = metrics([1.0, 0.1, 0.2, 1.0, 10.0, 5.0]);
+        let mut b = metrics([3.0, 0.3, 0.2, 2.0, 30.0, 5.0]);
+        b.cond_entropy_3 = None;
+        let e = m_eval(&[("a".into(), &a), ("fixed-2r-s0".into(), &b)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fixed-2r-s0") && e.contains("cond_entropy_3"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Evaluation and the composer comparison: [`evaluate`] (a policy on held-out pairs),
+//! [`m_eval`] (the paper's aggregate), the grid's cells ([`grid`]), its report
+//! ([`report`]) and figures ([`figures`], drawn by [`plot`]). The driver that runs the
+//! cells is [`crate::jobs::grid`].
+
+pub mod evaluate;
+pub mod figures;
+pub mod grid;
+pub mod m_eval;
+pub mod plot;
+pub mod report;

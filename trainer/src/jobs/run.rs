@@ -1,0 +1,55 @@
+//! The default job (`fastrl-trainer run`): tokenizer, SFT, PPO, and the evaluation
+//! before and after, written to `eval.json`.
+
+use crate::config::Config;
+use crate::error::TrainerError;
+use crate::io::jsonl::write_json;
+use crate::io::records::RunReport;
+use crate::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
+use std::path::Path;
+use std::time::Instant;
+
+/// Runs the whole job and prints the reward means before and after PPO.
+pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, TrainerError> {
+    let t0 = Instant::now();
+    eprintln!("device: {dev:?}; run directory: {}", cfg.run.out_dir);
+    let corpus = load_corpus(cfg)?;
+    let sft_dir = sft_stage(cfg, dev, &corpus)?;
+    let before = eval_model(cfg, &sft_dir, dev, &corpus)?;
+    let fin = ppo_stage(cfg, dev, &corpus, &sft_dir, resume)?;
+    let after = eval_model(cfg, &fin, dev, &corpus)?;
+    let report = RunReport {
+        ppo: after,
+        sft: before,
+    };
+    let out = Path::new(&cfg.run.out_dir);
+    write_json(&out.join("eval.json"), &report)?;
+    println!(
+        "reward means on {} validation pairs (sampled):",
+        corpus.eval.len()
+    );
+    for r in &cfg.composer.rewards {
+        let n = r.name();
+        let get = |e: &crate::io::records::EvalReport| {
+            e.rewards.get(n).copied().ok_or_else(|| {
+                TrainerError::Data(format!("the evaluation has no mean of reward {n}"))
+            })
+        };
+        println!(
+            "  {n:8}  after SFT {:.4}   after PPO {:.4}",
+            get(&report.sft)?,
+            get(&report.ppo)?
+        );
+    }
+    println!(
+        "done in {:.0} s; outputs in {}:",
+        t0.elapsed().as_secs_f64(),
+        out.display()
+    );
+    println!("  config.toml, sft/ (SFT model + tokenizer, Hugging Face format), sft-metrics.jsonl");
+    println!("  ppo/metrics.jsonl (per step: rewards, weights, disparity, KL, losses, tokens/s)");
+    println!(
+        "  ppo/final/ (PPO model), ppo/LATEST + ppo/ckpt-*/ (resume with --resume), eval.json"
+    );
+    Ok(report)
+}

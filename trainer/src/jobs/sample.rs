@@ -1,0 +1,35 @@
+//! The `generate` command: sampled responses of a model directory to one context.
+
+use crate::config::Config;
+use crate::error::TrainerError;
+use crate::model::hf_dir::import_hf;
+use crate::rl::rollout::generate;
+use crate::rng::Rng;
+use std::path::Path;
+
+/// `n` responses of the model in `dir` to `context` (the config's lengths, temperature,
+/// top-k and seed).
+pub fn sample(
+    cfg: &Config,
+    dev: tch::Device,
+    dir: &Path,
+    context: &str,
+    n: usize,
+) -> Result<Vec<String>, TrainerError> {
+    let (m, tok) = import_hf(dir, dev)?;
+    let mut ids = tok.encode(context)?;
+    if ids.len() > cfg.tokenizer.max_context_tokens {
+        ids.drain(..ids.len() - cfg.tokenizer.max_context_tokens);
+    }
+    let mut rng = Rng::new(cfg.run.seed);
+    let ro = generate(
+        &*m,
+        &tok,
+        &vec![ids; n],
+        cfg.tokenizer.max_response_tokens,
+        cfg.ppo.temperature,
+        cfg.ppo.top_k,
+        &mut rng,
+    )?;
+    Ok(ro.texts)
+}

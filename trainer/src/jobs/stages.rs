@@ -1,0 +1,151 @@
+//! The pipeline's stages, each reusable by the commands: configuration and device,
+//! tokenizer + SFT, PPO, and evaluating a model directory.
+
+use crate::config::Config;
+use crate::corpus::Corpus;
+use crate::error::TrainerError;
+use crate::eval::evaluate::evaluate;
+use crate::io::records::EvalReport;
+use crate::jobs::limits;
+use crate::jobs::train::train;
+use crate::model::causal_lm::CausalLm;
+use crate::model::gpt2::{Gpt2Config, Gpt2Model};
+use crate::model::hf_dir::{export_hf, import_hf};
+use crate::model::tokenizer::Tok;
+use crate::rewards::registry;
+use crate::rl::ppo::Ppo;
+use crate::rl::sft::sft;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Resolves the configuration, applies its threads and seed, picks the device, and
+/// writes the resolved `config.toml` into the run directory.
+pub fn setup(
+    preset: &str,
+    file: Option<&Path>,
+    sets: &[String],
+) -> Result<(Config, tch::Device), TrainerError> {
+    let cfg = Config::resolve(preset, file, sets)?;
+    if cfg.run.threads > 0 {
+        tch::set_num_threads(cfg.run.threads as i32);
+    }
+    tch::manual_seed(cfg.run.seed as i64);
+    let dev = cfg.run.device.device()?;
+    let out = Path::new(&cfg.run.out_dir);
+    std::fs::create_dir_all(out).map_err(|e| TrainerError::io(out, e))?;
+    let cp = out.join("config.toml");
+    std::fs::write(&cp, cfg.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
+    Ok((cfg, dev))
+}
+
+/// Where `.venv` and the data are looked for: the current directory.
+pub fn project_root() -> Result<PathBuf, TrainerError> {
+    std::env::current_dir().map_err(|e| TrainerError::io(Path::new("."), e))
+}
+
+/// The corpus of the config, with a line on stderr saying its sizes.
+pub fn load_corpus(cfg: &Config) -> Result<Corpus, TrainerError> {
+    let corpus = Corpus::load(&cfg.data, &project_root()?)?;
+    eprintln!(
+        "corpus: {} training pairs, {} evaluation pairs",
+        corpus.train.len(),
+        corpus.eval.len()
+    );
+    Ok(corpus)
+}
+
+/// Tokenizer + SFT into `<out_dir>/sft` (reused when it already exists).
+pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<PathBuf, TrainerError> {
+    let out = Path::new(&cfg.run.out_dir).join("sft");
+    if out.join("model.safetensors").is_file() {
+        eprintln!(
+            "using the SFT model in {} (delete it to retrain)",
+            out.display()
+        );
+        return Ok(out);
+    }
+    let t0 = Instant::now();
+    let (model, tok): (Box<dyn CausalLm>, Tok) = if cfg.model.pretrained.is_empty() {
+        let tok = if cfg.tokenizer.path.is_empty() {
+            let texts = corpus
+                .train
+                .iter()
+                .flat_map(|p| [p.context.as_str(), p.response.as_str()]);
+            Tok::train(texts, cfg.tokenizer.vocab_size)?
+        } else {
+            Tok::load(Path::new(&cfg.tokenizer.path))?
+        };
+        let m = &cfg.model;
+        let mc = Gpt2Config::with_shape(
+            tok.vocab_size() as i64,
+            m.n_positions,
+            m.n_embd,
+            m.n_layer,
+            m.n_head,
+        );
+        (Box::new(Gpt2Model::new(&mc, dev)?), tok)
+    } else {
+        import_hf(Path::new(&cfg.model.pretrained), dev)?
+    };
+    eprintln!(
+        "tokenizer: {} tokens; model: {} parameters",
+        tok.vocab_size(),
+        model.parameter_count()
+    );
+    // PPO's limits are checked before SFT spends its time.
+    limits::check(cfg, corpus, &*model)?;
+    let log = Path::new(&cfg.run.out_dir).join("sft-metrics.jsonl");
+    sft(cfg, &*model, &tok, corpus, &log)?;
+    export_hf(&out, &*model, &tok)?;
+    eprintln!(
+        "SFT done in {:.0} s -> {}",
+        t0.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(out)
+}
+
+/// The evaluation of the model in `dir` on the corpus's evaluation pairs with the
+/// config's rewards.
+pub fn eval_model(
+    cfg: &Config,
+    dir: &Path,
+    dev: tch::Device,
+    corpus: &Corpus,
+) -> Result<EvalReport, TrainerError> {
+    let (model, tok) = import_hf(dir, dev)?;
+    let rw = registry::build(&cfg.composer.rewards, &cfg.rating_head())?;
+    evaluate(cfg, &*model, &tok, &corpus.eval, &rw)
+}
+
+/// PPO from the model in `model_dir` into `<out_dir>/ppo`, exported to `ppo/final`.
+pub fn ppo_stage(
+    cfg: &Config,
+    dev: tch::Device,
+    corpus: &Corpus,
+    model_dir: &Path,
+    resume: bool,
+) -> Result<PathBuf, TrainerError> {
+    let (model, tok) = import_hf(model_dir, dev)?;
+    for note in limits::check(cfg, corpus, &*model)? {
+        eprintln!("{note}");
+    }
+    let dir = Path::new(&cfg.run.out_dir).join("ppo");
+    if !resume && !crate::io::checkpoint::list(&dir)?.is_empty() {
+        eprintln!(
+            "note: starting over in {}; pass --resume to continue its checkpoint",
+            dir.display()
+        );
+    }
+    let p = Ppo::new(cfg, model, tok, corpus)?;
+    let t0 = Instant::now();
+    let p = train(p, &dir, resume, &corpus.eval)?;
+    let fin = dir.join("final");
+    export_hf(&fin, &*p.policy, &p.tok)?;
+    eprintln!(
+        "PPO done in {:.0} s -> {}",
+        t0.elapsed().as_secs_f64(),
+        fin.display()
+    );
+    Ok(fin)
+}

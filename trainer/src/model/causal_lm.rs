@@ -1,0 +1,104 @@
+//! The one interface to a causal language model with a value head: what SFT, generation,
+//! PPO, checkpoints and the Hugging Face export use. [`crate::model::gpt2`] is its first
+//! implementation; nothing else in the trainer names an architecture.
+
+use crate::error::TrainerError;
+use tch::{nn, Device, Kind, Tensor};
+
+/// Per-layer cached keys and values, `[B, heads, T, head_dim]`.
+pub type KvCache = Vec<(Tensor, Tensor)>;
+
+/// Logits and values of a window of positions.
+#[derive(Debug)]
+pub struct Window {
+    /// `[B, len, vocab]` logits.
+    pub logits: Tensor,
+    /// `[B, len]` values.
+    pub values: Tensor,
+}
+
+/// One decoding step's next-token logits and the extended cache.
+#[derive(Debug)]
+pub struct Decoded {
+    /// `[B, vocab]` logits of the next token.
+    pub logits: Tensor,
+    /// The cache including this call's tokens.
+    pub cache: KvCache,
+}
+
+/// The sizes a memory estimate needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dims {
+    /// Vocabulary.
+    pub vocab: i64,
+    /// Hidden size.
+    pub hidden: i64,
+    /// Attention heads.
+    pub heads: i64,
+    /// Blocks.
+    pub layers: i64,
+}
+
+/// A causal LM with a scalar value head, in its own variable store.
+///
+/// Positions ignore left padding: a token's position is the number of valid tokens
+/// before it ([`positions_from_mask`]), as Hugging Face's `generate` computes them.
+pub trait CausalLm: std::fmt::Debug {
+    /// The architecture's name in `config.json` (`model_type`).
+    fn model_type(&self) -> &'static str;
+    /// Vocabulary size (rows of the token embedding).
+    fn vocab_size(&self) -> i64;
+    /// Its sizes.
+    fn dims(&self) -> Dims;
+    /// The longest sequence the model can read.
+    fn max_positions(&self) -> i64;
+    /// The variables (trunk + value head); an optimiser steps them.
+    fn vars(&self) -> &nn::VarStore;
+    /// Logits and values at positions `start..start + len` of `ids` `[B, T]` under `mask`
+    /// `[B, T]` (1 = token, left padding allowed), equal to that window of a full
+    /// forward; the heads run on the window only (the vocabulary projection dominates
+    /// a small model's forward).
+    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window;
+    /// Reads a left-padded prompt `ids` `[B, T]` and returns the next-token logits at its
+    /// last position with the cache.
+    fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded;
+    /// One token per row `ids` `[B, 1]` at `positions` `[B, 1]`; `key_mask` `[B, P + 1]`
+    /// covers the cached and the new token.
+    fn decode_step(
+        &self,
+        ids: &Tensor,
+        positions: &Tensor,
+        key_mask: &Tensor,
+        cache: &KvCache,
+    ) -> Decoded;
+    /// The Hugging Face `config.json` of this model.
+    fn hf_config(&self) -> serde_json::Value;
+    /// A frozen copy on the same device (the reference policy).
+    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError>;
+
+    /// The device of the variables.
+    fn device(&self) -> Device {
+        self.vars().device()
+    }
+
+    /// Every variable by its path name, sorted by name (what checkpoints store).
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let vars: std::collections::BTreeMap<String, Tensor> =
+            self.vars().variables().into_iter().collect();
+        vars.into_iter().collect()
+    }
+
+    /// Trainable parameters.
+    fn parameter_count(&self) -> usize {
+        self.vars()
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel())
+            .sum()
+    }
+}
+
+/// `cumsum(mask) - 1`, clamped at 0: the position of each token ignoring left padding.
+pub fn positions_from_mask(mask: &Tensor) -> Tensor {
+    (mask.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0)
+}

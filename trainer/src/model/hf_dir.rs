@@ -1,0 +1,74 @@
+//! Hugging Face model directories (`config.json`, `model.safetensors`, `tokenizer.json`):
+//! what SFT and PPO export and every command loads. `config.json`'s `model_type` picks
+//! the [`CausalLm`] implementation.
+
+use crate::error::TrainerError;
+use crate::model::causal_lm::CausalLm;
+use crate::model::gpt2::Gpt2Model;
+use crate::model::safetensors;
+use crate::model::tokenizer::Tok;
+use std::path::Path;
+
+/// Writes `dir` as a Hugging Face directory, atomically (temporary directory + rename).
+pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), TrainerError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e| TrainerError::io(&p, e)
+    };
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    let cfg_path = tmp.join("config.json");
+    let text = serde_json::to_string_pretty(&model.hf_config())
+        .map_err(|e| TrainerError::Checkpoint(format!("config.json: {e}")))?;
+    std::fs::write(&cfg_path, text).map_err(io(&cfg_path))?;
+    safetensors::sync(&cfg_path)?;
+    safetensors::write(&model.named_parameters(), &tmp.join("model.safetensors"))?;
+    let tp = tmp.join("tokenizer.json");
+    tok.save(&tp)?;
+    safetensors::sync(&tp)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(io(dir))?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct ModelType {
+    #[serde(default)]
+    model_type: Option<String>,
+}
+
+/// Loads a directory written by [`export_hf`] (or any Hugging Face directory of a
+/// supported architecture with a `tokenizer.json`), checking the tokenizer against the
+/// model.
+pub fn import_hf(
+    dir: &Path,
+    device: tch::Device,
+) -> Result<(Box<dyn CausalLm>, Tok), TrainerError> {
+    let cfg_path = dir.join("config.json");
+    if !cfg_path.is_file() {
+        return Err(TrainerError::Checkpoint(format!(
+            "{} has no config.json: not a model directory",
+            dir.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| TrainerError::io(&cfg_path, e))?;
+    let mt: ModelType =
+        serde_json::from_str(&text).map_err(|e| TrainerError::record(&cfg_path, 0, e))?;
+    let model: Box<dyn CausalLm> = match mt.model_type.as_deref() {
+        Some("gpt2") | None => Box::new(Gpt2Model::load_dir(dir, device)?),
+        Some(other) => {
+            return Err(TrainerError::Checkpoint(format!(
+                "{}: model_type {other:?} is not supported (supported: \"gpt2\")",
+                cfg_path.display()
+            )))
+        }
+    };
+    let tok = Tok::load(&dir.join("tokenizer.json"))?;
+    tok.check_model(model.vocab_size())?;
+    Ok((model, tok))
+}

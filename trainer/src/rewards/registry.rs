@@ -1,0 +1,121 @@
+//! Builds rewards from their [`RewardKind`]s: the one place a kind becomes a reward.
+
+use crate::error::TrainerError;
+use crate::rewards::encoder::{find_minilm, Encoder, Shared};
+use crate::rewards::kind::RewardKind;
+use crate::rewards::rating::{Rating, RatingHead};
+use crate::rewards::reward::Reward;
+use crate::rewards::similarity::{BertScore, Semantic};
+use crate::rewards::text::{Bleu, Meteor, Rouge};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Builds `kinds`, in order. `bertscore`, `semantic` and `rating` share one
+/// all-MiniLM-L6-v2 encoder (found by [`find_minilm`] from the current directory), on the
+/// CPU; `rating` reads its head from `rating_head` (written by the `reward-model`
+/// command).
+pub fn build(
+    kinds: &[RewardKind],
+    rating_head: &Path,
+) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
+    let mut encoder: Option<Arc<Shared>> = None;
+    let mut shared = || -> Result<Arc<Shared>, TrainerError> {
+        if let Some(e) = &encoder {
+            return Ok(e.clone());
+        }
+        let root = std::env::current_dir().map_err(|e| TrainerError::io(Path::new("."), e))?;
+        let e = Shared::new(Encoder::load(&find_minilm(&root)?, tch::Device::Cpu)?);
+        encoder = Some(e.clone());
+        Ok(e)
+    };
+    kinds
+        .iter()
+        .map(|&k| -> Result<Box<dyn Reward>, TrainerError> {
+            Ok(match k {
+                RewardKind::Meteor => Box::new(Meteor::load()),
+                RewardKind::Bleu => Box::new(Bleu),
+                RewardKind::RougeL => Box::new(Rouge { n: 0 }),
+                RewardKind::Rouge2 => Box::new(Rouge { n: 2 }),
+                RewardKind::Bertscore => Box::new(BertScore(shared()?)),
+                RewardKind::Semantic => Box::new(Semantic(shared()?)),
+                RewardKind::Rating => {
+                    let head = RatingHead::load(rating_head)?;
+                    Box::new(Rating {
+                        head,
+                        encoder: shared()?,
+                    })
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewards::reward::score_all;
+
+    struct Broken;
+    impl Reward for Broken {
+        fn name(&self) -> &str {
+            "broken"
+        }
+        fn score(&self, _: &str, _: &str) -> Result<f64, TrainerError> {
+            Ok(f64::NAN)
+        }
+    }
+
+    struct Failing;
+    impl Reward for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn score(&self, _: &str, _: &str) -> Result<f64, TrainerError> {
+            Err(TrainerError::Tokenizer(
+                "the encoder's tokenizer failed".into(),
+            ))
+        }
+    }
+
+    #[test]
+    fn scores_are_the_metrics_and_nan_stops() {
+        let none = Path::new("/nonexistent");
+        let kinds = [RewardKind::Bleu, RewardKind::RougeL, RewardKind::Rouge2];
+        let rs = build(&kinds, none).unwrap();
+        let names: Vec<&str> = rs.iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["bleu", "rouge_l", "rouge_2"]);
+        let s = score_all(
+            &rs,
+            &["the cat sat on the mat".into()],
+            &["the cat sat on the mat".into()],
+        )
+        .unwrap();
+        for r in &s {
+            assert!((r[0] - 1.0).abs() < 1e-6, "{s:?}");
+        }
+        let broken: Vec<Box<dyn Reward>> = vec![Box::new(Broken)];
+        let e = score_all(&broken, &["a".into()], &["b".into()]).unwrap_err();
+        assert!(
+            e.to_string().contains("broken returned NaN for row 0"),
+            "{e}"
+        );
+        let e = build(&[RewardKind::Rating], none)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("reward-model"), "{e}");
+    }
+
+    #[test]
+    fn a_failing_reward_keeps_its_cause() {
+        let failing: Vec<Box<dyn Reward>> = vec![Box::new(Failing)];
+        let e = score_all(&failing, &["a".into()], &["b".into()]).unwrap_err();
+        assert!(matches!(e, TrainerError::RewardFailed { ref reward, .. } if reward == "failing"));
+        let cause = std::error::Error::source(&e).map(|c| c.to_string());
+        assert_eq!(
+            cause.as_deref(),
+            Some("tokenizer: the encoder's tokenizer failed")
+        );
+        assert!(!e.to_string().contains("NaN"), "{e}");
+    }
+}

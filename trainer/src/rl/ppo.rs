@@ -1,0 +1,400 @@
+//! PPO with composed rewards: [`Ppo::step`] is one iteration of the paper's Algorithm 1
+//! (lines 5-13), on any [`CausalLm`].
+
+use crate::config::{Config, Placement};
+use crate::corpus::Corpus;
+use crate::error::TrainerError;
+use crate::io::records::{PerReward, PhaseSeconds, StepMetrics};
+use crate::model::causal_lm::CausalLm;
+use crate::model::tokenizer::Tok;
+use crate::optim::Adam;
+use crate::rewards::registry;
+use crate::rewards::reward::{score_all, Reward};
+use crate::rewards::sentence::sentence_channel;
+use crate::rl::advantages::{advantages, AdvantageInputs, Backend};
+use crate::rl::loss::{clip_fraction, policy_loss, value_loss};
+use crate::rl::rollout::{encode_with, generate, response_logp_values, Rollout};
+use crate::rl::state::PpoState;
+use crate::rng::Rng;
+use composer_core::{reward_means, Channel, Composer, KlController, MaskMode, Shape};
+use fastrl_data::Pair;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// Everything the PPO loop carries between steps.
+pub struct Ppo {
+    /// Resolved config.
+    pub cfg: Config,
+    /// Policy (trunk + value head).
+    pub policy: Box<dyn CausalLm>,
+    /// Frozen reference.
+    pub reference: Box<dyn CausalLm>,
+    /// Tokenizer.
+    pub tok: Tok,
+    /// Optimiser.
+    pub opt: Adam,
+    /// Host generator.
+    pub rng: Rng,
+    /// Composer.
+    pub composer: Box<dyn Composer>,
+    /// KL controller.
+    pub kl: KlController,
+    /// Rewards.
+    pub rewards: Vec<Box<dyn Reward>>,
+    /// Training pairs, encoded.
+    pub prompts: Vec<(Vec<i64>, Pair)>,
+    /// Steps done.
+    pub step: usize,
+    /// Where the fused pass runs.
+    pub backend: Backend,
+}
+
+impl std::fmt::Debug for Ppo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ppo").field("step", &self.step).finish()
+    }
+}
+
+/// Seconds since `t0` once the device has finished its queued work (a CUDA device runs
+/// asynchronously: without the wait, a phase's kernels would be timed in a later phase).
+fn phase_end(dev: Device, t0: Instant) -> f64 {
+    if let Device::Cuda(i) = dev {
+        tch::Cuda::synchronize(i as i64);
+    }
+    t0.elapsed().as_secs_f64()
+}
+
+/// The rollout's log-probabilities under the sampling policy and the reference, and the
+/// sampling policy's values, all `[B, R]`.
+struct Scored {
+    logp: Tensor,
+    values: Tensor,
+    ref_logp: Tensor,
+}
+
+/// Mean losses over the minibatches of the update.
+struct Losses {
+    policy: f64,
+    value: f64,
+    clip_frac: f64,
+}
+
+impl Ppo {
+    /// A fresh PPO run from `policy` (the reference is a frozen copy of it).
+    pub fn new(
+        cfg: &Config,
+        policy: Box<dyn CausalLm>,
+        tok: Tok,
+        corpus: &Corpus,
+    ) -> Result<Self, TrainerError> {
+        tok.check_model(policy.vocab_size())?;
+        let reference = policy.frozen_copy()?;
+        let opt = Adam::new(policy.vars(), cfg.ppo.lr);
+        let prompts = corpus
+            .train
+            .iter()
+            .map(|p| Ok((encode_with(cfg, &tok, p)?.0, p.clone())))
+            .collect::<Result<Vec<_>, TrainerError>>()?;
+        let backend = Backend::for_device(policy.device())?;
+        Ok(Ppo {
+            cfg: cfg.clone(),
+            policy,
+            reference,
+            tok,
+            opt,
+            rng: Rng::new(cfg.run.seed),
+            composer: cfg.composer.build()?,
+            kl: cfg.ppo.kl_controller()?,
+            rewards: registry::build(&cfg.composer.rewards, &cfg.rating_head())?,
+            prompts,
+            step: 0,
+            backend,
+        })
+    }
+
+    /// One iteration of Algorithm 1 (lines 5-13). Returns what it measured.
+    pub fn step(&mut self) -> Result<StepMetrics, TrainerError> {
+        let t0 = Instant::now();
+        let dev = self.policy.device();
+        // Line 5: sample a batch D_b from D.
+        let batch = self.sample_prompts();
+        let refs: Vec<String> = batch
+            .iter()
+            .map(|&i| self.prompts[i].1.response.clone())
+            .collect();
+        // Line 6: sample y^i ~ pi_theta(. | x^i) for each x^i in D_b.
+        let ro = self.rollout(&batch)?;
+        let t_gen = phase_end(dev, t0);
+        let old = self.score_tokens(&ro);
+        let t_fwd = phase_end(dev, t0);
+        // Line 7: rewards r_1, ..., r_n, and their batch means rbar_i.
+        let (b, r) = (batch.len(), ro.mask.len() / batch.len());
+        let dense = self.dense_channels();
+        let scores = self.reward_channels(&ro, &refs, &dense, r)?;
+        let means = batch_means(&scores, &dense, &ro.mask, Shape::new(b, r))?;
+        let t_score = phase_end(dev, t0);
+        // Lines 8 and 10: the weights for this batch (Eq. 4, 5: w^pre <- w^cur).
+        let weights = self.composer.update(&means)?.to_vec();
+        let diag = self.composer.diagnostics(&means)?;
+        // Lines 8, 9, 11: composite (Eq. 4, 6), penalised reward (Eq. 7), advantages
+        // and value targets.
+        let beta = self.kl.beta();
+        let params = self.cfg.ppo.fused_params(beta);
+        let adv = advantages(
+            &AdvantageInputs {
+                scores: &scores,
+                dense: &dense,
+                weights: &weights,
+                logp: &old.logp,
+                ref_logp: &old.ref_logp,
+                values: &old.values,
+                mask: &ro.mask,
+                shape: Shape::new(b, r),
+                params: &params,
+                whiten: self.cfg.ppo.whiten,
+            },
+            &self.backend,
+            dev,
+        )?;
+        let t_fused = phase_end(dev, t0);
+        let kl_mean = (adv.kl_sum / adv.valid_tokens.max(1.0)) as f32;
+        self.kl.update(kl_mean, b as u64)?;
+        // Lines 12, 13: policy and value updates.
+        let losses = self.update(&ro, &old, &adv.advantages, &adv.returns)?;
+        self.step += 1;
+        let secs = t0.elapsed().as_secs_f64();
+        let tokens: usize = ro.tokens.iter().map(Vec::len).sum();
+        Ok(StepMetrics {
+            beta: f64::from(beta),
+            clip_frac: losses.clip_frac,
+            composite: f64::from(diag.composite),
+            disparity: f64::from(diag.disparity),
+            kl: f64::from(kl_mean),
+            min_reward: f64::from(diag.min),
+            phase_s: PhaseSeconds {
+                forward: t_fwd - t_gen,
+                fused: t_fused - t_score,
+                generate: t_gen,
+                score: t_score - t_fwd,
+                train: secs - t_fused,
+            },
+            policy_loss: losses.policy,
+            response_len: tokens as f64 / b as f64,
+            rewards: self.per_reward(&means),
+            sample: ro.texts.first().cloned().unwrap_or_default(),
+            step: self.step,
+            step_s: secs,
+            tokens_per_s: tokens as f64 / secs,
+            value_loss: losses.value,
+            weights: self.per_reward(&weights),
+        })
+    }
+
+    /// `batch_size` prompt indices, drawn with replacement.
+    fn sample_prompts(&mut self) -> Vec<usize> {
+        (0..self.cfg.ppo.batch_size)
+            .map(|_| self.rng.below(self.prompts.len()))
+            .collect()
+    }
+
+    fn rollout(&mut self, batch: &[usize]) -> Result<Rollout, TrainerError> {
+        let contexts: Vec<Vec<i64>> = batch.iter().map(|&i| self.prompts[i].0.clone()).collect();
+        generate(
+            &*self.policy,
+            &self.tok,
+            &contexts,
+            self.cfg.tokenizer.max_response_tokens,
+            self.cfg.ppo.temperature,
+            self.cfg.ppo.top_k,
+            &mut self.rng,
+        )
+    }
+
+    fn score_tokens(&self, ro: &Rollout) -> Scored {
+        let _g = tch::no_grad_guard();
+        let (logp, values) = response_logp_values(&*self.policy, &ro.ids, &ro.attn, ro.ctx_len);
+        let (ref_logp, _) = response_logp_values(&*self.reference, &ro.ids, &ro.attn, ro.ctx_len);
+        Scored {
+            logp,
+            values,
+            ref_logp,
+        }
+    }
+
+    /// Per reward: whether it is placed per sentence (a dense channel).
+    fn dense_channels(&self) -> Vec<bool> {
+        let placement = &self.cfg.composer.placement;
+        (0..self.rewards.len())
+            .map(|k| placement.get(k) == Some(&Placement::Sentence))
+            .collect()
+    }
+
+    /// Sequence-level scores (`[B]`) or, for sentence placement, per-token channels
+    /// (`[B * R]`).
+    fn reward_channels(
+        &self,
+        ro: &Rollout,
+        refs: &[String],
+        dense: &[bool],
+        r: usize,
+    ) -> Result<Vec<Vec<f32>>, TrainerError> {
+        let mut scores = score_all(&self.rewards, &ro.texts, refs)?;
+        let tok = &self.tok;
+        let decode = |ids: &[i64]| tok.decode(ids);
+        for (k, reward) in self.rewards.iter().enumerate() {
+            if dense[k] {
+                scores[k] = sentence_channel(&**reward, &ro.tokens, refs, r, &decode)?;
+            }
+        }
+        Ok(scores)
+    }
+
+    /// PPO epochs over the rollout in shuffled minibatches of `minibatch_size` rows
+    /// (the last minibatch of an epoch holds the remainder when it does not divide
+    /// `batch_size`). A non-finite loss stops before the optimiser applies it.
+    fn update(
+        &mut self,
+        ro: &Rollout,
+        old: &Scored,
+        adv_t: &Tensor,
+        ret_t: &Tensor,
+    ) -> Result<Losses, TrainerError> {
+        let p = self.cfg.ppo.clone();
+        let dev = self.policy.device();
+        let b = ro.tokens.len();
+        let shape = [b as i64, (ro.mask.len() / b) as i64];
+        let mask_t = Tensor::from_slice(&ro.mask)
+            .view(shape)
+            .to_kind(Kind::Float)
+            .to(dev);
+        let (mut pl_sum, mut vl_sum, mut clip_sum, mut n_mb) = (0.0, 0.0, 0.0, 0.0);
+        for _ in 0..p.epochs {
+            let mut order: Vec<i64> = (0..b as i64).collect();
+            self.rng.shuffle(&mut order);
+            for mb in order.chunks(p.minibatch_size) {
+                let idx = Tensor::from_slice(mb).to(dev);
+                let sel = |t: &Tensor| t.index_select(0, &idx);
+                let (new_logp, new_v) =
+                    response_logp_values(&*self.policy, &sel(&ro.ids), &sel(&ro.attn), ro.ctx_len);
+                let m = sel(&mask_t);
+                let denom = m.sum(Kind::Float).clamp_min(1.0);
+                let (pg, ratio) =
+                    policy_loss(&new_logp, &sel(&old.logp), &sel(adv_t), &m, &denom, p.clip);
+                let vl = value_loss(
+                    &new_v,
+                    &sel(&old.values),
+                    &sel(ret_t),
+                    &m,
+                    &denom,
+                    p.value_clip,
+                );
+                let loss = &pg + &vl * p.vf_coef;
+                let lv = loss.double_value(&[]);
+                if !lv.is_finite() {
+                    return Err(TrainerError::NonFiniteLoss {
+                        phase: "PPO",
+                        step: self.step + 1,
+                        value: lv,
+                        fix: "ppo.lr",
+                    });
+                }
+                self.opt.zero_grad();
+                loss.backward();
+                self.opt.clip_grad_norm(p.max_grad_norm);
+                self.opt.step();
+                let clipped = clip_fraction(&ratio, &m, &denom, p.clip);
+                pl_sum += pg.double_value(&[]);
+                vl_sum += vl.double_value(&[]);
+                clip_sum += clipped.double_value(&[]);
+                n_mb += 1.0;
+            }
+        }
+        Ok(Losses {
+            policy: pl_sum / n_mb,
+            value: vl_sum / n_mb,
+            clip_frac: clip_sum / n_mb,
+        })
+    }
+
+    fn per_reward(&self, v: &[f32]) -> PerReward {
+        self.rewards
+            .iter()
+            .zip(v)
+            .map(|(r, &x)| (r.name().to_string(), f64::from(x)))
+            .collect()
+    }
+
+    /// The resumable state (everything but the tensors).
+    pub fn state(&self) -> Result<PpoState, TrainerError> {
+        let mut record = vec![0u8; composer_core::RECORD_LEN];
+        let n = self.composer.save_bytes(Some(&self.kl), &mut record)?;
+        record.truncate(n);
+        Ok(PpoState {
+            step: self.step,
+            rng: self.rng.s,
+            composer: record,
+        })
+    }
+
+    /// Restores [`Ppo::state`].
+    pub fn restore(&mut self, st: &PpoState) -> Result<(), TrainerError> {
+        self.composer
+            .restore_bytes(Some(&mut self.kl), &st.composer)
+            .map_err(|e| TrainerError::Checkpoint(format!("composer state: {e}")))?;
+        self.rng.s = st.rng;
+        self.step = st.step;
+        Ok(())
+    }
+}
+
+/// Each reward's batch mean `rbar_i` by composer-core's one definition
+/// ([`reward_means`]): over the rows with a valid token. A dense (sentence-placed)
+/// channel enters as its row sums, so its mean is the mean over rows of the row's total
+/// (the mean sentence score), on the scale of the sequence-level form.
+pub fn batch_means(
+    scores: &[Vec<f32>],
+    dense: &[bool],
+    mask: &[u8],
+    shape: Shape,
+) -> Result<Vec<f32>, TrainerError> {
+    let row_sums: Vec<Vec<f32>> = scores
+        .iter()
+        .zip(dense)
+        .map(|(s, &d)| {
+            if d {
+                s.chunks(shape.len.max(1))
+                    .zip(mask.chunks(shape.len.max(1)))
+                    .map(|(row, m)| {
+                        row.iter()
+                            .zip(m)
+                            .filter(|(_, &mi)| mi != 0)
+                            .map(|(&x, _)| f64::from(x))
+                            .sum::<f64>() as f32
+                    })
+                    .collect()
+            } else {
+                s.clone()
+            }
+        })
+        .collect();
+    let channels: Vec<Channel<'_, f32>> =
+        row_sums.iter().map(|s| Channel::Sequence(&s[..])).collect();
+    let mut out = vec![0.0f32; scores.len()];
+    reward_means(&channels, mask, shape, MaskMode::Prefix, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_means_are_row_means_of_sequence_scores_and_dense_row_sums() {
+        // Two rows of length 3, the second with one valid token.
+        let mask = [1u8, 1, 1, 1, 0, 0];
+        let seq = vec![0.25f32, 0.75];
+        let dense = vec![0.5f32, 0.0, 0.25, 1.0, 9.0, 9.0];
+        let m = batch_means(&[seq, dense], &[false, true], &mask, Shape::new(2, 3)).unwrap();
+        assert_eq!(m, [0.5, 0.875]);
+    }
+}

@@ -1,0 +1,210 @@
+//! The rollout: prompts as token ids, left padding, sampling with temperature and top-k,
+//! generation with the KV cache, and the log-probabilities and values of the response
+//! tokens. Works on any [`CausalLm`].
+
+use crate::config::Config;
+use crate::error::TrainerError;
+use crate::model::causal_lm::{positions_from_mask, CausalLm};
+use crate::model::tokenizer::Tok;
+use crate::rng::Rng;
+use fastrl_data::Pair;
+use tch::{Device, Kind, Tensor};
+
+/// A pair as token ids: the last `max_ctx` context tokens, and the response cut to
+/// `max_resp - 1` tokens followed by the end-of-text token.
+pub fn encode_pair(
+    tok: &Tok,
+    p: &Pair,
+    max_ctx: usize,
+    max_resp: usize,
+) -> Result<(Vec<i64>, Vec<i64>), TrainerError> {
+    let mut c = tok.encode(&p.context)?;
+    if c.len() > max_ctx {
+        c.drain(..c.len() - max_ctx);
+    }
+    let mut r = tok.encode(&p.response)?;
+    r.truncate(max_resp.saturating_sub(1));
+    r.push(tok.eos);
+    Ok((c, r))
+}
+
+/// [`encode_pair`] with the config's lengths.
+pub fn encode_with(
+    cfg: &Config,
+    tok: &Tok,
+    p: &Pair,
+) -> Result<(Vec<i64>, Vec<i64>), TrainerError> {
+    encode_pair(
+        tok,
+        p,
+        cfg.tokenizer.max_context_tokens,
+        cfg.tokenizer.max_response_tokens,
+    )
+}
+
+/// Left-pads rows to a common length with `pad`: `(ids [B, L], mask [B, L])`.
+pub fn left_pad(rows: &[Vec<i64>], pad: i64, device: Device) -> (Tensor, Tensor) {
+    let l = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let mut ids = Vec::with_capacity(rows.len() * l);
+    let mut mask = Vec::with_capacity(rows.len() * l);
+    for r in rows {
+        ids.extend(std::iter::repeat_n(pad, l - r.len()));
+        ids.extend_from_slice(r);
+        mask.extend(std::iter::repeat_n(0i64, l - r.len()));
+        mask.extend(std::iter::repeat_n(1i64, r.len()));
+    }
+    let b = rows.len() as i64;
+    (
+        Tensor::from_slice(&ids).view([b, l as i64]).to(device),
+        Tensor::from_slice(&mask).view([b, l as i64]).to(device),
+    )
+}
+
+/// Samples from `logits` `[B, V]` with temperature and top-k using the host generator.
+fn sample(
+    logits: &Tensor,
+    temperature: f64,
+    top_k: i64,
+    rng: &mut Rng,
+) -> Result<Vec<i64>, TrainerError> {
+    let (b, v) = logits.size2()?;
+    let scaled = logits.to_kind(Kind::Float) / temperature;
+    // Without top-k, the whole vocabulary in id order (no sort); with it, the k best.
+    let (k, vals, idx) = if top_k <= 0 || top_k >= v {
+        (v, scaled, None)
+    } else {
+        let (vals, idx) = scaled.topk(top_k, -1, true, true);
+        (top_k, vals, Some(idx))
+    };
+    let probs = vals.softmax(-1, Kind::Double).to_device(Device::Cpu);
+    let probs: Vec<f64> = Vec::try_from(&probs.reshape([-1]))?;
+    let idx: Option<Vec<i64>> = match idx {
+        Some(i) => Some(Vec::try_from(&i.to_device(Device::Cpu).reshape([-1]))?),
+        None => None,
+    };
+    let k = k as usize;
+    Ok((0..b as usize)
+        .map(|row| {
+            let p = &probs[row * k..(row + 1) * k];
+            let u = rng.uniform();
+            let mut acc = 0.0;
+            // Rounding can leave the sum just under u: then the last possible token.
+            let mut pick = p.iter().rposition(|&pj| pj > 0.0).unwrap_or(k - 1);
+            for (j, &pj) in p.iter().enumerate() {
+                acc += pj;
+                if u < acc {
+                    pick = j;
+                    break;
+                }
+            }
+            match &idx {
+                Some(idx) => idx[row * k + pick],
+                None => pick as i64,
+            }
+        })
+        .collect())
+}
+
+/// One batch of sampled responses with everything PPO needs, response-aligned
+/// (`[B, R]`, R = the longest response).
+#[derive(Debug)]
+pub struct Rollout {
+    /// Context + response ids `[B, Lc + R]`, contexts left-padded.
+    pub ids: Tensor,
+    /// Attention mask of `ids`.
+    pub attn: Tensor,
+    /// Context length `Lc` (padded).
+    pub ctx_len: i64,
+    /// Response mask `[B, R]` (prefix: the tokens up to and including end-of-text).
+    pub mask: Vec<u8>,
+    /// Decoded responses.
+    pub texts: Vec<String>,
+    /// Response token ids (up to and including end-of-text).
+    pub tokens: Vec<Vec<i64>>,
+}
+
+/// Generates responses for `contexts` (token ids) with the KV cache.
+pub fn generate(
+    model: &dyn CausalLm,
+    tok: &Tok,
+    contexts: &[Vec<i64>],
+    max_new: usize,
+    temperature: f64,
+    top_k: i64,
+    rng: &mut Rng,
+) -> Result<Rollout, TrainerError> {
+    let _g = tch::no_grad_guard();
+    let dev = model.device();
+    let b = contexts.len();
+    let (ctx, ctx_mask) = left_pad(contexts, tok.eos, dev);
+    let lc = ctx.size()[1];
+    let last_pos = positions_from_mask(&ctx_mask).select(1, lc - 1);
+    let first = model.prefill(&ctx, &ctx_mask);
+    let (mut last_logits, mut cache) = (first.logits, first.cache);
+    let mut attn = ctx_mask.shallow_clone();
+    let mut out: Vec<Vec<i64>> = vec![Vec::new(); b];
+    let mut done = vec![false; b];
+    for step in 1..=max_new as i64 {
+        let picks = sample(&last_logits, temperature, top_k, rng)?;
+        for (i, &t) in picks.iter().enumerate() {
+            if !done[i] {
+                out[i].push(t);
+                done[i] = t == tok.eos;
+            }
+        }
+        if done.iter().all(|&d| d) {
+            break;
+        }
+        let step_ids = Tensor::from_slice(&picks).view([b as i64, 1]).to(dev);
+        attn = Tensor::cat(
+            &[&attn, &Tensor::ones([b as i64, 1], (Kind::Int64, dev))],
+            1,
+        );
+        let d = model.decode_step(&step_ids, &(&last_pos + step).unsqueeze(1), &attn, &cache);
+        cache = d.cache;
+        last_logits = d.logits;
+    }
+    let r = out.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let mut resp = Vec::with_capacity(b * r);
+    let mut mask = Vec::with_capacity(b * r);
+    let mut texts = Vec::with_capacity(b);
+    for o in &out {
+        resp.extend_from_slice(o);
+        resp.extend(std::iter::repeat_n(tok.eos, r - o.len()));
+        mask.extend(std::iter::repeat_n(1u8, o.len()));
+        mask.extend(std::iter::repeat_n(0u8, r - o.len()));
+        texts.push(tok.decode(o)?.trim().to_string());
+    }
+    let resp = Tensor::from_slice(&resp).view([b as i64, r as i64]).to(dev);
+    let rmask = Tensor::from_slice(&mask)
+        .view([b as i64, r as i64])
+        .to_kind(Kind::Int64)
+        .to(dev);
+    Ok(Rollout {
+        ids: Tensor::cat(&[&ctx, &resp], 1),
+        attn: Tensor::cat(&[&ctx_mask, &rmask], 1),
+        ctx_len: lc,
+        mask,
+        texts,
+        tokens: out,
+    })
+}
+
+/// Log-probabilities and values of the response tokens of `ids`: `([B, R], [B, R])`.
+/// Token `j` of the response is predicted at position `Lc + j - 1`.
+pub fn response_logp_values(
+    model: &dyn CausalLm,
+    ids: &Tensor,
+    attn: &Tensor,
+    lc: i64,
+) -> (Tensor, Tensor) {
+    let r = ids.size()[1] - lc;
+    let f = model.window(ids, attn, lc - 1, r);
+    let targets = ids.narrow(1, lc, r);
+    let logp = f
+        .logits
+        .log_softmax(-1, Kind::Float)
+        .gather(2, &targets.unsqueeze(-1), false)
+        .squeeze_dim(-1);
+    (logp, f.values)
+}

@@ -1,0 +1,17 @@
+//! The non-tensor state of a PPO run (what `state.json` of a checkpoint holds besides
+//! the checksums), so a resumed run continues exactly.
+
+use serde::{Deserialize, Serialize};
+
+/// Steps done, the host generator and composer-core's checksummed state record
+/// (composer + KL controller).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoState {
+    /// PPO steps done.
+    pub step: usize,
+    /// Host generator state.
+    pub rng: [u64; 4],
+    /// composer-core `StateRecord` bytes (composer + KL controller).
+    pub composer: Vec<u8>,
+}
