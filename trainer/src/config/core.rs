@@ -4,19 +4,28 @@
 use crate::config::schema::{ComposerChoice, ComposerConfig, PpoConfig};
 use crate::error::TrainerError;
 use composer_core::{
-    Composer, ComposerKind, Constraint, ConstraintKind, FastRl, FastRlConfig, Fixed, FusedParams,
-    GaeParams, KlController, Lagrangian, LagrangianConfig, MaskMode, Smoothing,
+    AutoEta, Composer, ComposerKind, Constraint, ConstraintKind, FastRl, FastRlConfig, Fixed,
+    FusedParams, GaeParams, KlController, Lagrangian, LagrangianConfig, MaskMode, Smoothing,
 };
 
 impl ComposerConfig {
-    /// The Fast RL hyperparameters of this section.
-    pub fn fastrl_config(&self) -> FastRlConfig {
+    /// The Fast RL hyperparameters of this section, for a run of `horizon` updates
+    /// (read by `eta_auto`).
+    pub fn fastrl_config(&self, horizon: usize) -> FastRlConfig {
         let p = |i: usize| self.smoothing_params.get(i).copied().unwrap_or(0.0);
         FastRlConfig {
             eta: self.eta,
+            eta_auto: self.eta_auto.then_some(AutoEta {
+                horizon: horizon.max(1) as u64,
+                range: self.eta_range,
+            }),
             temperature: self.temperature,
             smoothing: Smoothing::from_parts(self.smoothing, p(0), p(1)),
             normalization: self.normalization,
+            compose_on: self.compose_on,
+            rule: self.rule,
+            radius: self.radius,
+            averaging: self.averaging,
             floor: self.floor,
         }
     }
@@ -53,8 +62,14 @@ impl ComposerConfig {
             .collect()
     }
 
-    /// The composer this section names, from composer-core.
-    pub fn build(&self) -> Result<Box<dyn Composer>, TrainerError> {
+    /// The composer this section names, from composer-core, for a run of `horizon`
+    /// updates; `reference` holds the calibration statistics `(mean, std)` of
+    /// `normalization = "reference"` (see [`crate::rl::ppo::Ppo::calibrate`]).
+    pub fn build(
+        &self,
+        horizon: usize,
+        reference: Option<(&[f32], &[f32])>,
+    ) -> Result<Box<dyn Composer>, TrainerError> {
         let n = self.rewards.len();
         let base = if self.weights.is_empty() {
             vec![1.0 / n as f32; n]
@@ -63,7 +78,10 @@ impl ComposerConfig {
         };
         Ok(match self.kind {
             ComposerChoice::Core(ComposerKind::FastRl) => {
-                let f = FastRl::new(n, self.fastrl_config())?;
+                let mut f = FastRl::new(n, self.fastrl_config(horizon))?;
+                if let Some((mean, std)) = reference {
+                    f.set_reference(mean, std)?;
+                }
                 Box::new(if self.bias.is_empty() {
                     f
                 } else {

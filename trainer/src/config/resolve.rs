@@ -212,11 +212,56 @@ mod tests {
             ],
         )
         .unwrap();
-        let f = c.composer.fastrl_config();
+        let f = c.composer.fastrl_config(c.ppo.steps);
         assert_eq!(f.smoothing, composer_core::Smoothing::Ema { decay: 0.9 });
+        // The bounded, scale-free options of composer-core (issue 13).
+        let b = Config::resolve(
+            "smoke",
+            None,
+            &[
+                "composer.normalization=\"reference\"".into(),
+                "composer.compose_on=\"normalized\"".into(),
+                "composer.rule=\"optimistic\"".into(),
+                "composer.radius=0.1".into(),
+                "composer.averaging=true".into(),
+                "composer.eta_auto=true".into(),
+                "composer.eta_range=2.0".into(),
+                "composer.calibration=64".into(),
+            ],
+        )
+        .unwrap();
+        let g = b.composer.fastrl_config(b.ppo.steps);
+        assert_eq!(g.normalization, composer_core::Normalization::Reference);
+        assert_eq!(g.compose_on, composer_core::ComposeOn::Normalized);
+        assert_eq!(g.rule, composer_core::UpdateRule::Optimistic);
+        assert_eq!((g.radius, g.averaging), (0.1, true));
+        assert_eq!(
+            g.eta_auto,
+            Some(composer_core::AutoEta {
+                horizon: b.ppo.steps as u64,
+                range: 2.0
+            })
+        );
+        assert_eq!(b.composer.calibration, 64);
+        // The paper's rule by default: unbounded, plain, no auto step.
+        let d = Config::resolve("smoke", None, &[]).unwrap().composer;
+        assert!(d.radius.is_infinite() && !d.eta_auto && !d.averaging);
+        // Composing z-scores without the reference normalisation is refused by the core.
+        let e = Config::resolve(
+            "smoke",
+            None,
+            &["composer.compose_on=\"normalized\"".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("compose_on"), "{e}");
+        let e = Config::resolve("smoke", None, &["composer.radius=-1.0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("radius"), "{e}");
         assert_eq!(f.normalization, composer_core::Normalization::Standardize);
         assert_eq!(f.floor, 0.2);
-        c.composer.build().unwrap();
+        c.composer.build(c.ppo.steps, None).unwrap();
         let c = Config::resolve(
             "smoke",
             None,
@@ -240,7 +285,7 @@ mod tests {
                 composer_core::Constraint::Free
             ]
         );
-        c.composer.build().unwrap();
+        c.composer.build(c.ppo.steps, None).unwrap();
         // Domains are the core's: a smoothing with the wrong parameters, a bad floor.
         let e = Config::resolve("smoke", None, &["composer.smoothing=\"clip\"".into()])
             .unwrap_err()

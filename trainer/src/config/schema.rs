@@ -4,8 +4,8 @@
 
 use crate::rewards::kind::RewardKind;
 use composer_core::{
-    ConstraintKind, FastRlConfig, KlEstimator, LagrangianConfig, Normalization, SmoothingKind,
-    Squash,
+    ComposeOn, ConstraintKind, FastRlConfig, KlEstimator, LagrangianConfig, Normalization,
+    SmoothingKind, Squash, UpdateRule,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -322,7 +322,9 @@ pub struct ComposerConfig {
     pub eta: f32,
     /// Fast RL temperature.
     pub temperature: f32,
-    /// Fast RL: per-reward normalisation of the batch means (`none`, `standardize`).
+    /// Fast RL: per-reward normalisation of the batch means (`none`, `standardize`, or
+    /// `reference`: z-scores against the starting policy, calibrated on
+    /// [`ComposerConfig::calibration`] responses before PPO).
     #[serde(with = "core_name")]
     pub normalization: Normalization,
     /// Fast RL: `smooth(.)` of Eq. (5) (`none`, `ema`, `clip`, `tanh`), with
@@ -336,6 +338,27 @@ pub struct ComposerConfig {
     pub bias: Vec<f32>,
     /// Fast RL: weight floor in `[0, 1]` (no weight below `floor / n`).
     pub floor: f32,
+    /// Fast RL: what Eq. (6) composes, `raw` rewards or their reference z-scores
+    /// (`normalized`, needs `normalization = "reference"`).
+    #[serde(with = "core_name")]
+    pub compose_on: ComposeOn,
+    /// Fast RL: `plain` exponentiated gradient (Eq. 5) or `optimistic` (`2 s_t - s_{t-1}`).
+    #[serde(with = "core_name")]
+    pub rule: UpdateRule,
+    /// Fast RL: radius of the KL ball around uniform the weights stay in (`inf` = the
+    /// paper's unbounded rule).
+    pub radius: f32,
+    /// Fast RL: return the running average of the weight iterates.
+    pub averaging: bool,
+    /// Fast RL: eta "auto", Hedge's rate `sqrt(8 ln n / T) / eta_range` for the run's
+    /// `T = ppo.steps` updates (`eta` is then ignored).
+    pub eta_auto: bool,
+    /// Width of the signal's range for `eta_auto` (1 for rewards in [0, 1]; a few units
+    /// for reference z-scores).
+    pub eta_range: f32,
+    /// `normalization = "reference"`: how many responses of the starting policy (on
+    /// training prompts, before PPO) give each reward's mean and std.
+    pub calibration: usize,
     /// Fixed / Lagrangian base weights (empty = uniform).
     pub weights: Vec<f32>,
     /// Lagrangian: per-reward thresholds (empty = none constrained).
@@ -378,6 +401,13 @@ impl Default for ComposerConfig {
             smoothing_params: smoothing_params(smoothing, a, b),
             bias: Vec::new(),
             floor: f.floor,
+            compose_on: f.compose_on,
+            rule: f.rule,
+            radius: f.radius,
+            averaging: f.averaging,
+            eta_auto: false,
+            eta_range: 1.0,
+            calibration: 256,
             weights: Vec::new(),
             thresholds: Vec::new(),
             constraints: Vec::new(),

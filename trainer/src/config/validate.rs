@@ -106,7 +106,7 @@ impl Config {
         }
         // The core checks every remaining domain (eta, temperature, floor, smoothing,
         // weights, multipliers) with its own messages.
-        c.build()?;
+        c.build(self.ppo.steps, None)?;
         Ok(())
     }
 }

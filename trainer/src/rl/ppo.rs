@@ -16,7 +16,9 @@ use crate::rl::loss::{clip_fraction, policy_loss, value_loss};
 use crate::rl::rollout::{encode_with, generate, response_logp_values, Rollout};
 use crate::rl::state::PpoState;
 use crate::rng::Rng;
-use composer_core::{reward_means, Channel, Composer, KlController, MaskMode, Shape};
+use composer_core::{
+    reference_stats, reward_means, Channel, Composer, KlController, MaskMode, Normalization, Shape,
+};
 use fastrl_data::Pair;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
@@ -96,20 +98,89 @@ impl Ppo {
             .map(|p| Ok((encode_with(cfg, &tok, p)?.0, p.clone())))
             .collect::<Result<Vec<_>, TrainerError>>()?;
         let backend = Backend::for_device(policy.device())?;
-        Ok(Ppo {
+        let mut ppo = Ppo {
             cfg: cfg.clone(),
             policy,
             reference,
             tok,
             opt,
             rng: Rng::new(cfg.run.seed),
-            composer: cfg.composer.build()?,
+            composer: cfg.composer.build(cfg.ppo.steps, None)?,
             kl: cfg.ppo.kl_controller()?,
             rewards: registry::build(&cfg.composer.rewards, &cfg.rating_head())?,
             prompts,
             step: 0,
             backend,
-        })
+        };
+        if cfg.composer.normalization == Normalization::Reference {
+            let (mean, std) = ppo.calibrate()?;
+            ppo.composer = cfg.composer.build(cfg.ppo.steps, Some((&mean, &std)))?;
+        }
+        Ok(ppo)
+    }
+
+    /// The reference statistics of `normalization = "reference"`: per reward, the mean
+    /// and the per-response standard deviation (ddof 1, `composer_core::reference_stats`)
+    /// over `composer.calibration` responses of the starting policy to training prompts,
+    /// sampled as PPO samples (same temperature and top-k) in batches of
+    /// `ppo.batch_size`, with a generator of its own (seed `run.seed ^ 0xCA11B`), so the
+    /// run's own sampling stream is the same with or without calibration. A dense
+    /// (sentence-placed) reward is measured as its row sums, the quantity its batch mean
+    /// averages.
+    pub fn calibrate(&mut self) -> Result<(Vec<f32>, Vec<f32>), TrainerError> {
+        let want = self.cfg.composer.calibration.max(2);
+        let own = Rng::new(self.cfg.run.seed ^ 0xCA11B);
+        let main = std::mem::replace(&mut self.rng, own);
+        let mut per_reward: Vec<Vec<f32>> = vec![Vec::with_capacity(want); self.rewards.len()];
+        let dense = self.dense_channels();
+        let mut done = 0;
+        let result = (|| -> Result<(Vec<f32>, Vec<f32>), TrainerError> {
+            while done < want {
+                let batch: Vec<usize> = self
+                    .sample_prompts()
+                    .into_iter()
+                    .take(want - done)
+                    .collect();
+                let refs: Vec<String> = batch
+                    .iter()
+                    .map(|&i| self.prompts[i].1.response.clone())
+                    .collect();
+                let ro = self.rollout(&batch)?;
+                let (b, r) = (batch.len(), ro.mask.len() / batch.len());
+                let scores = self.reward_channels(&ro, &refs, &dense, r)?;
+                for (k, s) in scores.iter().enumerate() {
+                    if dense[k] {
+                        for (row, m) in s.chunks(r).zip(ro.mask.chunks(r)) {
+                            let total: f64 = row
+                                .iter()
+                                .zip(m)
+                                .filter(|(_, &mi)| mi != 0)
+                                .map(|(&x, _)| f64::from(x))
+                                .sum();
+                            per_reward[k].push(total as f32);
+                        }
+                    } else {
+                        per_reward[k].extend_from_slice(&s[..b]);
+                    }
+                }
+                done += b;
+            }
+            let views: Vec<&[f32]> = per_reward.iter().map(Vec::as_slice).collect();
+            let (mut mean, mut std) = (vec![0.0f32; views.len()], vec![0.0f32; views.len()]);
+            reference_stats(&views, &mut mean, &mut std)?;
+            Ok((mean, std))
+        })();
+        self.rng = main;
+        let (mean, std) = result?;
+        for (k, reward) in self.rewards.iter().enumerate() {
+            eprintln!(
+                "calibration ({done} responses of the starting policy): {} mean {:.4} std {:.4}",
+                reward.name(),
+                mean[k],
+                std[k]
+            );
+        }
+        Ok((mean, std))
     }
 
     /// One iteration of Algorithm 1 (lines 5-13). Returns what it measured.
