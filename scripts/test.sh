@@ -47,6 +47,10 @@ cargo test -p composer-cuda --release --benches
 step "Python tests (bindings, trl GRPO and verl examples)"
 .venv/bin/python -m pytest -q bindings/python/tests
 
+step "fastrl.verl and fastrl.trl against the real verl 0.9.1 and trl 1.16.0 (.venv-verl)"
+./scripts/verl-env.sh
+FASTRL_REQUIRE_VERL=1 .venv-verl/bin/python -m pytest -q -W ignore bindings/python/tests/test_verl.py bindings/python/tests/test_trl.py
+
 step "metric fixtures still equal what sacrebleu and rouge-score give"
 .venv/bin/python metrics/tests/make_fixtures.py --check
 

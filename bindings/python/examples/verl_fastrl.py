@@ -1,5 +1,9 @@
 """A drop-in for verl's ``compute_gae_advantage_return`` and a Fast RL reward composer.
 
+For use inside verl itself (registered estimators, GAE swap, metrics, checkpoints) the
+supported API is ``fastrl.verl`` (see ``docs/integrations.md``); this standalone example
+needs no verl install.
+
 verl (``verl.trainer.ppo.core_algos``) computes GAE with a Python loop over time steps::
 
     advantages, returns = compute_gae_advantage_return(token_level_rewards, values,
