@@ -11,8 +11,10 @@
 #                                         prints a summary (passed / SKIPPED / failed).
 #
 # The run takes about 4 minutes on an H100 (tests, compute-sanitizer memcheck and racecheck
-# when present, then the bench with its measurement time cut to fit 8 minutes); the last
-# thing it prints is a Markdown table of the bench (scripts/gpu-bench-table.py).
+# when present, then the bench with its measurement time cut to fit 8 minutes; the group
+# pass's tests and sanitizer runs add about a minute, not yet measured on a GPU); the last
+# thing it prints is a Markdown table of the fused bench (scripts/gpu-bench-table.py; the
+# group bench, criterion group group_gpu_*, is in bench.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,12 +70,16 @@ skipped=$(grep -c SKIPPED "$logs"/gpu.log || true)
 echo "GPU tests skipped: $skipped" | tee -a "$logs/summary.txt"
 # Out-of-bounds accesses and shared-memory races, on the small-shape tests.
 if command -v compute-sanitizer > /dev/null; then
+    # fused_bf16: the fused kernels; group_edge_cases: the group kernels on bad ids,
+    # non-finite scores, overflow and tiny batches.
     for tool in memcheck racecheck; do
-        echo "== compute-sanitizer $tool" | tee -a "$logs/summary.txt"
-        timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 9 "$here/gpu" fused_bf16 \
-            --test-threads=1 >> "$logs/sanitizer.log" 2>&1
-        echo "exit $?" | tee -a "$logs/summary.txt"
-        grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$logs/sanitizer.log" | tail -1 | tee -a "$logs/summary.txt"
+        for filter in fused_bf16 group_edge_cases; do
+            echo "== compute-sanitizer $tool $filter" | tee -a "$logs/summary.txt"
+            timeout 120 compute-sanitizer --tool "$tool" --error-exitcode 9 "$here/gpu" "$filter" \
+                --test-threads=1 >> "$logs/sanitizer.log" 2>&1
+            echo "exit $?" | tee -a "$logs/summary.txt"
+            grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$logs/sanitizer.log" | tail -1 | tee -a "$logs/summary.txt"
+        done
     done
 fi
 timeout ${BENCH_TIMEOUT:-240} "$here/gpu-bench" --bench --measurement-time 0.3 --warm-up-time 0.1 > "$logs/bench.log" 2>&1 || status=1

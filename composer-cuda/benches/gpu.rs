@@ -1,13 +1,22 @@
 //! GPU throughput of the fused pass (`cargo bench -p composer-cuda`), in the same run as
 //! a device-to-device copy of the same bytes (the practical roofline), the frameworks'
-//! one-launch-per-time-step GAE loop, and composer-core's CPU fused pass. Prints SKIPPED
-//! and measures nothing where no CUDA driver is present.
+//! one-launch-per-time-step GAE loop, and composer-core's CPU fused pass; and the
+//! group-relative pass (`group_gpu_{arch}`: GRPO and GDPO at 4,096 responses in groups of
+//! 8 x n in {2, 4, 8} sequence-level rewards, and 512 x 1,024 per-token with n = 4) on
+//! device-resident buffers, through the host-slice wrapper (copies included) and on the
+//! CPU core. Prints SKIPPED and measures nothing where no CUDA driver is present.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
-use composer_core::{bf16, fused_pass, Channel, FusedInputs, FusedOutputs, FusedParams, Shape};
-use composer_cuda::{DevChannel, DevPtr, Dtype, FusedBuffers, FusedVariant, Gpu};
+use composer_core::{
+    bf16, fused_pass, group_advantages, group_scratch_len, Channel, Convention, FusedInputs,
+    FusedOutputs, FusedParams, GroupEstimator, GroupParams, Shape,
+};
+use composer_cuda::{
+    group_device_scratch_len, group_outcome, DevChannel, DevPtr, Dtype, FusedBuffers, FusedVariant,
+    Gpu, GroupBuffers, GROUP_REPORT_LEN,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use cudarc::driver::{CudaSlice, CudaStream, DevicePtr};
 use std::sync::Arc;
@@ -199,5 +208,189 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(gpu, bench);
+/// The group bench's scores: deterministic values in [0, 1).
+fn scores(len: usize, n: usize, seed: u32) -> Vec<Vec<f32>> {
+    (0..n)
+        .map(|i| {
+            (0..len)
+                .map(|j| {
+                    let x = (j as u32)
+                        .wrapping_mul(2_654_435_761)
+                        .wrapping_add(seed + i as u32 * 97);
+                    (x % 10_000) as f32 / 10_000.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One group-pass configuration: device-resident, host slices, CPU core.
+#[allow(clippy::too_many_arguments)]
+fn bench_group_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    g: &Gpu,
+    id: &str,
+    shape: Shape,
+    data: &[Vec<f32>],
+    dense: bool,
+    mask: &[u8],
+    k: usize,
+) {
+    let s = g.stream().clone();
+    let (b, n) = (shape.batch, data.len());
+    let groups: Vec<u32> = (0..b).map(|i| (i / k) as u32).collect();
+    let ng = b / k;
+    let w = vec![1.0 / n as f32; n];
+    let chs: Vec<Channel<'_, f32>> = data
+        .iter()
+        .map(|x| {
+            if dense {
+                Channel::Dense(&x[..])
+            } else {
+                Channel::Sequence(&x[..])
+            }
+        })
+        .collect();
+    let d_data: Vec<CudaSlice<f32>> = data
+        .iter()
+        .map(|x| s.clone_htod(x).expect("upload"))
+        .collect();
+    let dchs: Vec<DevChannel> = d_data
+        .iter()
+        .map(|x| DevChannel {
+            data: ptr(x, &s),
+            dense,
+        })
+        .collect();
+    let d_groups = s.clone_htod(&groups).expect("upload");
+    let d_mask = s.clone_htod(mask).expect("upload");
+    let d_out = s.alloc_zeros::<f32>(b).expect("alloc");
+    let d_scratch = s
+        .alloc_zeros::<f64>(group_device_scratch_len(b, n, ng))
+        .expect("alloc");
+    let d_report = s.alloc_zeros::<u64>(GROUP_REPORT_LEN).expect("alloc");
+    let bufs = GroupBuffers {
+        channels: &dchs,
+        weights: &w,
+        groups: ptr(&d_groups, &s),
+        mask: ptr(&d_mask, &s),
+        out: ptr(&d_out, &s),
+        scratch: ptr(&d_scratch, &s),
+        report: ptr(&d_report, &s),
+    };
+    let mut scratch = vec![0.0f64; group_scratch_len(b, ng)];
+    let (mut out, mut want) = (vec![0.0f32; b], vec![0.0f32; b]);
+    for est in [GroupEstimator::Grpo, GroupEstimator::Gdpo] {
+        let p = GroupParams::new(est, Convention::Verl);
+        // Checked once against the CPU core before anything is timed.
+        group_advantages(
+            &chs,
+            &w,
+            &groups,
+            ng,
+            mask,
+            shape,
+            &p,
+            &mut scratch,
+            &mut want,
+        )
+        .expect("cpu");
+        // SAFETY: every pointer comes from a live CudaSlice of the stated length and type.
+        unsafe { g.group_advantages_raw(Dtype::F32, &bufs, ng, shape, &p) }.expect("launch");
+        s.synchronize().expect("sync");
+        group_outcome(&s.clone_dtoh(&d_report).expect("report"), n, &p).expect("outcome");
+        let got = s.clone_dtoh(&d_out).expect("out");
+        for (x, y) in got.iter().zip(&want) {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                "{est:?}: {x} vs {y}"
+            );
+        }
+        let name = est.name();
+        group.bench_function(BenchmarkId::new(format!("{name}_device"), id), |bench| {
+            bench.iter(|| {
+                // SAFETY: every pointer comes from a live CudaSlice of the stated length.
+                unsafe { g.group_advantages_raw(Dtype::F32, &bufs, ng, shape, &p) }
+                    .expect("launch");
+                s.synchronize().expect("sync");
+            })
+        });
+        group.bench_function(
+            BenchmarkId::new(format!("{name}_host_slices"), id),
+            |bench| {
+                bench.iter(|| {
+                    g.group_advantages(&chs, &w, &groups, ng, mask, shape, &p, &mut out)
+                        .expect("gpu")
+                })
+            },
+        );
+        group.bench_function(BenchmarkId::new(format!("{name}_cpu_core"), id), |bench| {
+            bench.iter(|| {
+                group_advantages(
+                    &chs,
+                    &w,
+                    &groups,
+                    ng,
+                    mask,
+                    shape,
+                    &p,
+                    &mut scratch,
+                    &mut out,
+                )
+                .expect("cpu")
+            })
+        });
+    }
+}
+
+/// The group-relative pass. Its criterion group is `group_gpu_{arch}`, outside
+/// gpu-bench-table.py's `gpu_` table of the fused pass.
+fn bench_group(c: &mut Criterion) {
+    let g = match Gpu::new(0) {
+        Ok(g) => g,
+        Err(e) => {
+            println!("SKIPPED: {e}");
+            return;
+        }
+    };
+    let mut group = c.benchmark_group(format!("group_gpu_{}", g.arch()));
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    let b = 4096;
+    for n in [2usize, 4, 8] {
+        group.throughput(Throughput::Elements((b * n) as u64));
+        let data = scores(b, n, 1);
+        let id = format!("B{b}_T1_n{n}");
+        bench_group_case(
+            &mut group,
+            &g,
+            &id,
+            Shape::new(b, 1),
+            &data,
+            false,
+            &vec![1u8; b],
+            8,
+        );
+    }
+    let (b, t, n) = (512usize, 1024usize, 4usize);
+    let mask: Vec<u8> = (0..b * t)
+        .map(|j| ((j % t) < t / 2 + (j / t) % (t / 2)) as u8)
+        .collect();
+    group.throughput(Throughput::Bytes((b * t * (4 * n + 1)) as u64));
+    bench_group_case(
+        &mut group,
+        &g,
+        &format!("B{b}_T{t}_n{n}"),
+        Shape::new(b, t),
+        &scores(b * t, n, 2),
+        true,
+        &mask,
+        8,
+    );
+    group.finish();
+}
+
+criterion_group!(gpu, bench, bench_group);
 criterion_main!(gpu);

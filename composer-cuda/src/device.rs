@@ -3,14 +3,20 @@
 
 use crate::error::CudaError;
 use crate::launch::{
-    check, check_at_least, plan_fused, plan_sums, plan_whiten, DevChannel, DevPtr, FusedBuffers,
+    check, check_at_least, group_device_scratch_len, group_outcome, plan_fused, plan_group,
+    plan_sums, plan_whiten, DevChannel, DevPtr, FusedBuffers, GroupBuffers,
 };
-use crate::params::UpdateParamsC;
-use crate::source::{compile, driver_available, nvrtc_available, Family, FUSED, UPDATE, WHITEN};
-use composer_core::{FastRlConfig, FusedParams, Shape, MAX_REWARDS};
+use crate::params::{UpdateParamsC, GROUP_REPORT_LEN};
+use crate::source::{
+    compile, driver_available, nvrtc_available, Family, FUSED, GROUP, UPDATE, WHITEN,
+};
+use composer_core::{
+    Channel, FastRlConfig, FusedParams, GroupParams, GroupStats, Shape, Storage, MAX_REWARDS,
+};
 use cudarc::driver::sys::CUfunction_attribute;
 use cudarc::driver::{
-    CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig, PushKernelArg,
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
+    LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,19 @@ pub enum Dtype {
     F32,
     /// bf16 bit patterns (`unsigned short`).
     Bf16,
+}
+
+impl Dtype {
+    /// The kernels' dtype of a storage type (`f32` or `bf16`).
+    pub fn of<T: Storage>() -> Result<Self, CudaError> {
+        match T::NAME {
+            "f32" => Ok(Dtype::F32),
+            "bf16" => Ok(Dtype::Bf16),
+            other => Err(CudaError::Unsupported(format!(
+                "storage type {other}: the kernels take f32 or bf16"
+            ))),
+        }
+    }
 }
 
 /// The longest row the staged fused kernel takes (`FASTRL_STAGED_MAX_LEN` in
@@ -387,6 +406,194 @@ impl Gpu {
         }
         Ok(())
     }
+}
+
+impl Gpu {
+    /// Group-relative advantages on the default stream (asynchronous): the kernels of
+    /// `kernels/group.cu` (init, row scores, [batch std], per-group constants, apply or
+    /// whiten), the same definitions as `composer_core::group_advantages`, one `f32` per
+    /// row into `buffers.out`. The outcome is in `buffers.report` once the stream has
+    /// reached it: read it back and decode it with [`group_outcome`], which gives the
+    /// oracle's error (group id out of range, non-finite score, wrong group size, `f32`
+    /// overflow) or its [`GroupStats`]. While the report holds an error, `out` is
+    /// unspecified (never out of bounds: a row with a bad id reads nothing through it).
+    ///
+    /// # Safety
+    /// Every [`DevPtr`] must address at least `len` elements of its type in this
+    /// context's device memory, live until the launches complete: channel scores `float`
+    /// for [`Dtype::F32`] and bf16 bits for [`Dtype::Bf16`], `groups` u32, `mask` u8, `out`
+    /// f32, `scratch` f64, `report` u64. `out`, `scratch` and `report` must not alias each
+    /// other or the inputs, and no other work may use `scratch` or `report` until the
+    /// launches complete. Lengths and null pointers are checked ([`plan_group`]); what
+    /// cannot be checked is that the addresses are real.
+    pub unsafe fn group_advantages_raw(
+        &self,
+        dtype: Dtype,
+        buffers: &GroupBuffers<'_>,
+        num_groups: usize,
+        shape: Shape,
+        params: &GroupParams,
+    ) -> Result<(), CudaError> {
+        let plan = plan_group(buffers, num_groups, shape, params)?;
+        let scores = match dtype {
+            Dtype::F32 => "group_scores_f32",
+            Dtype::Bf16 => "group_scores_bf16",
+        };
+        let steps = [
+            Some(("group_init", plan.init)),
+            Some((scores, plan.scores)),
+            plan.batch_std.map(|c| ("group_batch_std", c)),
+            Some(("group_affine", plan.affine)),
+            plan.apply.map(|c| ("group_apply", c)),
+            plan.whiten.map(|c| ("group_whiten", c)),
+        ];
+        for (name, cfg) in steps.into_iter().flatten() {
+            let f = self.function(&GROUP, name)?;
+            let mut b = self.stream.launch_builder(&f);
+            b.arg(&plan.params);
+            // SAFETY: `plan.params` mirrors `GroupParams` (kernels/group.cu, sizes asserted
+            // on both sides); plan_group checked every length against the shape, n and
+            // num_groups, and the grids are the ones each kernel indexes by (a block per
+            // row, a warp per group, single blocks loop over rows; every access is
+            // bounds-guarded, group ids included); the launches run in order on one
+            // stream; the pointers are valid per this function's contract.
+            unsafe { b.launch(cfg) }?;
+        }
+        Ok(())
+    }
+
+    /// [`Gpu::group_advantages_raw`] over host slices, with the signature of
+    /// `composer_core::group_advantages` less its scratch: validates, copies the inputs
+    /// to the device, runs the pass, synchronises, and returns the oracle's result (the
+    /// same typed errors, wrapped in [`CudaError::Invalid`], or its [`GroupStats`]);
+    /// `out` is written only on success. Allocates per call (tests, benches, one-off
+    /// use); a trainer with device tensors calls the raw entry.
+    #[allow(clippy::too_many_arguments)]
+    pub fn group_advantages<T: Storage>(
+        &self,
+        channels: &[Channel<'_, T>],
+        weights: &[f32],
+        groups: &[u32],
+        num_groups: usize,
+        mask: &[u8],
+        shape: Shape,
+        params: &GroupParams,
+        out: &mut [f32],
+    ) -> Result<GroupStats, CudaError> {
+        let dtype = Dtype::of::<T>()?;
+        let n = channels.len();
+        let scratch_len = group_device_scratch_len(shape.batch, n, num_groups);
+        // Every length is checked before anything is allocated, against placeholder
+        // addresses that are never launched on.
+        let at = |len: usize| DevPtr { ptr: 1, len };
+        let kind = |c: &Channel<'_, T>| match c {
+            Channel::Sequence(x) => (x.len(), false),
+            Channel::Dense(x) => (x.len(), true),
+        };
+        let host: Vec<DevChannel> = channels
+            .iter()
+            .map(|c| {
+                let (len, dense) = kind(c);
+                DevChannel {
+                    data: at(len),
+                    dense,
+                }
+            })
+            .collect();
+        plan_group(
+            &GroupBuffers {
+                channels: &host,
+                weights,
+                groups: at(groups.len()),
+                mask: at(mask.len()),
+                out: at(out.len()),
+                scratch: at(scratch_len),
+                report: at(GROUP_REPORT_LEN),
+            },
+            num_groups,
+            shape,
+            params,
+        )?;
+        let s = &self.stream;
+        // Scores as the kernels read them: f32, or the bf16 bits (widening is exact, so
+        // the top half of the widened f32 is the stored bf16).
+        let staged: Vec<CudaSlice<u8>> = channels
+            .iter()
+            .map(|c| {
+                let x = match c {
+                    Channel::Sequence(x) | Channel::Dense(x) => x,
+                };
+                let bytes: Vec<u8> = match dtype {
+                    Dtype::F32 => x.iter().flat_map(|v| v.to_f32().to_ne_bytes()).collect(),
+                    Dtype::Bf16 => x
+                        .iter()
+                        .flat_map(|v| ((v.to_f32().to_bits() >> 16) as u16).to_ne_bytes())
+                        .collect(),
+                };
+                upload(s, &bytes)
+            })
+            .collect::<Result<_, _>>()?;
+        let d_groups = upload(s, groups)?;
+        let d_mask = upload(s, mask)?;
+        let d_out = zeros::<f32>(s, shape.batch)?;
+        let d_scratch = zeros::<f64>(s, scratch_len)?;
+        let d_report = zeros::<u64>(s, GROUP_REPORT_LEN)?;
+        let dev: Vec<DevChannel> = staged
+            .iter()
+            .zip(&host)
+            .map(|(x, h)| DevChannel {
+                data: dev_ptr(x, s, h.data.len),
+                dense: h.dense,
+            })
+            .collect();
+        let buffers = GroupBuffers {
+            channels: &dev,
+            weights,
+            groups: dev_ptr(&d_groups, s, groups.len()),
+            mask: dev_ptr(&d_mask, s, mask.len()),
+            out: dev_ptr(&d_out, s, shape.batch),
+            scratch: dev_ptr(&d_scratch, s, scratch_len),
+            report: dev_ptr(&d_report, s, GROUP_REPORT_LEN),
+        };
+        // SAFETY: every pointer comes from a live CudaSlice allocated above with at least
+        // the stated number of elements of the stated type (a channel's bytes hold its
+        // elements as f32 or bf16 bits per `dtype`); outputs are separate allocations;
+        // the slices outlive the launches (the stream is synchronised below, before they
+        // drop).
+        unsafe { self.group_advantages_raw(dtype, &buffers, num_groups, shape, params) }?;
+        let report = s.clone_dtoh(&d_report)?;
+        s.synchronize()?;
+        let stats = group_outcome(&report, n, params)?;
+        s.memcpy_dtoh(&d_out, out)?;
+        s.synchronize()?;
+        Ok(stats)
+    }
+}
+
+/// Copies `x` to a new device buffer (one element for an empty slice, so the address
+/// is real; its length is passed separately).
+fn upload<T: DeviceRepr + ValidAsZeroBits>(
+    s: &Arc<CudaStream>,
+    x: &[T],
+) -> Result<CudaSlice<T>, CudaError> {
+    if x.is_empty() {
+        return zeros(s, 0);
+    }
+    Ok(s.clone_htod(x)?)
+}
+
+/// A zeroed device buffer of `n` elements (at least one).
+fn zeros<T: DeviceRepr + ValidAsZeroBits>(
+    s: &Arc<CudaStream>,
+    n: usize,
+) -> Result<CudaSlice<T>, CudaError> {
+    Ok(s.alloc_zeros::<T>(n.max(1))?)
+}
+
+/// The device address of `x` with a length of `len` elements (`len <= x.len()`).
+fn dev_ptr<T>(x: &CudaSlice<T>, s: &Arc<CudaStream>, len: usize) -> DevPtr {
+    let (ptr, _sync) = x.device_ptr(s);
+    DevPtr { ptr, len }
 }
 
 impl Gpu {

@@ -1,7 +1,7 @@
 //! `#[repr(C)]` mirrors of the kernels' parameter structs (`kernels/*.cu`). Field order,
 //! types and sizes match the C side, which `static_assert`s the same sizes.
 
-use composer_core::MAX_REWARDS;
+use composer_core::{Convention, GroupEstimator, GroupScale, MAX_REWARDS};
 use cudarc::driver::DeviceRepr;
 
 /// `struct Channels` (common.cuh).
@@ -156,6 +156,89 @@ pub struct StepParamsC {
     pub _pad: i32,
 }
 
+/// `struct GroupParams` (group.cu): one parameter block for every kernel of the group
+/// family.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GroupParamsC {
+    /// Reward channels (scores, weights, dense flags, n).
+    pub ch: ChannelsC,
+    /// `const uint32*` group ids, `[batch]`.
+    pub groups: u64,
+    /// `const uint8*` mask, `[batch * len]`.
+    pub mask: u64,
+    /// `float*` advantages out, `[batch]`.
+    pub out: u64,
+    /// `double*` scratch ([`crate::launch::group_device_scratch_len`]).
+    pub scratch: u64,
+    /// `unsigned long long*` report, `[GROUP_REPORT_LEN]`.
+    pub report: u64,
+    /// The convention's epsilon ([`Convention::eps`]).
+    pub eps: f64,
+    /// Members every occurring group must have; -1 = any.
+    pub group_size: i64,
+    /// Rows.
+    pub batch: i32,
+    /// Tokens per row.
+    pub len: i32,
+    /// Group ids lie in `0..num_groups`.
+    pub num_groups: i32,
+    /// [`GroupEstimator::code`].
+    pub estimator: i32,
+    /// [`GroupScale::code`].
+    pub scale: i32,
+    /// [`Convention::code`].
+    pub convention: i32,
+    /// 1 = whiten the final advantages.
+    pub whiten: i32,
+    /// Padding.
+    pub _pad: i32,
+}
+
+/// `u64` words of the group family's report (`GROUP_REPORT_LEN` in group.cu). "First"
+/// slots hold the bitwise complement of the smallest key seen (0 = none).
+pub const GROUP_REPORT_LEN: usize = 8 + MAX_REWARDS;
+/// Report slot: status bits ([`GROUP_BIT_BAD_ID`] ...), or-ed.
+pub const GROUP_R_BITS: usize = 0;
+/// Report slot: first row with a group id out of range, key `row << 32 | id`.
+pub const GROUP_R_BAD_ID: usize = 1;
+/// Report slot: first non-finite score used, key `channel << 56 | flat index`.
+pub const GROUP_R_BAD_REWARD: usize = 2;
+/// Report slot: first group whose size is not `group_size`, key `group << 32 | size`.
+pub const GROUP_R_BAD_SIZE: usize = 3;
+/// Report slot: first row whose `f32` advantage is not finite, key `row`.
+pub const GROUP_R_OVERFLOW: usize = 4;
+/// Report slot: groups with at least one member.
+pub const GROUP_R_GROUPS: usize = 5;
+/// Report slot: groups of one.
+pub const GROUP_R_SINGLETONS: usize = 6;
+/// Report slot: valid tokens.
+pub const GROUP_R_TOKENS: usize = 7;
+/// Report slots `[8, 8 + MAX_REWARDS)`: zero-variance groups per reward (GDPO) or of the
+/// composite (the first slot).
+pub const GROUP_R_ZERO_VAR: usize = 8;
+/// Status bit: a group id is out of range.
+pub const GROUP_BIT_BAD_ID: u64 = 1;
+/// Status bit: an advantage overflowed `f32`.
+pub const GROUP_BIT_OVERFLOW: u64 = 2;
+/// Status bit: a score used is NaN or infinite.
+pub const GROUP_BIT_BAD_REWARD: u64 = 4;
+/// Status bit: a group does not have `group_size` members.
+pub const GROUP_BIT_BAD_SIZE: u64 = 8;
+
+// group.cu reads the core's codes as these numbers (GROUP_EST_*, GROUP_SCALE_*,
+// GROUP_CONV_*); a change in the core's table fails the build here.
+const _: () = assert!(
+    GroupEstimator::Grpo.code() == 0
+        && GroupEstimator::Rloo.code() == 1
+        && GroupEstimator::ReinforcePlusPlus.code() == 2
+        && GroupEstimator::Gdpo.code() == 3
+);
+const _: () = assert!(
+    GroupScale::Group.code() == 0 && GroupScale::Batch.code() == 1 && GroupScale::None.code() == 2
+);
+const _: () = assert!(Convention::Verl.code() == 0 && Convention::Trl.code() == 1);
+
 /// Doubles in `struct UpdateState` (update.cu): log_w, ema, norm_mean, norm_m2 (16 each),
 /// norm_count, ema_ready, step, means (16).
 pub const UPDATE_STATE_LEN: usize = 4 * MAX_REWARDS + 3 + MAX_REWARDS;
@@ -166,6 +249,7 @@ const _: () = assert!(core::mem::size_of::<SumsParamsC>() == 288);
 const _: () = assert!(core::mem::size_of::<UpdateParamsC>() == 192);
 const _: () = assert!(core::mem::size_of::<WhitenParamsC>() == 32);
 const _: () = assert!(core::mem::size_of::<StepParamsC>() == 72);
+const _: () = assert!(core::mem::size_of::<GroupParamsC>() == 352);
 
 // SAFETY: plain #[repr(C)] structs of integers and floats, mirrored exactly by the
 // kernels' parameter structs (sizes asserted on both sides); passed by value.
@@ -178,3 +262,5 @@ unsafe impl DeviceRepr for UpdateParamsC {}
 unsafe impl DeviceRepr for WhitenParamsC {}
 // SAFETY: as above.
 unsafe impl DeviceRepr for StepParamsC {}
+// SAFETY: as above.
+unsafe impl DeviceRepr for GroupParamsC {}

@@ -39,6 +39,20 @@ pub const WHITEN: Family = Family {
     source: include_str!("../../kernels/whiten.cu"),
     kernels: &["whiten_sum_f32", "whiten_sq_f32", "whiten_apply_f32"],
 };
+/// Group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO), in launch order.
+pub const GROUP: Family = Family {
+    name: "group",
+    source: include_str!("../../kernels/group.cu"),
+    kernels: &[
+        "group_init",
+        "group_scores_f32",
+        "group_scores_bf16",
+        "group_batch_std",
+        "group_affine",
+        "group_apply",
+        "group_whiten",
+    ],
+};
 /// The per-time-step GAE launch the frameworks' loop amounts to (benchmark baseline).
 pub const BASELINE: Family = Family {
     name: "baseline",
@@ -46,7 +60,7 @@ pub const BASELINE: Family = Family {
     kernels: &["gae_step_f32"],
 };
 /// Every family.
-pub const FAMILIES: [Family; 4] = [FUSED, UPDATE, WHITEN, BASELINE];
+pub const FAMILIES: [Family; 5] = [FUSED, UPDATE, WHITEN, GROUP, BASELINE];
 
 /// The full translation unit: `common.cuh` inlined in place of its `#include` (NVRTC then
 /// needs no include path).
