@@ -434,3 +434,45 @@ fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
     // One minibatch was applied; the NaN one was not.
     assert_eq!(p.opt.step, 1);
 }
+
+/// The critic-free path: GDPO with group size 4 composed by bounded Fast RL learns the
+/// two conflicting rewards (their summed share rises, as with GAE above), keeps its
+/// weights inside the KL ball, trains no value head, and measures the KL it penalises.
+#[test]
+fn critic_free_gdpo_with_bounded_fast_rl_learns() {
+    let (cfg, tok, model, c) = setup(&[
+        "ppo.steps=60",
+        "ppo.advantage=\"gdpo\"",
+        "ppo.group_size=4",
+        "composer.eta=5.0",
+        "composer.radius=0.05",
+        "sft.steps=150",
+        "sft.batch_size=16",
+        "sft.lr=0.003",
+    ]);
+    let log = tmp("sft-log-gdpo");
+    sft(&cfg, &model, &tok, &c, &log).unwrap();
+    std::fs::remove_file(&log).ok();
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    conflicting(&mut p);
+    let mut lines = Vec::new();
+    for _ in 0..cfg.ppo.steps {
+        lines.push(p.step().unwrap());
+    }
+    let composite = |l: &StepMetrics| l.rewards["share_a"] + l.rewards["share_b"];
+    let first: f64 = lines[..10].iter().map(composite).sum::<f64>() / 10.0;
+    let last: f64 = lines[50..].iter().map(composite).sum::<f64>() / 10.0;
+    let top = composer_core::kl_ball_max_weight(2, 0.05).unwrap();
+    for l in &lines {
+        assert_eq!(l.value_loss, 0.0, "no value loss when critic-free: {l:?}");
+        assert!(l.kl.is_finite() && l.kl >= 0.0, "{l:?}");
+        for w in l.weights.values() {
+            assert!(*w <= top + 1e-5, "weight {w} outside the ball (max {top})");
+        }
+    }
+    println!("critic-free GDPO: a + b share first 10 steps {first:.3}, last 10 {last:.3}");
+    assert!(
+        last > first + 0.1,
+        "a + b share: first {first:.3}, last {last:.3}"
+    );
+}

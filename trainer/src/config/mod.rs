@@ -15,6 +15,6 @@ pub mod validate;
 
 pub use resolve::PRESETS;
 pub use schema::{
-    ComposerChoice, ComposerConfig, Config, CorpusChoice, DataConfig, DeviceChoice, ModelConfig,
-    Placement, PpoConfig, RunConfig, SftConfig, TokenizerConfig,
+    AdvantageChoice, ComposerChoice, ComposerConfig, Config, CorpusChoice, DataConfig,
+    DeviceChoice, ModelConfig, Placement, PpoConfig, RunConfig, SftConfig, TokenizerConfig,
 };

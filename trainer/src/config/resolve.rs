@@ -255,6 +255,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("compose_on"), "{e}");
+        // Critic-free estimators: a name, and a group size that divides the batch.
+        let g = Config::resolve(
+            "smoke",
+            None,
+            &["ppo.advantage=\"gdpo\"".into(), "ppo.group_size=4".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            g.ppo.advantage,
+            crate::config::AdvantageChoice::Group(composer_core::GroupEstimator::Gdpo)
+        );
+        let e = Config::resolve("smoke", None, &["ppo.advantage=\"gdpo\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("group_size"), "{e}");
+        let e = Config::resolve("smoke", None, &["ppo.advantage=\"ppo\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown advantage estimator"), "{e}");
         let e = Config::resolve("smoke", None, &["composer.radius=-1.0".into()])
             .unwrap_err()
             .to_string();

@@ -4,8 +4,8 @@
 
 use crate::rewards::kind::RewardKind;
 use composer_core::{
-    ComposeOn, ConstraintKind, FastRlConfig, KlEstimator, LagrangianConfig, Normalization,
-    SmoothingKind, Squash, UpdateRule,
+    ComposeOn, ConstraintKind, Convention, FastRlConfig, GroupEstimator, GroupScale, KlEstimator,
+    LagrangianConfig, Normalization, SmoothingKind, Squash, UpdateRule,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -243,6 +243,79 @@ pub struct PpoConfig {
     /// `eval-curve.jsonl` each (0 = never).
     #[serde(default)]
     pub eval_every: usize,
+    /// Advantages: `gae` (Algorithm 1: critic, KL in the reward, GAE) or a critic-free
+    /// group-relative estimator of composer-core (`grpo`, `rloo`, `reinforce_pp`,
+    /// `gdpo`): `group_size` responses per prompt, no value loss, the KL penalty as a
+    /// loss term (`kl_coef` times the mean `k3` over valid tokens, verl's `low_var_kl`).
+    #[serde(default)]
+    pub advantage: AdvantageChoice,
+    /// Responses per prompt for a group-relative estimator (divides `batch_size`).
+    #[serde(default = "one")]
+    pub group_size: usize,
+    /// Whose definitions the group-relative estimator follows (`verl`, `trl`).
+    #[serde(default, with = "core_name")]
+    pub group_convention: Convention,
+    /// GRPO's division (`group`, `batch`, `none` = Dr. GRPO).
+    #[serde(default, with = "core_name")]
+    pub group_scale: GroupScale,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// `ppo.advantage`: GAE with a critic, or one of composer-core's group-relative,
+/// critic-free estimators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AdvantageChoice {
+    /// Generalised advantage estimation on the value head (the paper's PPO).
+    #[default]
+    Gae,
+    /// A group-relative estimator ([`GroupEstimator`]).
+    Group(GroupEstimator),
+}
+
+impl AdvantageChoice {
+    const GAE: &'static str = "gae";
+}
+
+impl FromStr for AdvantageChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == Self::GAE {
+            return Ok(AdvantageChoice::Gae);
+        }
+        s.parse().map(AdvantageChoice::Group).map_err(|_| {
+            format!(
+                "unknown advantage estimator {s:?}; use {:?} or one of {:?}",
+                Self::GAE,
+                GroupEstimator::NAMES
+            )
+        })
+    }
+}
+
+impl fmt::Display for AdvantageChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdvantageChoice::Gae => f.write_str(Self::GAE),
+            AdvantageChoice::Group(g) => f.write_str(g.name()),
+        }
+    }
+}
+
+impl TryFrom<String> for AdvantageChoice {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<AdvantageChoice> for String {
+    fn from(c: AdvantageChoice) -> String {
+        c.to_string()
+    }
 }
 
 /// `composer.kind`: one of composer-core's composers, or reward shaping (a fixed

@@ -2,7 +2,7 @@
 //! actual value. Checks against the data and the machine come later
 //! ([`crate::jobs::limits`]), once the corpus is loaded.
 
-use crate::config::schema::{smoothing_arity, ComposerChoice, Config};
+use crate::config::schema::{smoothing_arity, AdvantageChoice, ComposerChoice, Config};
 use crate::error::TrainerError;
 
 impl Config {
@@ -20,6 +20,17 @@ impl Config {
             return bad(format!(
                 "ppo.minibatch_size {} exceeds ppo.batch_size {}",
                 p.minibatch_size, p.batch_size
+            ));
+        }
+        if p.advantage != AdvantageChoice::Gae
+            && (p.group_size < 2 || p.batch_size % p.group_size != 0)
+        {
+            return bad(format!(
+                "ppo.advantage = {:?} needs ppo.group_size >= 2 responses per prompt dividing \
+                 ppo.batch_size {}, got group_size {}",
+                p.advantage.to_string(),
+                p.batch_size,
+                p.group_size
             ));
         }
         if self.run.keep_checkpoints == 0 {

@@ -53,6 +53,19 @@ pub fn value_loss(
     (vl * mask).sum(Kind::Float) / denom
 }
 
+/// The KL term of the critic-free estimators' loss (verl's `low_var_kl`, Schulman's
+/// `k3`), the penalty of Eq. (7) moved from the reward into the loss:
+///
+/// ```text
+/// d_t  = log pi_theta(a_t|s_t) - log pi_ref(a_t|s_t)
+/// L_KL = (1/N) sum_{b,t} m_{b,t} (exp(-d_t) + d_t - 1)
+/// ```
+pub fn kl_loss(new_logp: &Tensor, ref_logp: &Tensor, mask: &Tensor, denom: &Tensor) -> Tensor {
+    let d = new_logp - ref_logp;
+    let k3 = (-&d).exp() + &d - 1.0;
+    (k3 * mask).sum(Kind::Float) / denom
+}
+
 /// Fraction of valid tokens whose ratio left `[1 - eps, 1 + eps]`:
 /// `(1/N) sum m [|rho - 1| > eps]`.
 pub fn clip_fraction(ratio: &Tensor, mask: &Tensor, denom: &Tensor, eps: f64) -> Tensor {
@@ -92,5 +105,10 @@ mod tests {
             0.2,
         );
         assert!((vl.double_value(&[]) - 0.32).abs() < 1e-6, "{vl}");
+        // k3 of d = 0.5 and d = -0.5 (a masked third token): (e^-0.5 + 0.5 - 1 +
+        // e^0.5 - 0.5 - 1) / 2.
+        let kl = kl_loss(&new, &old, &m, &n).double_value(&[]);
+        let want = ((-0.5f64).exp() - 0.5 + 0.5f64.exp() - 1.5) / 2.0;
+        assert!((kl - want).abs() < 1e-6, "{kl} vs {want}");
     }
 }

@@ -1,7 +1,7 @@
 //! PPO with composed rewards: [`Ppo::step`] is one iteration of the paper's Algorithm 1
 //! (lines 5-13), on any [`CausalLm`].
 
-use crate::config::{Config, Placement};
+use crate::config::{AdvantageChoice, Config, Placement};
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
 use crate::io::records::{PerReward, PhaseSeconds, StepMetrics};
@@ -11,13 +11,14 @@ use crate::optim::Adam;
 use crate::rewards::registry;
 use crate::rewards::reward::{score_all, Reward};
 use crate::rewards::sentence::sentence_channel;
-use crate::rl::advantages::{advantages, AdvantageInputs, Backend};
-use crate::rl::loss::{clip_fraction, policy_loss, value_loss};
+use crate::rl::advantages::{advantages, AdvantageInputs, Advantages, Backend};
+use crate::rl::loss::{clip_fraction, kl_loss, policy_loss, value_loss};
 use crate::rl::rollout::{encode_with, generate, response_logp_values, Rollout};
 use crate::rl::state::PpoState;
 use crate::rng::Rng;
 use composer_core::{
-    reference_stats, reward_means, Channel, Composer, KlController, MaskMode, Normalization, Shape,
+    broadcast_rows, group_advantages, group_scratch_len, reference_stats, reward_means, Channel,
+    Composer, GroupEstimator, GroupParams, KlController, MaskMode, Normalization, Shape,
 };
 use fastrl_data::Pair;
 use std::time::Instant;
@@ -208,30 +209,42 @@ impl Ppo {
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
         // Lines 8, 9, 11: composite (Eq. 4, 6), penalised reward (Eq. 7), advantages
-        // and value targets.
+        // and value targets; or, critic-free, group-relative advantages of the rewards
+        // with these weights (the KL penalty then enters the loss).
         let beta = self.kl.beta();
         let params = self.cfg.ppo.fused_params(beta);
-        let adv = advantages(
-            &AdvantageInputs {
-                scores: &scores,
-                dense: &dense,
-                weights: &weights,
-                logp: &old.logp,
-                ref_logp: &old.ref_logp,
-                values: &old.values,
-                mask: &ro.mask,
-                shape: Shape::new(b, r),
-                params: &params,
-                whiten: self.cfg.ppo.whiten,
-            },
-            &self.backend,
-            dev,
-        )?;
+        let adv = match self.cfg.ppo.advantage {
+            AdvantageChoice::Gae => advantages(
+                &AdvantageInputs {
+                    scores: &scores,
+                    dense: &dense,
+                    weights: &weights,
+                    logp: &old.logp,
+                    ref_logp: &old.ref_logp,
+                    values: &old.values,
+                    mask: &ro.mask,
+                    shape: Shape::new(b, r),
+                    params: &params,
+                    whiten: self.cfg.ppo.whiten,
+                },
+                &self.backend,
+                dev,
+            )?,
+            AdvantageChoice::Group(est) => self.group_relative(
+                est,
+                &scores,
+                &dense,
+                &weights,
+                &ro.mask,
+                Shape::new(b, r),
+                &old,
+            )?,
+        };
         let t_fused = phase_end(dev, t0);
         let kl_mean = (adv.kl_sum / adv.valid_tokens.max(1.0)) as f32;
         self.kl.update(kl_mean, b as u64)?;
         // Lines 12, 13: policy and value updates.
-        let losses = self.update(&ro, &old, &adv.advantages, &adv.returns)?;
+        let losses = self.update(&ro, &old, &adv.advantages, &adv.returns, beta)?;
         self.step += 1;
         let secs = t0.elapsed().as_secs_f64();
         let tokens: usize = ro.tokens.iter().map(Vec::len).sum();
@@ -261,11 +274,87 @@ impl Ppo {
         })
     }
 
-    /// `batch_size` prompt indices, drawn with replacement.
+    /// `batch_size` prompt indices, drawn with replacement; for a group-relative
+    /// estimator `batch_size / group_size` draws, each repeated `group_size` times in a
+    /// row (response `b` belongs to group `b / group_size`).
     fn sample_prompts(&mut self) -> Vec<usize> {
-        (0..self.cfg.ppo.batch_size)
-            .map(|_| self.rng.below(self.prompts.len()))
-            .collect()
+        let k = match self.cfg.ppo.advantage {
+            AdvantageChoice::Gae => 1,
+            AdvantageChoice::Group(_) => self.cfg.ppo.group_size.max(1),
+        };
+        let mut out = Vec::with_capacity(self.cfg.ppo.batch_size);
+        for _ in 0..self.cfg.ppo.batch_size / k {
+            let i = self.rng.below(self.prompts.len());
+            out.extend(std::iter::repeat_n(i, k));
+        }
+        out
+    }
+
+    /// Critic-free advantages (composer-core's `group_advantages`): per response, the
+    /// estimator's group-relative value of the rewards under `weights`, spread over its
+    /// valid tokens; the KL to the reference is measured (`k3`, for the controller and
+    /// the log) and enters the loss, not the reward. Returns are unused (no value loss).
+    #[allow(clippy::too_many_arguments)]
+    fn group_relative(
+        &self,
+        est: GroupEstimator,
+        scores: &[Vec<f32>],
+        dense: &[bool],
+        weights: &[f32],
+        mask: &[u8],
+        shape: Shape,
+        old: &Scored,
+    ) -> Result<Advantages, TrainerError> {
+        let p = &self.cfg.ppo;
+        let k = p.group_size.max(1);
+        let b = shape.batch;
+        let channels: Vec<Channel<'_, f32>> = scores
+            .iter()
+            .zip(dense)
+            .map(|(s, &d)| {
+                if d {
+                    Channel::Dense(&s[..])
+                } else {
+                    Channel::Sequence(&s[..])
+                }
+            })
+            .collect();
+        let groups: Vec<u32> = (0..b).map(|i| (i / k) as u32).collect();
+        let num_groups = b.div_ceil(k);
+        let mut params = GroupParams::new(est, p.group_convention);
+        params.scale = p.group_scale;
+        params.group_size = Some(k);
+        let mut scratch = vec![0.0f64; group_scratch_len(b, num_groups)];
+        let mut seq = vec![0.0f32; b];
+        group_advantages(
+            &channels,
+            weights,
+            &groups,
+            num_groups,
+            mask,
+            shape,
+            &params,
+            &mut scratch,
+            &mut seq,
+        )?;
+        let mut tok = vec![0.0f32; shape.tokens()?];
+        broadcast_rows(&seq, mask, shape, &mut tok)?;
+        let dev = self.policy.device();
+        let dims = [b as i64, shape.len as i64];
+        let m = Tensor::from_slice(mask)
+            .view(dims)
+            .to_kind(Kind::Float)
+            .to(dev);
+        let valid = m.sum(Kind::Float).double_value(&[]);
+        let kl_sum =
+            kl_loss(&old.logp, &old.ref_logp, &m, &Tensor::from(1.0f32).to(dev)).double_value(&[]);
+        let adv = Tensor::from_slice(&tok).view(dims).to(dev);
+        Ok(Advantages {
+            returns: adv.zeros_like(),
+            advantages: adv,
+            kl_sum,
+            valid_tokens: valid,
+        })
     }
 
     fn rollout(&mut self, batch: &[usize]) -> Result<Rollout, TrainerError> {
@@ -329,8 +418,10 @@ impl Ppo {
         old: &Scored,
         adv_t: &Tensor,
         ret_t: &Tensor,
+        beta: f32,
     ) -> Result<Losses, TrainerError> {
         let p = self.cfg.ppo.clone();
+        let critic_free = p.advantage != AdvantageChoice::Gae;
         let dev = self.policy.device();
         let b = ro.tokens.len();
         let shape = [b as i64, (ro.mask.len() / b) as i64];
@@ -351,15 +442,22 @@ impl Ppo {
                 let denom = m.sum(Kind::Float).clamp_min(1.0);
                 let (pg, ratio) =
                     policy_loss(&new_logp, &sel(&old.logp), &sel(adv_t), &m, &denom, p.clip);
-                let vl = value_loss(
-                    &new_v,
-                    &sel(&old.values),
-                    &sel(ret_t),
-                    &m,
-                    &denom,
-                    p.value_clip,
-                );
-                let loss = &pg + &vl * p.vf_coef;
+                // Critic-free: no value loss; the KL penalty is a loss term instead.
+                let (vl, loss) = if critic_free {
+                    let kl = kl_loss(&new_logp, &sel(&old.ref_logp), &m, &denom);
+                    (kl.zeros_like(), &pg + kl * f64::from(beta))
+                } else {
+                    let vl = value_loss(
+                        &new_v,
+                        &sel(&old.values),
+                        &sel(ret_t),
+                        &m,
+                        &denom,
+                        p.value_clip,
+                    );
+                    let loss = &pg + &vl * p.vf_coef;
+                    (vl, loss)
+                };
                 let lv = loss.double_value(&[]);
                 if !lv.is_finite() {
                     return Err(TrainerError::NonFiniteLoss {
