@@ -1,5 +1,5 @@
 """Fast RL reward weights for trl's GRPOTrainer: the supported API is now
-``fastrl.trl.FastRLRewardWeights`` (see ``docs/integrations.md``); this example keeps the
+``fastrl.trl.FastRLRewardWeights`` (see the README section "Use it in verl / trl"); this example keeps the
 old name working.
 
 Usage::

@@ -1,7 +1,7 @@
 """A drop-in for verl's ``compute_gae_advantage_return`` and a Fast RL reward composer.
 
 For use inside verl itself (registered estimators, GAE swap, metrics, checkpoints) the
-supported API is ``fastrl.verl`` (see ``docs/integrations.md``); this standalone example
+supported API is ``fastrl.verl`` (see the README section "Use it in verl / trl"); this standalone example
 needs no verl install.
 
 verl (``verl.trainer.ppo.core_algos``) computes GAE with a Python loop over time steps::

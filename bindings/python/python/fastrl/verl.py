@@ -3,7 +3,7 @@ weights come from a Fast RL composer, a GAE replacement, per-reward metrics, and
 composer's state (and the adaptive KL coefficient) saved in verl's checkpoints.
 
 One call, in the process that runs verl's trainer (the Ray ``TaskRunner`` actor: pass it
-as Ray's ``worker_process_setup_hook``, see ``docs/integrations.md``)::
+as Ray's ``worker_process_setup_hook``, see the README section "Use it in verl / trl")::
 
     import fastrl.verl
     fastrl.verl.install()          # estimators fastrl_gdpo, fastrl_grpo, fastrl_rloo,
