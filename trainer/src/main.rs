@@ -88,6 +88,17 @@ enum Cmd {
         #[arg(long)]
         model: PathBuf,
     },
+    /// Converts a llama.cpp GGUF model (Llama/Qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1
+    /// tensors, dequantised to f32) into a Hugging Face directory.
+    Convert {
+        /// The .gguf file.
+        #[arg(long)]
+        gguf: PathBuf,
+        /// The directory to write (config.json, model.safetensors, tokenizer.json,
+        /// tokenizer_config.json with the chat template).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Sample responses to a context.
     Generate {
         #[command(flatten)]
@@ -166,6 +177,16 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             println!(
                 "{}",
                 pretty(&stages::eval_model(&cfg, &model, dev, &corpus)?)?
+            );
+        }
+        Cmd::Convert { gguf, out } => {
+            let t0 = Instant::now();
+            fastrl_trainer::model::gguf_import::convert(&gguf, &out)?;
+            println!(
+                "{} -> {} in {:.1} s",
+                gguf.display(),
+                out.display(),
+                t0.elapsed().as_secs_f64()
             );
         }
         Cmd::Generate {
