@@ -95,6 +95,12 @@ impl std::error::Error for GgufError {
     }
 }
 
+/// Arrays of arrays deeper than this are refused (no recursion bounded only by the file).
+const MAX_DEPTH: u32 = 4;
+
+/// Bytes a tensor-table entry takes at least (empty name, no dims).
+const MIN_INFO_BYTES: usize = 8 + 4 + 4 + 8;
+
 /// A metadata value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -187,7 +193,10 @@ impl<'a> Cursor<'a> {
         let s = self.take(n, what)?;
         String::from_utf8(s.to_vec()).map_err(|_| self.fail(&format!("{what} is not UTF-8")))
     }
-    fn value(&mut self, ty: u32, key: &str) -> Result<Value, GgufError> {
+    fn remaining(&self) -> usize {
+        self.b.len() - self.pos
+    }
+    fn value(&mut self, ty: u32, key: &str, depth: u32) -> Result<Value, GgufError> {
         Ok(match ty {
             0 => Value::U64(u64::from(self.array::<1>(key)?[0])),
             1 => Value::I64(i64::from(i8::from_le_bytes(self.array(key)?))),
@@ -199,11 +208,17 @@ impl<'a> Cursor<'a> {
             7 => Value::Bool(self.array::<1>(key)?[0] != 0),
             8 => Value::Str(self.string(key)?),
             9 => {
+                if depth >= MAX_DEPTH {
+                    return Err(self.fail(&format!(
+                        "metadata {key} nests arrays deeper than {MAX_DEPTH}"
+                    )));
+                }
                 let et = self.u32(key)?;
                 let n = self.len(key)?;
-                let mut v = Vec::with_capacity(n.min(1 << 20));
+                // Every element takes at least one byte: never reserve beyond the file.
+                let mut v = Vec::with_capacity(n.min(self.remaining()));
                 for _ in 0..n {
-                    v.push(self.value(et, key)?);
+                    v.push(self.value(et, key, depth + 1)?);
                 }
                 Value::Array(v)
             }
@@ -213,6 +228,75 @@ impl<'a> Cursor<'a> {
             other => return Err(self.fail(&format!("metadata {key} has value type {other}"))),
         })
     }
+}
+
+/// The bytes of a tensor of type `ty` with `dims`, `None` when the size overflows.
+fn byte_len(ty: GgmlType, dims: &[u64]) -> Option<usize> {
+    let n = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d))?;
+    let n = usize::try_from(n).ok()?;
+    (n % ty.block_len() == 0).then_some(())?;
+    (n / ty.block_len()).checked_mul(ty.block_bytes())
+}
+
+/// Checks that every tensor of a supported type starts at a multiple of `align` and lies
+/// inside the `data_len` bytes of the data section without overlapping another.
+fn check_layout(
+    tensors: &[TensorInfo],
+    align: usize,
+    data_len: usize,
+    path: &Path,
+) -> Result<(), GgufError> {
+    let bad = |t: &TensorInfo, message: String| GgufError::Tensor {
+        path: path.to_path_buf(),
+        tensor: t.name.clone(),
+        message,
+    };
+    let mut spans = Vec::with_capacity(tensors.len());
+    for t in tensors {
+        if t.offset % align as u64 != 0 {
+            return Err(bad(
+                t,
+                format!("offset {} is not a multiple of {align}", t.offset),
+            ));
+        }
+        let Some(ty) = GgmlType::from_id(t.type_id) else {
+            continue; // refused by name when read
+        };
+        let len = byte_len(ty, &t.dims).ok_or_else(|| {
+            bad(
+                t,
+                format!(
+                    "dims {:?} are not whole {} blocks or overflow",
+                    t.dims,
+                    ty.name()
+                ),
+            )
+        })?;
+        let start = usize::try_from(t.offset).ok();
+        let end = start
+            .and_then(|s| s.checked_add(len))
+            .filter(|&e| e <= data_len);
+        match (start, end) {
+            (Some(s), Some(e)) => spans.push((s, e, t)),
+            _ => {
+                return Err(bad(
+                    t,
+                    format!(
+                        "{len} bytes at data offset {} run past the end of the file ({data_len} \
+                         data bytes)",
+                        t.offset
+                    ),
+                ))
+            }
+        }
+    }
+    spans.sort_by_key(|s| s.0);
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 && w[1].0 != w[1].1 && w[0].0 != w[0].1 {
+            return Err(bad(w[1].2, format!("overlaps tensor {}", w[0].2.name)));
+        }
+    }
+    Ok(())
 }
 
 impl GgufFile {
@@ -246,10 +330,10 @@ impl GgufFile {
         for _ in 0..n_kv {
             let key = c.string("metadata key")?;
             let ty = c.u32(&key)?;
-            let v = c.value(ty, &key)?;
+            let v = c.value(ty, &key, 0)?;
             metadata.insert(key, v);
         }
-        let mut tensors = Vec::with_capacity(n_tensors);
+        let mut tensors = Vec::with_capacity(n_tensors.min(c.remaining() / MIN_INFO_BYTES));
         for _ in 0..n_tensors {
             let name = c.string("tensor name")?;
             let nd = c.u32(&name)?;
@@ -278,6 +362,12 @@ impl GgufFile {
             }
         };
         let data_start = c.pos.div_ceil(align) * align;
+        check_layout(
+            &tensors,
+            align,
+            bytes.len().saturating_sub(data_start),
+            path,
+        )?;
         Ok(GgufFile {
             path: path.to_path_buf(),
             metadata,
@@ -376,36 +466,24 @@ impl GgufFile {
             tensor: name.to_string(),
             type_name: gguf_quant::type_name(info.type_id),
         })?;
-        let bad = |message: String| GgufError::Tensor {
+        let bad = || GgufError::Tensor {
             path: self.path.clone(),
             tensor: name.to_string(),
-            message,
+            message: format!(
+                "dims {:?} at offset {} do not fit the file",
+                info.dims, info.offset
+            ),
         };
-        let n = info
-            .dims
-            .iter()
-            .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| bad(format!("dims {:?} overflow", info.dims)))?;
-        if n % ty.block_len() != 0 {
-            return Err(bad(format!(
-                "{n} elements are not whole {} blocks of {}",
-                ty.name(),
-                ty.block_len()
-            )));
-        }
-        let len = n / ty.block_len() * ty.block_bytes();
+        // `parse` checked the layout; these lookups cannot fail for a parsed file.
+        let len = byte_len(ty, &info.dims).ok_or_else(bad)?;
         let start = usize::try_from(info.offset)
             .ok()
-            .and_then(|o| o.checked_add(self.data_start));
+            .and_then(|o| o.checked_add(self.data_start))
+            .ok_or_else(bad)?;
         let raw = start
-            .and_then(|s| self.bytes.get(s..s.checked_add(len)?))
-            .ok_or_else(|| {
-                bad(format!(
-                    "{len} bytes at data offset {} run past the end of the file",
-                    info.offset
-                ))
-            })?;
+            .checked_add(len)
+            .and_then(|e| self.bytes.get(start..e))
+            .ok_or_else(bad)?;
         let values = gguf_quant::dequantize(ty, raw);
         let shape: Vec<i64> = info.dims.iter().rev().map(|&d| d as i64).collect();
         Ok(Tensor::from_slice(&values).view(shape.as_slice()))
@@ -501,5 +579,111 @@ mod tests {
         let cut = full[..full.len() - 40].to_vec();
         let e = GgufFile::parse(cut, Path::new("x"));
         assert!(e.is_err() || e.unwrap().tensor("w").is_err());
+    }
+
+    /// A valid file with one tensor of every supported type.
+    fn sample() -> Vec<u8> {
+        build(&[
+            ("f32", vec![4, 2], 0, vec![0x3f; 32]),
+            ("f16", vec![3], 1, vec![0x3c; 6]),
+            ("q4_0", vec![32], 2, vec![0x11; 18]),
+            ("q4_1", vec![32, 2], 3, vec![0x22; 40]),
+            ("q8_0", vec![32], 8, vec![0x05; 34]),
+            ("bf16", vec![2], 30, vec![0x40; 4]),
+        ])
+    }
+
+    /// Parses `bytes` and reads every tensor; a panic anywhere fails the caller.
+    fn read_all(bytes: Vec<u8>) {
+        if let Ok(g) = GgufFile::parse(bytes, Path::new("fuzz.gguf")) {
+            for t in g.tensors.clone() {
+                let _ = g.tensor(&t.name);
+            }
+        }
+    }
+
+    /// The byte offset of tensor-table entry `i`'s dims in [`sample`] (after its name).
+    fn entry_offset(bytes: &[u8], i: usize) -> usize {
+        let g = GgufFile::parse(bytes.to_vec(), Path::new("x")).unwrap();
+        let name = &g.tensors[i].name;
+        let pat: Vec<u8> = [
+            (name.len() as u64).to_le_bytes().as_slice(),
+            name.as_bytes(),
+        ]
+        .concat();
+        bytes.windows(pat.len()).position(|w| w == pat).unwrap() + pat.len()
+    }
+
+    #[test]
+    fn the_sample_reads_and_every_prefix_is_refused_without_panicking() {
+        let full = sample();
+        let g = GgufFile::parse(full.clone(), Path::new("s")).unwrap();
+        assert_eq!(g.tensor("q4_1").unwrap().size(), vec![2, 32]);
+        for cut in 0..full.len() {
+            read_all(full[..cut].to_vec());
+        }
+    }
+
+    #[test]
+    fn hostile_headers_are_named_errors() {
+        let fmt = |b: Vec<u8>| match GgufFile::parse(b, Path::new("h.gguf")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted"),
+        };
+        // tensor_count near 2^64.
+        let mut b = sample();
+        b[8..16].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
+        assert!(fmt(b).contains("tensor_count"));
+        // A string length near 2^64 (the first metadata key's).
+        let mut b = sample();
+        b[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(fmt(b).contains("metadata key"));
+        // Dims whose product overflows.
+        let mut b = sample();
+        let at = entry_offset(&b, 0) + 4;
+        b[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        b[at + 8..at + 16].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(fmt(b).contains("overflow"));
+        // An offset past the end, a misaligned one, an overlapping one.
+        for (value, want) in [
+            (1u64 << 40, "past the end"),
+            (33, "multiple of 32"),
+            (0, "overlaps"),
+        ] {
+            let mut b = sample();
+            let g = GgufFile::parse(b.clone(), Path::new("x")).unwrap();
+            let nd = g.tensors[1].dims.len();
+            let at = entry_offset(&b, 1) + 4 + 8 * nd + 4;
+            b[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            let e = fmt(b);
+            assert!(e.contains(want) && e.contains("f16"), "{want}: {e}");
+        }
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn corrupted_files_never_panic(
+            edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 1..8),
+            wide in proptest::option::of((0usize..400, proptest::prop_oneof![
+                proptest::prelude::any::<u64>(),
+                (0u64..16).prop_map(|k| u64::MAX - k),
+                0u64..64,
+            ])),
+        ) {
+            let mut b = sample();
+            for (at, v) in edits {
+                let n = b.len();
+                b[at % n] = v;
+            }
+            if let Some((at, v)) = wide {
+                let at = at % (b.len() - 8);
+                b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+            }
+            read_all(b);
+        }
     }
 }
