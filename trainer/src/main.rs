@@ -112,6 +112,10 @@ enum Cmd {
         /// How many samples.
         #[arg(long, default_value_t = 3)]
         n: usize,
+        /// Greedy decoding (the most likely token at every step; reproducible) instead
+        /// of sampling at ppo.temperature with ppo.top_k.
+        #[arg(long)]
+        greedy: bool,
     },
 }
 
@@ -194,9 +198,10 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             model,
             context,
             n,
+            greedy,
         } => {
             let (cfg, dev) = common.setup()?;
-            for t in sample::sample(&cfg, dev, &model, &context, n)? {
+            for t in sample::sample(&cfg, dev, &model, &context, n, greedy)? {
                 println!("{t}");
             }
         }

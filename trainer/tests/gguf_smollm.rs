@@ -11,6 +11,8 @@
 use fastrl_trainer::model::causal_lm::CausalLm;
 use fastrl_trainer::model::gguf_import::import_gguf;
 use fastrl_trainer::model::hf_dir::import_hf;
+use fastrl_trainer::rl::rollout::generate;
+use fastrl_trainer::rng::Rng;
 mod common;
 
 use common::python;
@@ -230,6 +232,32 @@ fn smollm2_gguf_equals_transformers() {
     let got = greedy(&imp.model, &ids_of(&r["greedy_prompt"]), 32);
     println!("greedy 32 tokens: {:.2} s", t0.elapsed().as_secs_f64());
     assert_eq!(got, ids_of(&r["greedy"]), "greedy tokens differ");
+    // The trainer's generator at temperature 0 (what `generate --greedy` runs), with a
+    // left-padded second row (a shorter prompt): row 0 equals transformers, row 1 equals
+    // the unpadded greedy decoding of its own prompt.
+    let prompt = ids_of(&r["greedy_prompt"]);
+    let short = [&prompt[..prompt.len() - 8], &prompt[prompt.len() - 5..]].concat();
+    let t0 = Instant::now();
+    let ro = generate(
+        &imp.model,
+        &imp.tok,
+        &[prompt, short.clone()],
+        32,
+        0.0,
+        0,
+        &mut Rng::new(0),
+    )
+    .expect("greedy rollout");
+    println!(
+        "generate(temperature 0), 2 rows x 32 tokens: {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(ro.tokens[0], got, "the trainer's greedy generator differs");
+    let mut alone = greedy(&imp.model, &short, 32);
+    if let Some(end) = alone.iter().position(|&t| t == imp.tok.eos) {
+        alone.truncate(end + 1);
+    }
+    assert_eq!(ro.tokens[1], alone, "left padding changed a greedy reply");
     println!(
         "greedy: 32 tokens identical: {:?}",
         imp.tok.decode(&got).unwrap()
