@@ -62,6 +62,9 @@ pub enum TrainerError {
         /// What there is.
         have: u64,
     },
+    /// A GGUF file could not be read or has what the model cannot use (names the file and
+    /// the tensor or metadata key).
+    Gguf(crate::model::gguf::GgufError),
     /// libtorch reported an error.
     Torch(tch::TchError),
     /// The composer core refused its input.
@@ -123,6 +126,7 @@ impl fmt::Display for TrainerError {
             TrainerError::Limit { what, need, have } => {
                 write!(f, "limit: {what}: needs {need}, has {have}")
             }
+            TrainerError::Gguf(e) => write!(f, "GGUF: {e}"),
             TrainerError::Torch(e) => write!(f, "libtorch: {e}"),
             TrainerError::Core(e) => write!(f, "composer: {e}"),
             #[cfg(feature = "cuda")]
@@ -137,6 +141,7 @@ impl std::error::Error for TrainerError {
         match self {
             TrainerError::Io { source, .. } => Some(source),
             TrainerError::RewardFailed { source, .. } => Some(&**source),
+            TrainerError::Gguf(e) => Some(e),
             TrainerError::Torch(e) => Some(e),
             TrainerError::Core(e) => Some(e),
             #[cfg(feature = "cuda")]
@@ -149,6 +154,12 @@ impl std::error::Error for TrainerError {
 impl From<tch::TchError> for TrainerError {
     fn from(e: tch::TchError) -> Self {
         TrainerError::Torch(e)
+    }
+}
+
+impl From<crate::model::gguf::GgufError> for TrainerError {
+    fn from(e: crate::model::gguf::GgufError) -> Self {
+        TrainerError::Gguf(e)
     }
 }
 

@@ -88,6 +88,17 @@ enum Cmd {
         #[arg(long)]
         model: PathBuf,
     },
+    /// Converts a llama.cpp GGUF model (Llama/Qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1
+    /// tensors, dequantised to f32) into a Hugging Face directory.
+    Convert {
+        /// The .gguf file.
+        #[arg(long)]
+        gguf: PathBuf,
+        /// The directory to write (config.json, model.safetensors, tokenizer.json,
+        /// tokenizer_config.json with the chat template).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Sample responses to a context.
     Generate {
         #[command(flatten)]
@@ -101,6 +112,10 @@ enum Cmd {
         /// How many samples.
         #[arg(long, default_value_t = 3)]
         n: usize,
+        /// Greedy decoding (the most likely token at every step; reproducible) instead
+        /// of sampling at ppo.temperature with ppo.top_k.
+        #[arg(long)]
+        greedy: bool,
     },
 }
 
@@ -168,14 +183,25 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
                 pretty(&stages::eval_model(&cfg, &model, dev, &corpus)?)?
             );
         }
+        Cmd::Convert { gguf, out } => {
+            let t0 = Instant::now();
+            fastrl_trainer::model::gguf_import::convert(&gguf, &out)?;
+            println!(
+                "{} -> {} in {:.1} s",
+                gguf.display(),
+                out.display(),
+                t0.elapsed().as_secs_f64()
+            );
+        }
         Cmd::Generate {
             common,
             model,
             context,
             n,
+            greedy,
         } => {
             let (cfg, dev) = common.setup()?;
-            for t in sample::sample(&cfg, dev, &model, &context, n)? {
+            for t in sample::sample(&cfg, dev, &model, &context, n, greedy)? {
                 println!("{t}");
             }
         }

@@ -1,4 +1,5 @@
-//! The `generate` command: sampled responses of a model directory to one context.
+//! The `generate` command: sampled (or greedy) responses of a model directory to one
+//! context.
 
 use crate::config::Config;
 use crate::error::TrainerError;
@@ -8,13 +9,15 @@ use crate::rng::Rng;
 use std::path::Path;
 
 /// `n` responses of the model in `dir` to `context` (the config's lengths, temperature,
-/// top-k and seed).
+/// top-k and seed); `greedy` takes the most likely token at every step instead (the same
+/// response `n` times: reproducible output).
 pub fn sample(
     cfg: &Config,
     dev: tch::Device,
     dir: &Path,
     context: &str,
     n: usize,
+    greedy: bool,
 ) -> Result<Vec<String>, TrainerError> {
     let (m, tok) = import_hf(dir, dev)?;
     let mut ids = tok.encode(context)?;
@@ -27,7 +30,7 @@ pub fn sample(
         &tok,
         &vec![ids; n],
         cfg.tokenizer.max_response_tokens,
-        cfg.ppo.temperature,
+        if greedy { 0.0 } else { cfg.ppo.temperature },
         cfg.ppo.top_k,
         &mut rng,
     )?;

@@ -1,16 +1,30 @@
 //! Hugging Face model directories (`config.json`, `model.safetensors`, `tokenizer.json`):
 //! what SFT and PPO export and every command loads. `config.json`'s `model_type` picks
-//! the [`CausalLm`] implementation.
+//! the [`CausalLm`] implementation
+//! (GPT-2, or Llama/Qwen2 by `model_type` or `architectures`).
 
 use crate::error::TrainerError;
 use crate::model::causal_lm::CausalLm;
 use crate::model::gpt2::Gpt2Model;
+use crate::model::llama::LlamaModel;
+use crate::model::llama_config::flavor_of;
 use crate::model::safetensors;
 use crate::model::tokenizer::Tok;
 use std::path::Path;
 
 /// Writes `dir` as a Hugging Face directory, atomically (temporary directory + rename).
 pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), TrainerError> {
+    export_hf_with(dir, model, tok, &[])
+}
+
+/// [`export_hf`] with `extra` files `(name, text)` in the directory (a
+/// `tokenizer_config.json` with the chat template, ...).
+pub fn export_hf_with(
+    dir: &Path,
+    model: &dyn CausalLm,
+    tok: &Tok,
+    extra: &[(&str, String)],
+) -> Result<(), TrainerError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |e| TrainerError::io(&p, e)
@@ -29,6 +43,11 @@ pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), Trai
     let tp = tmp.join("tokenizer.json");
     tok.save(&tp)?;
     safetensors::sync(&tp)?;
+    for (name, text) in extra {
+        let p = tmp.join(name);
+        std::fs::write(&p, text).map_err(io(&p))?;
+        safetensors::sync(&p)?;
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(dir))?;
     }
@@ -40,6 +59,8 @@ pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), Trai
 struct ModelType {
     #[serde(default)]
     model_type: Option<String>,
+    #[serde(default)]
+    architectures: Option<Vec<String>>,
 }
 
 /// Loads a directory written by [`export_hf`] (or any Hugging Face directory of a
@@ -59,14 +80,22 @@ pub fn import_hf(
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| TrainerError::io(&cfg_path, e))?;
     let mt: ModelType =
         serde_json::from_str(&text).map_err(|e| TrainerError::record(&cfg_path, 0, e))?;
-    let model: Box<dyn CausalLm> = match mt.model_type.as_deref() {
-        Some("gpt2") | None => Box::new(Gpt2Model::load_dir(dir, device)?),
-        Some(other) => {
-            return Err(TrainerError::Checkpoint(format!(
-                "{}: model_type {other:?} is not supported (supported: \"gpt2\")",
-                cfg_path.display()
-            )))
-        }
+    let archs = mt.architectures.unwrap_or_default();
+    let is_gpt2 = match mt.model_type.as_deref() {
+        Some(t) => t == "gpt2",
+        None => archs.is_empty() || archs.iter().any(|a| a == "GPT2LMHeadModel"),
+    };
+    let model: Box<dyn CausalLm> = if is_gpt2 {
+        Box::new(Gpt2Model::load_dir(dir, device)?)
+    } else if flavor_of(mt.model_type.as_deref(), &archs).is_some() {
+        Box::new(LlamaModel::load_dir(dir, device)?)
+    } else {
+        return Err(TrainerError::Checkpoint(format!(
+            "{}: model_type {:?} / architectures {archs:?} is not supported (supported: \
+             \"gpt2\", \"llama\", \"qwen2\")",
+            cfg_path.display(),
+            mt.model_type
+        )));
     };
     let tok = Tok::load(&dir.join("tokenizer.json"))?;
     tok.check_model(model.vocab_size())?;

@@ -105,6 +105,26 @@ impl Tok {
         Tok::wrap(inner, &path.display().to_string())
     }
 
+    /// Parses a `tokenizer.json` text; `origin` names it in errors.
+    pub fn from_json(json: &str, origin: &str) -> Result<Self, TrainerError> {
+        let inner: Tokenizer = json
+            .parse()
+            .map_err(|e| TrainerError::Tokenizer(format!("{origin}: {e}")))?;
+        Tok::wrap(inner, origin)
+    }
+
+    /// The id of a token string, if it is in the vocabulary.
+    pub fn token_id(&self, token: &str) -> Option<i64> {
+        self.inner.token_to_id(token).map(i64::from)
+    }
+
+    /// The string of token `id`, if it is in the vocabulary.
+    pub fn decode_token(&self, id: i64) -> Option<String> {
+        u32::try_from(id)
+            .ok()
+            .and_then(|i| self.inner.id_to_token(i))
+    }
+
     /// Writes `tokenizer.json` to `path`.
     pub fn save(&self, path: &Path) -> Result<(), TrainerError> {
         self.inner

@@ -60,13 +60,19 @@ pub fn left_pad(rows: &[Vec<i64>], pad: i64, device: Device) -> (Tensor, Tensor)
     )
 }
 
-/// Samples from `logits` `[B, V]` with temperature and top-k using the host generator.
+/// Samples from `logits` `[B, V]` with temperature and top-k using the host generator;
+/// temperature 0 is greedy decoding (the arg max, the lowest id among ties; `rng` and
+/// top-k unused).
 fn sample(
     logits: &Tensor,
     temperature: f64,
     top_k: i64,
     rng: &mut Rng,
 ) -> Result<Vec<i64>, TrainerError> {
+    if temperature == 0.0 {
+        let best = logits.argmax(-1, false).to_device(Device::Cpu);
+        return Ok(Vec::try_from(&best)?);
+    }
     let (b, v) = logits.size2()?;
     let scaled = logits.to_kind(Kind::Float) / temperature;
     // Without top-k, the whole vocabulary in id order (no sort); with it, the k best.
@@ -123,7 +129,8 @@ pub struct Rollout {
     pub tokens: Vec<Vec<i64>>,
 }
 
-/// Generates responses for `contexts` (token ids) with the KV cache.
+/// Generates responses for `contexts` (token ids) with the KV cache: sampled at
+/// `temperature` with `top_k` (0 = the whole vocabulary), or greedy at temperature 0.
 pub fn generate(
     model: &dyn CausalLm,
     tok: &Tok,
