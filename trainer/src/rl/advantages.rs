@@ -96,14 +96,12 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, TrainerError> {
     )?)
 }
 
-/// The CPU pass (composer-core).
-fn on_cpu(x: &AdvantageInputs<'_>, dev: Device) -> Result<Advantages, TrainerError> {
-    let n = x.shape.batch * x.shape.len;
-    let (lp, rlp, vals) = (to_vec(x.logp)?, to_vec(x.ref_logp)?, to_vec(x.values)?);
-    let channels: Vec<Channel<'_, f32>> = x
-        .scores
+/// The reward channels as composer-core reads them: `[B * R]` dense where `dense[k]`,
+/// else `[B]` sequence-level.
+pub fn channels<'a>(scores: &'a [Vec<f32>], dense: &[bool]) -> Vec<Channel<'a, f32>> {
+    scores
         .iter()
-        .zip(x.dense)
+        .zip(dense)
         .map(|(s, &d)| {
             if d {
                 Channel::Dense(&s[..])
@@ -111,7 +109,40 @@ fn on_cpu(x: &AdvantageInputs<'_>, dev: Device) -> Result<Advantages, TrainerErr
                 Channel::Sequence(&s[..])
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Each reward's per-response value: a sequence-level score, or a dense channel's sum over
+/// the row's valid tokens (`len` tokens per row).
+pub fn row_totals(scores: &[Vec<f32>], dense: &[bool], mask: &[u8], len: usize) -> Vec<Vec<f32>> {
+    let len = len.max(1);
+    scores
+        .iter()
+        .zip(dense)
+        .map(|(s, &d)| {
+            if d {
+                s.chunks(len)
+                    .zip(mask.chunks(len))
+                    .map(|(row, m)| {
+                        row.iter()
+                            .zip(m)
+                            .filter(|(_, &mi)| mi != 0)
+                            .map(|(&x, _)| f64::from(x))
+                            .sum::<f64>() as f32
+                    })
+                    .collect()
+            } else {
+                s.clone()
+            }
+        })
+        .collect()
+}
+
+/// The CPU pass (composer-core).
+fn on_cpu(x: &AdvantageInputs<'_>, dev: Device) -> Result<Advantages, TrainerError> {
+    let n = x.shape.batch * x.shape.len;
+    let (lp, rlp, vals) = (to_vec(x.logp)?, to_vec(x.ref_logp)?, to_vec(x.values)?);
+    let channels = channels(x.scores, x.dense);
     let (mut rew, mut adv, mut ret) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
     let stats = fused_pass(
         &FusedInputs {

@@ -11,7 +11,9 @@ use crate::optim::Adam;
 use crate::rewards::registry;
 use crate::rewards::reward::{score_all, Reward};
 use crate::rewards::sentence::sentence_channel;
-use crate::rl::advantages::{advantages, AdvantageInputs, Advantages, Backend};
+use crate::rl::advantages::{
+    advantages, channels, row_totals, AdvantageInputs, Advantages, Backend,
+};
 use crate::rl::loss::{clip_fraction, kl_loss, policy_loss, value_loss};
 use crate::rl::rollout::{encode_with, generate, response_logp_values, Rollout};
 use crate::rl::state::PpoState;
@@ -149,20 +151,8 @@ impl Ppo {
                 let ro = self.rollout(&batch)?;
                 let (b, r) = (batch.len(), ro.mask.len() / batch.len());
                 let scores = self.reward_channels(&ro, &refs, &dense, r)?;
-                for (k, s) in scores.iter().enumerate() {
-                    if dense[k] {
-                        for (row, m) in s.chunks(r).zip(ro.mask.chunks(r)) {
-                            let total: f64 = row
-                                .iter()
-                                .zip(m)
-                                .filter(|(_, &mi)| mi != 0)
-                                .map(|(&x, _)| f64::from(x))
-                                .sum();
-                            per_reward[k].push(total as f32);
-                        }
-                    } else {
-                        per_reward[k].extend_from_slice(&s[..b]);
-                    }
+                for (k, totals) in row_totals(&scores, &dense, &ro.mask, r).iter().enumerate() {
+                    per_reward[k].extend_from_slice(&totals[..b]);
                 }
                 done += b;
             }
@@ -308,17 +298,7 @@ impl Ppo {
         let p = &self.cfg.ppo;
         let k = p.group_size.max(1);
         let b = shape.batch;
-        let channels: Vec<Channel<'_, f32>> = scores
-            .iter()
-            .zip(dense)
-            .map(|(s, &d)| {
-                if d {
-                    Channel::Dense(&s[..])
-                } else {
-                    Channel::Sequence(&s[..])
-                }
-            })
-            .collect();
+        let channels = channels(scores, dense);
         let groups: Vec<u32> = (0..b).map(|i| (i / k) as u32).collect();
         let num_groups = b.div_ceil(k);
         let mut params = GroupParams::new(est, p.group_convention);
@@ -526,26 +506,7 @@ pub fn batch_means(
     mask: &[u8],
     shape: Shape,
 ) -> Result<Vec<f32>, TrainerError> {
-    let row_sums: Vec<Vec<f32>> = scores
-        .iter()
-        .zip(dense)
-        .map(|(s, &d)| {
-            if d {
-                s.chunks(shape.len.max(1))
-                    .zip(mask.chunks(shape.len.max(1)))
-                    .map(|(row, m)| {
-                        row.iter()
-                            .zip(m)
-                            .filter(|(_, &mi)| mi != 0)
-                            .map(|(&x, _)| f64::from(x))
-                            .sum::<f64>() as f32
-                    })
-                    .collect()
-            } else {
-                s.clone()
-            }
-        })
-        .collect();
+    let row_sums = row_totals(scores, dense, mask, shape.len);
     let channels: Vec<Channel<'_, f32>> =
         row_sums.iter().map(|s| Channel::Sequence(&s[..])).collect();
     let mut out = vec![0.0f32; scores.len()];
