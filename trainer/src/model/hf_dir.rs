@@ -9,7 +9,7 @@ use crate::model::gpt2::Gpt2Model;
 use crate::model::llama::LlamaModel;
 use crate::model::llama_config::flavor_of;
 use crate::model::safetensors;
-use crate::model::tokenizer::Tok;
+use crate::model::tokenizer::{Tok, CONFIG_FILE};
 use std::path::Path;
 
 /// Writes `dir` as a Hugging Face directory, atomically (temporary directory + rename).
@@ -17,8 +17,9 @@ pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), Trai
     export_hf_with(dir, model, tok, &[])
 }
 
-/// [`export_hf`] with `extra` files `(name, text)` in the directory (a
-/// `tokenizer_config.json` with the chat template, ...).
+/// [`export_hf`] with `extra` files `(name, text)` in the directory. The tokenizer's
+/// own `tokenizer_config.json` (its chat template and end-of-turn token) is written
+/// unless `extra` holds one.
 pub fn export_hf_with(
     dir: &Path,
     model: &dyn CausalLm,
@@ -43,7 +44,13 @@ pub fn export_hf_with(
     let tp = tmp.join("tokenizer.json");
     tok.save(&tp)?;
     safetensors::sync(&tp)?;
-    for (name, text) in extra {
+    let own = tok.config_json().map(|t| (CONFIG_FILE, t));
+    let given = extra.iter().map(|(n, t)| (*n, t.clone()));
+    for (name, text) in own
+        .into_iter()
+        .filter(|_| !extra.iter().any(|(n, _)| *n == CONFIG_FILE))
+        .chain(given)
+    {
         let p = tmp.join(name);
         std::fs::write(&p, text).map_err(io(&p))?;
         safetensors::sync(&p)?;

@@ -3,6 +3,7 @@
 //! Face directories, GGUF import and the tokenizer.
 
 pub mod causal_lm;
+pub mod chat;
 pub mod gguf;
 pub mod gguf_import;
 pub mod gguf_quant;

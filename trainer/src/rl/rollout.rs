@@ -10,18 +10,17 @@ use crate::rng::Rng;
 use fastrl_data::Pair;
 use tch::{Device, Kind, Tensor};
 
-/// A pair as token ids: the last `max_ctx` context tokens, and the response cut to
-/// `max_resp - 1` tokens followed by the end-of-text token.
+/// A pair as token ids: the context as the reply's prompt in at most `max_ctx` tokens
+/// ([`Tok::encode_context`]: the chat template's turns when the model has one, else the
+/// last tokens), and the response cut to `max_resp - 1` tokens followed by the
+/// end-of-response token (the end of turn of a chat model).
 pub fn encode_pair(
     tok: &Tok,
     p: &Pair,
     max_ctx: usize,
     max_resp: usize,
 ) -> Result<(Vec<i64>, Vec<i64>), TrainerError> {
-    let mut c = tok.encode(&p.context)?;
-    if c.len() > max_ctx {
-        c.drain(..c.len() - max_ctx);
-    }
+    let c = tok.encode_context(&p.context, max_ctx)?;
     let mut r = tok.encode(&p.response)?;
     r.truncate(max_resp.saturating_sub(1));
     r.push(tok.eos);
