@@ -170,8 +170,14 @@ pub struct TokenizerConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
-    /// A Hugging Face GPT-2 directory to start from (empty = a new model of this shape).
+    /// What to start from: a Hugging Face directory (GPT-2, Llama, Qwen2), a `.gguf`
+    /// file, or a known model name found in `.venv` (`SmolLM2-135M-Instruct`); empty =
+    /// a new GPT-2 of this shape.
     pub pretrained: String,
+    /// Train only the top this many blocks (plus the final norm, an untied LM head and
+    /// the value head); the embeddings and lower blocks stay frozen (0 = train all).
+    #[serde(default)]
+    pub train_top_blocks: usize,
     /// Hidden size.
     pub n_embd: i64,
     /// Blocks.

@@ -1,8 +1,10 @@
 //! What a run reads and writes: typed records ([`records`], [`jsonl`]), checkpoints
-//! ([`checkpoint`], [`checksum`]) and the progress line ([`progress`]).
+//! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]) and files installed
+//! into `.venv` ([`venv`]).
 
 pub mod checkpoint;
 pub mod checksum;
 pub mod jsonl;
 pub mod progress;
 pub mod records;
+pub mod venv;

@@ -11,6 +11,7 @@ use crate::jobs::train::train;
 use crate::model::causal_lm::CausalLm;
 use crate::model::gpt2::{Gpt2Config, Gpt2Model};
 use crate::model::hf_dir::{export_hf, import_hf};
+use crate::model::pretrained;
 use crate::model::tokenizer::Tok;
 use crate::rewards::registry;
 use crate::rl::ppo::Ppo;
@@ -85,7 +86,7 @@ pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<Path
         );
         (Box::new(Gpt2Model::new(&mc, dev)?), tok)
     } else {
-        import_hf(Path::new(&cfg.model.pretrained), dev)?
+        pretrained::load(&cfg.model.pretrained, &project_root()?, dev)?
     };
     eprintln!(
         "tokenizer: {} tokens; model: {} parameters",

@@ -39,6 +39,61 @@ pub struct Dims {
     pub layers: i64,
 }
 
+/// What part of the model a variable belongs to (for training only the top blocks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamGroup {
+    /// Token (and position) embeddings; with tied embeddings also the LM head.
+    Embedding,
+    /// Block `i` (0 = the lowest).
+    Block(usize),
+    /// Above the blocks: the final norm, an untied LM head, the value head.
+    Head,
+}
+
+/// The group of a variable named `name` whose blocks are `<block_prefix><i>.`: the
+/// names in `embeddings` are [`ParamGroup::Embedding`], everything else
+/// [`ParamGroup::Head`].
+pub fn group_by_name(name: &str, block_prefix: &str, embeddings: &[&str]) -> ParamGroup {
+    if let Some(rest) = name.strip_prefix(block_prefix) {
+        if let Some(i) = rest.split('.').next().and_then(|i| i.parse().ok()) {
+            return ParamGroup::Block(i);
+        }
+    }
+    if embeddings.contains(&name) {
+        ParamGroup::Embedding
+    } else {
+        ParamGroup::Head
+    }
+}
+
+/// Trains only the top `top` blocks and what lies above them (final norm, untied LM
+/// head, value head); the embeddings and the lower blocks are frozen, so backward stops
+/// at the first trainable block. `top = 0` trains everything. Returns the number of
+/// parameters that will train. Call it before building the optimiser (which steps only
+/// variables that require gradients).
+pub fn train_top_blocks(model: &dyn CausalLm, top: usize) -> Result<usize, TrainerError> {
+    let layers = model.dims().layers as usize;
+    if top > layers {
+        return Err(TrainerError::Config(format!(
+            "model.train_top_blocks = {top} but the model has {layers} blocks"
+        )));
+    }
+    let mut trained = 0;
+    for (name, t) in model.vars().variables() {
+        let train = top == 0
+            || match model.param_group(&name) {
+                ParamGroup::Embedding => false,
+                ParamGroup::Block(i) => i >= layers - top,
+                ParamGroup::Head => true,
+            };
+        let _ = t.set_requires_grad(train);
+        if train {
+            trained += t.numel();
+        }
+    }
+    Ok(trained)
+}
+
 /// A causal LM with a scalar value head, in its own variable store.
 ///
 /// Positions ignore left padding: a token's position is the number of valid tokens
@@ -75,6 +130,8 @@ pub trait CausalLm: std::fmt::Debug {
     fn hf_config(&self) -> serde_json::Value;
     /// A frozen copy on the same device (the reference policy).
     fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError>;
+    /// The part of the model the variable `name` belongs to.
+    fn param_group(&self, name: &str) -> ParamGroup;
 
     /// The device of the variables.
     fn device(&self) -> Device {
@@ -88,7 +145,7 @@ pub trait CausalLm: std::fmt::Debug {
         vars.into_iter().collect()
     }
 
-    /// Trainable parameters.
+    /// Trainable parameters (all of them unless [`train_top_blocks`] froze some).
     fn parameter_count(&self) -> usize {
         self.vars()
             .trainable_variables()

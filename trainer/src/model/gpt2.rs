@@ -7,7 +7,9 @@
 //! GPT-2's `Conv1D`: weight `[in, out]`, `y = x W + b`.
 
 use crate::error::TrainerError;
-use crate::model::causal_lm::{positions_from_mask, CausalLm, Decoded, Dims, KvCache, Window};
+use crate::model::causal_lm::{
+    group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache, ParamGroup, Window,
+};
 use crate::model::layers::layer_norm as ln_layer;
 use crate::model::safetensors;
 use serde::{Deserialize, Serialize};
@@ -474,6 +476,14 @@ impl CausalLm for Gpt2Model {
 
     fn hf_config(&self) -> serde_json::Value {
         self.net.cfg.to_hf_json()
+    }
+
+    fn param_group(&self, name: &str) -> ParamGroup {
+        group_by_name(
+            name,
+            "transformer.h.",
+            &["transformer.wte.weight", "transformer.wpe.weight"],
+        )
     }
 
     fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError> {

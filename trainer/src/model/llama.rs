@@ -7,7 +7,9 @@
 //! are `[out, in]`: `y = x W^T + b`.
 
 use crate::error::TrainerError;
-use crate::model::causal_lm::{positions_from_mask, CausalLm, Decoded, Dims, KvCache, Window};
+use crate::model::causal_lm::{
+    group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache, ParamGroup, Window,
+};
 use crate::model::llama_config::LlamaConfig;
 use crate::model::safetensors;
 use std::path::Path;
@@ -367,6 +369,10 @@ impl CausalLm for LlamaModel {
         self.net.cfg.to_hf_json()
     }
 
+    fn param_group(&self, name: &str) -> ParamGroup {
+        group_by_name(name, "model.layers.", &["model.embed_tokens.weight"])
+    }
+
     fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError> {
         let mut m = LlamaModel::new(&self.net.cfg, self.vs.device())?;
         m.vs.copy(&self.vs)
@@ -473,5 +479,42 @@ mod tests {
             ),
             0.0
         );
+    }
+
+    #[test]
+    fn training_the_top_block_leaves_the_rest_untouched_by_a_step() {
+        use crate::model::causal_lm::train_top_blocks;
+        use crate::optim::Adam;
+        tch::manual_seed(5);
+        let m = LlamaModel::new(&tiny(LlamaFlavor::Qwen2, false), Device::Cpu).unwrap();
+        assert!(
+            train_top_blocks(&m, 3).is_err(),
+            "the tiny model has 2 blocks"
+        );
+        let trained = train_top_blocks(&m, 1).unwrap();
+        let before = m.named_parameters();
+        let expected: i64 = before
+            .iter()
+            .filter(|(n, _)| !n.starts_with("model.layers.0.") && n != "model.embed_tokens.weight")
+            .map(|(_, t)| t.numel() as i64)
+            .sum();
+        assert_eq!(trained as i64, expected);
+        let before: Vec<(String, Tensor)> = before
+            .into_iter()
+            .map(|(n, t)| (n, t.detach().copy()))
+            .collect();
+        let mut opt = Adam::new(m.vars(), 0.1);
+        let ids = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
+        let mask = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
+        let w = m.window(&ids, &mask, 0, 4);
+        (w.logits.square().mean(Kind::Float) + w.values.square().mean(Kind::Float)).backward();
+        opt.step();
+        for ((name, old), (_, new)) in before.iter().zip(m.named_parameters()) {
+            let moved = max_diff(old, &new) > 0.0;
+            let frozen = name.starts_with("model.layers.0.") || name == "model.embed_tokens.weight";
+            assert_eq!(moved, !frozen, "{name}");
+        }
+        // 0 trains everything again.
+        assert_eq!(train_top_blocks(&m, 0).unwrap(), m.parameter_count());
     }
 }

@@ -12,5 +12,6 @@ pub mod hf_dir;
 pub mod layers;
 pub mod llama;
 pub mod llama_config;
+pub mod pretrained;
 pub mod safetensors;
 pub mod tokenizer;

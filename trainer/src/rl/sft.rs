@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
 use crate::io::progress::Progress;
+use crate::model::causal_lm::train_top_blocks;
 use crate::model::causal_lm::CausalLm;
 use crate::model::tokenizer::Tok;
 use crate::optim::Adam;
@@ -24,6 +25,7 @@ pub fn sft(
     log_path: &Path,
 ) -> Result<(), TrainerError> {
     let dev = model.device();
+    train_top_blocks(model, cfg.model.train_top_blocks)?;
     let mut opt = Adam::new(model.vars(), cfg.sft.lr);
     let mut rng = Rng::new(cfg.run.seed ^ 0x5f7);
     let encoded: Vec<(Vec<i64>, Vec<i64>)> = corpus
