@@ -83,5 +83,15 @@ again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.o
 grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
 
+step "the main job's default preset on SmolLM2-135M-Instruct, 2 PPO steps (calibration, chat prompts, top blocks, samples)"
+smol=$(mktemp -d)
+log=$(target/release/fastrl-trainer run --set "run.out_dir=\"$smol\"" --set ppo.steps=2 \
+    --set composer.calibration=8 --set data.max_eval_pairs=4 --set data.max_train_pairs=200 2>&1)
+grep -q "model: 134515585 parameters" <<<"$log"
+grep -q "^sample 3:" <<<"$log"
+grep -q "after PPO" <<<"$log"
+test "$(wc -l < "$smol/ppo/metrics.jsonl")" -eq 2 && test -f "$smol/ppo/final/model.safetensors"
+rm -rf "$smol"
+
 echo
 echo "all tests passed"

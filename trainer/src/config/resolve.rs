@@ -1,4 +1,4 @@
-//! Presets (`smoke`, `default`, `paper-dialog`, `grid-full`), a file that overrides the
+//! Presets (`smoke`, `default` (SmolLM2), `tiny`, `paper-dialog`, `grid-full`), a file that overrides the
 //! preset, and `--set section.key=value` overrides on top. Unknown keys and wrong types
 //! stop with a message naming the key.
 
@@ -6,9 +6,10 @@ use crate::config::schema::Config;
 use crate::error::TrainerError;
 
 /// Embedded presets, by name.
-pub const PRESETS: [(&str, &str); 4] = [
+pub const PRESETS: [(&str, &str); 5] = [
     ("smoke", include_str!("../../presets/smoke.toml")),
     ("default", include_str!("../../presets/default.toml")),
+    ("tiny", include_str!("../../presets/tiny.toml")),
     (
         "paper-dialog",
         include_str!("../../presets/paper-dialog.toml"),

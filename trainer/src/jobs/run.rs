@@ -9,7 +9,8 @@ use crate::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
 use std::path::Path;
 use std::time::Instant;
 
-/// Runs the whole job and prints the reward means before and after PPO.
+/// Runs the whole job and prints the reward means and a few responses before and after
+/// PPO.
 pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, TrainerError> {
     let t0 = Instant::now();
     eprintln!("device: {dev:?}; run directory: {}", cfg.run.out_dir);
@@ -41,6 +42,7 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
             get(&report.ppo)?
         );
     }
+    print_samples(&report, 3);
     println!(
         "done in {:.0} s; outputs in {}:",
         t0.elapsed().as_secs_f64(),
@@ -52,4 +54,39 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
         "  ppo/final/ (PPO model), ppo/LATEST + ppo/ckpt-*/ (resume with --resume), eval.json"
     );
     Ok(report)
+}
+
+/// The last `max` characters of `text` (from a character boundary), with `...` in front
+/// when cut.
+fn tail(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let rest: String = text.chars().skip(n - max).collect();
+    format!("...{rest}")
+}
+
+/// The first `n` evaluation samples: context (its end), reference, and the responses
+/// before and after PPO to the same context.
+fn print_samples(report: &RunReport, n: usize) {
+    let pairs = report.sft.samples.iter().zip(&report.ppo.samples).take(n);
+    for (i, (b, a)) in pairs.enumerate() {
+        println!("sample {}:", i + 1);
+        println!("  context    {}", tail(&b.context, 160).replace('\n', " "));
+        println!("  reference  {}", b.reference.replace('\n', " "));
+        println!("  before PPO {}", b.response.replace('\n', " "));
+        println!("  after PPO  {}", a.response.replace('\n', " "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn tails_cut_on_character_boundaries() {
+        assert_eq!(tail("abc", 3), "abc");
+        assert_eq!(tail("h\u{e9}llo w\u{f6}rld", 5), "...w\u{f6}rld");
+    }
 }
