@@ -476,3 +476,54 @@ fn critic_free_gdpo_with_bounded_fast_rl_learns() {
         "a + b share: first {first:.3}, last {last:.3}"
     );
 }
+
+#[test]
+fn sharing_the_frozen_lower_blocks_with_the_reference_changes_no_step() {
+    let (cfg, tok, small, c) = setup(&["ppo.steps=3", "model.train_top_blocks=1"]);
+    let mc = Gpt2Config {
+        n_layer: 3,
+        ..small.net.cfg.clone()
+    };
+    let model = || {
+        let _g = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        tch::manual_seed(12);
+        Gpt2Model::new(&mc, Device::Cpu).unwrap()
+    };
+    let run = |share: bool| -> Vec<StepMetrics> {
+        let mut p = Ppo::new(&cfg, Box::new(model()), tok.clone(), &c).unwrap();
+        assert_eq!(p.shared_blocks, 2, "3 blocks, the top 1 trains");
+        if !share {
+            p.shared_blocks = 0;
+        }
+        (0..3).map(|_| p.step().unwrap()).collect()
+    };
+    let (shared, whole) = (run(true), run(false));
+    for (s, w) in shared.iter().zip(&whole) {
+        assert_eq!(s.sample, w.sample, "step {}", s.step);
+        for (a, b) in [
+            (s.policy_loss, w.policy_loss),
+            (s.value_loss, w.value_loss),
+            (s.kl, w.kl),
+            (s.weights["bleu"], w.weights["bleu"]),
+        ] {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "step {}: {a} vs {b}",
+                s.step
+            );
+        }
+    }
+    // A policy whose frozen blocks differ from the reference's shares nothing.
+    let p = Ppo::new(&cfg, Box::new(model()), tok, &c).unwrap();
+    let (name, t) = p
+        .policy
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n.starts_with("transformer.h.0."))
+        .unwrap();
+    tch::no_grad(|| {
+        let _ = t.shallow_clone().f_add_scalar_(1.0).unwrap();
+    });
+    let k = fastrl_trainer::rl::ppo::shared_blocks(&*p.policy, &*p.reference, 1);
+    assert_eq!(k, 0, "{name} was changed");
+}

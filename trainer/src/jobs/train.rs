@@ -34,6 +34,7 @@ pub fn resume(dir: &Path, ppo: &mut Ppo) -> Result<Option<usize>, TrainerError> 
     )?;
     ppo.opt.load_state(r.optimizer)?;
     ppo.restore(&r.state)?;
+    ppo.share_frozen_blocks();
     Ok(Some(r.state.step))
 }
 

@@ -109,11 +109,21 @@ pub trait CausalLm: std::fmt::Debug {
     fn max_positions(&self) -> i64;
     /// The variables (trunk + value head); an optimiser steps them.
     fn vars(&self) -> &nn::VarStore;
-    /// Logits and values at positions `start..start + len` of `ids` `[B, T]` under `mask`
-    /// `[B, T]` (1 = token, left padding allowed), equal to that window of a full
-    /// forward; the heads run on the window only (the vocabulary projection dominates
-    /// a small model's forward).
-    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window;
+    /// The hidden states `[B, T, hidden]` of `ids` `[B, T]` under `mask` `[B, T]` after
+    /// the embeddings and the lowest `blocks` blocks: the input of block `blocks`.
+    /// With those blocks frozen and shared (the policy's and the reference's, when only
+    /// the top blocks train), PPO computes this once per step.
+    fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor;
+    /// [`CausalLm::window`] from `hidden`, the output of [`CausalLm::lower`] for the same
+    /// `mask` and `blocks`: runs the remaining blocks, then the heads on the window.
+    fn window_from(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        blocks: usize,
+        start: i64,
+        len: i64,
+    ) -> Window;
     /// Reads a left-padded prompt `ids` `[B, T]` and returns the next-token logits at its
     /// last position with the cache.
     fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded;
@@ -132,6 +142,14 @@ pub trait CausalLm: std::fmt::Debug {
     fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError>;
     /// The part of the model the variable `name` belongs to.
     fn param_group(&self, name: &str) -> ParamGroup;
+
+    /// Logits and values at positions `start..start + len` of `ids` `[B, T]` under `mask`
+    /// `[B, T]` (1 = token, left padding allowed), equal to that window of a full
+    /// forward; the heads run on the window only (the vocabulary projection dominates
+    /// a small model's forward).
+    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window {
+        self.window_from(&self.lower(ids, mask, 0), mask, 0, start, len)
+    }
 
     /// The device of the variables.
     fn device(&self) -> Device {

@@ -257,6 +257,63 @@ impl Gpt2 {
         )
     }
 
+    /// The additive attention bias `[B, 1, T, past + T]` of `t` new tokens: causal, and
+    /// 0 only where `key_mask` `[B, past + T]` is 1.
+    fn attention_bias(&self, key_mask: &Tensor, past: i64, t: i64, kind: Kind) -> Tensor {
+        let b = key_mask.size()[0];
+        let dev = key_mask.device();
+        let total = past + t;
+        // [T, total] causal: new token i (absolute past + i) sees keys j <= past + i.
+        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
+        let k_pos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
+        let causal = k_pos.le_tensor(&q_pos); // [T, total]
+        let allowed = causal
+            .unsqueeze(0)
+            .unsqueeze(0)
+            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total])); // [B, 1, T, total]
+        let neg = Tensor::full([1], f64::from(f32::MIN), (kind, dev));
+        Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg)
+    }
+
+    /// Token plus position embeddings of `ids` at `positions`.
+    fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor {
+        Tensor::embedding(&self.wte, ids, -1, false, false)
+            + Tensor::embedding(&self.wpe, positions, -1, false, false)
+    }
+
+    /// Block `i` on `x` `[B, T, n_embd]`, with the block's cached keys and values
+    /// prepended when given; returns its output and its keys and values.
+    fn block(
+        &self,
+        i: usize,
+        x: &Tensor,
+        bias: &Tensor,
+        cached: Option<&(Tensor, Tensor)>,
+    ) -> (Tensor, (Tensor, Tensor)) {
+        let blk = &self.blocks[i];
+        let (b, t, _) = x.size3().expect("hidden states must be [B, T, n_embd]");
+        let h = self.cfg.n_head;
+        let d = self.cfg.n_embd / h;
+        let a = blk.c_attn.forward(&x.apply(&blk.ln_1));
+        let qkv = a.split(self.cfg.n_embd, -1);
+        let heads = |z: &Tensor| z.view([b, t, h, d]).transpose(1, 2);
+        let (q, mut k, mut v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]));
+        if let Some((ck, cv)) = cached {
+            k = Tensor::cat(&[ck, &k], 2);
+            v = Tensor::cat(&[cv, &v], 2);
+        }
+        let att = (q.matmul(&k.transpose(-2, -1)) / (d as f64).sqrt() + bias).softmax(-1, x.kind());
+        let y = att
+            .matmul(&v)
+            .transpose(1, 2)
+            .contiguous()
+            .view([b, t, self.cfg.n_embd]);
+        // Not `+=`: that would add in place into a tensor autograd saved for ln_1.
+        let x = x + blk.attn_proj.forward(&y);
+        let m = blk.c_fc.forward(&x.apply(&blk.ln_2)).gelu("tanh");
+        (&x + blk.mlp_proj.forward(&m), (k, v))
+    }
+
     /// The transformer without its heads: final hidden states `[B, T, n_embd]` (after
     /// `ln_f`) and the extended cache. Same arguments as [`Gpt2::forward`].
     pub fn trunk(
@@ -266,47 +323,44 @@ impl Gpt2 {
         key_mask: &Tensor,
         cache: Option<&KvCache>,
     ) -> (Tensor, KvCache) {
-        let (b, t) = ids.size2().expect("ids must be [B, T]");
-        let h = self.cfg.n_head;
-        let d = self.cfg.n_embd / h;
+        let t = ids.size()[1];
         let past = cache.map(|c| c[0].0.size()[2]).unwrap_or(0);
-        let total = past + t;
-        let mut x = Tensor::embedding(&self.wte, ids, -1, false, false)
-            + Tensor::embedding(&self.wpe, positions, -1, false, false);
-        // [T, total] causal: new token i (absolute past + i) sees keys j <= past + i.
-        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, ids.device())).unsqueeze(1);
-        let k_pos = Tensor::arange(total, (Kind::Int64, ids.device())).unsqueeze(0);
-        let causal = k_pos.le_tensor(&q_pos); // [T, total]
-        let allowed = causal
-            .unsqueeze(0)
-            .unsqueeze(0)
-            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total])); // [B, 1, T, total]
-        let neg = Tensor::full([1], f64::from(f32::MIN), (x.kind(), x.device()));
-        let bias = Tensor::zeros([1], (x.kind(), x.device())).where_self(&allowed, &neg);
+        let mut x = self.embed(ids, positions);
+        let bias = self.attention_bias(key_mask, past, t, x.kind());
         let mut new_cache = Vec::with_capacity(self.blocks.len());
-        for (i, blk) in self.blocks.iter().enumerate() {
-            let a = blk.c_attn.forward(&x.apply(&blk.ln_1));
-            let qkv = a.split(self.cfg.n_embd, -1);
-            let heads = |z: &Tensor| z.view([b, t, h, d]).transpose(1, 2);
-            let (q, mut k, mut v) = (heads(&qkv[0]), heads(&qkv[1]), heads(&qkv[2]));
-            if let Some(c) = cache {
-                k = Tensor::cat(&[&c[i].0, &k], 2);
-                v = Tensor::cat(&[&c[i].1, &v], 2);
-            }
-            let att =
-                (q.matmul(&k.transpose(-2, -1)) / (d as f64).sqrt() + &bias).softmax(-1, x.kind());
-            let y = att
-                .matmul(&v)
-                .transpose(1, 2)
-                .contiguous()
-                .view([b, t, self.cfg.n_embd]);
-            // Not `+=`: that would add in place into a tensor autograd saved for ln_1.
-            x = &x + blk.attn_proj.forward(&y);
-            let m = blk.c_fc.forward(&x.apply(&blk.ln_2)).gelu("tanh");
-            x = &x + blk.mlp_proj.forward(&m);
-            new_cache.push((k, v));
+        for i in 0..self.blocks.len() {
+            let (y, kv) = self.block(i, &x, &bias, cache.map(|c| &c[i]));
+            x = y;
+            new_cache.push(kv);
         }
         (x.apply(&self.ln_f), new_cache)
+    }
+
+    /// Blocks `from..to` on `x` `[B, T, n_embd]` without a cache, under `mask`.
+    fn blocks_between(&self, x: Tensor, mask: &Tensor, from: usize, to: usize) -> Tensor {
+        let bias = self.attention_bias(mask, 0, x.size()[1], x.kind());
+        (from..to).fold(x, |x, i| self.block(i, &x, &bias, None).0)
+    }
+
+    /// The hidden states after the embeddings and the lowest `blocks` blocks (positions
+    /// from the mask).
+    pub fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor {
+        let x = self.embed(ids, &positions_from_mask(mask));
+        self.blocks_between(x, mask, 0, blocks)
+    }
+
+    /// The remaining blocks from [`Gpt2::lower`]'s `hidden`, then the heads on positions
+    /// `start..start + len`: logits `[B, len, vocab]`, values `[B, len]`.
+    pub fn upper_window(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        blocks: usize,
+        start: i64,
+        len: i64,
+    ) -> (Tensor, Tensor) {
+        let x = self.blocks_between(hidden.shallow_clone(), mask, blocks, self.blocks.len());
+        self.heads(&x.narrow(1, start, len).apply(&self.ln_f))
     }
 
     /// Forward over whole sequences without a cache: positions from the mask (left
@@ -320,9 +374,7 @@ impl Gpt2 {
     /// only: logits `[B, len, vocab]`, values `[B, len]` (equal to that window of the
     /// full forward; the cache is dropped).
     pub fn forward_window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Forward {
-        let positions = positions_from_mask(mask);
-        let (hidden, _) = self.trunk(ids, &positions, mask, None);
-        let (logits, values) = self.heads(&hidden.narrow(1, start, len));
+        let (logits, values) = self.upper_window(&self.lower(ids, mask, 0), mask, 0, start, len);
         Forward {
             logits,
             values,
@@ -444,12 +496,20 @@ impl CausalLm for Gpt2Model {
         &self.vs
     }
 
-    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window {
-        let f = self.net.forward_window(ids, mask, start, len);
-        Window {
-            logits: f.logits,
-            values: f.values,
-        }
+    fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor {
+        self.net.lower(ids, mask, blocks)
+    }
+
+    fn window_from(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        blocks: usize,
+        start: i64,
+        len: i64,
+    ) -> Window {
+        let (logits, values) = self.net.upper_window(hidden, mask, blocks, start, len);
+        Window { logits, values }
     }
 
     fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded {
@@ -561,6 +621,24 @@ mod tests {
         let dl = (&w.logits - full.logits.narrow(1, 2, 3)).abs().max();
         let dv = (&w.values - full.values.narrow(1, 2, 3)).abs().max();
         assert!(dl.double_value(&[]) < 1e-6 && dv.double_value(&[]) < 1e-6);
+    }
+
+    #[test]
+    fn a_forward_split_at_any_block_equals_the_whole_forward() {
+        let (m, ids, mask) = model_and_two_rows(5);
+        // The oracle: the cached-decoding forward over every block at once.
+        let full = m.net.forward_full(&ids, &mask);
+        for k in 0..=2 {
+            let lower = m.lower(&ids, &mask, k);
+            assert_eq!(lower.size(), vec![2, 5, 16]);
+            let w = m.window_from(&lower, &mask, k, 1, 4);
+            let dl = (&w.logits - full.logits.narrow(1, 1, 4)).abs().max();
+            let dv = (&w.values - full.values.narrow(1, 1, 4)).abs().max();
+            assert!(
+                dl.double_value(&[]) < 1e-5 && dv.double_value(&[]) < 1e-5,
+                "k={k}"
+            );
+        }
     }
 
     #[test]

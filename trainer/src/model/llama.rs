@@ -78,6 +78,13 @@ fn rotate_half(x: &Tensor) -> Tensor {
     Tensor::cat(&[-&halves[1], halves[0].shallow_clone()], -1)
 }
 
+/// What every block of one forward shares ([`Llama::attention_inputs`]).
+struct Attention {
+    cos: Tensor,
+    sin: Tensor,
+    bias: Tensor,
+}
+
 /// A Llama-family trunk with its LM head and a value head.
 #[derive(Debug)]
 pub struct Llama {
@@ -154,6 +161,86 @@ impl Llama {
         (emb.cos().to_kind(kind), emb.sin().to_kind(kind))
     }
 
+    /// What every block of one forward shares: RoPE `cos`/`sin` `[B, 1, T, head_dim]`
+    /// of `positions` `[B, T]` and the additive attention bias `[B, 1, T, past + T]`
+    /// (causal, and 0 only where `key_mask` `[B, past + T]` is 1).
+    fn attention_inputs(
+        &self,
+        positions: &Tensor,
+        key_mask: &Tensor,
+        past: i64,
+        kind: Kind,
+    ) -> Attention {
+        let (b, t) = positions.size2().expect("positions must be [B, T]");
+        let dev = positions.device();
+        let total = past + t;
+        let (cos, sin) = self.rope(positions, kind);
+        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
+        let k_pos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
+        let allowed = k_pos
+            .le_tensor(&q_pos)
+            .unsqueeze(0)
+            .unsqueeze(0)
+            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total]));
+        let neg = Tensor::full([1], f64::from(f32::MIN), (kind, dev));
+        let bias = Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg);
+        Attention { cos, sin, bias }
+    }
+
+    /// Block `i` on `x` `[B, T, hidden]`, with the block's cached keys and values
+    /// prepended when given; returns its output and its keys and values.
+    fn block(
+        &self,
+        i: usize,
+        x: &Tensor,
+        att_in: &Attention,
+        cached: Option<&(Tensor, Tensor)>,
+    ) -> (Tensor, (Tensor, Tensor)) {
+        let blk = &self.blocks[i];
+        let (b, t, _) = x.size3().expect("hidden states must be [B, T, hidden]");
+        let (h, kvh, d) = (
+            self.cfg.num_attention_heads,
+            self.cfg.num_key_value_heads,
+            self.cfg.head_dim,
+        );
+        let rep = h / kvh;
+        let hn = blk.input_layernorm.forward(x);
+        let split = |z: Tensor, n: i64| z.view([b, t, n, d]).transpose(1, 2);
+        let q = split(hn.apply(&blk.q_proj), h);
+        let k = split(hn.apply(&blk.k_proj), kvh);
+        let v = split(hn.apply(&blk.v_proj), kvh);
+        let q = &q * &att_in.cos + rotate_half(&q) * &att_in.sin;
+        let mut k = &k * &att_in.cos + rotate_half(&k) * &att_in.sin;
+        let mut v = v;
+        if let Some((ck, cv)) = cached {
+            k = Tensor::cat(&[ck, &k], 2);
+            v = Tensor::cat(&[cv, &v], 2);
+        }
+        let total = k.size()[2];
+        // Grouped-query attention: query head j reads key/value head j / rep.
+        let expand = |z: &Tensor| {
+            if rep == 1 {
+                z.shallow_clone()
+            } else {
+                z.unsqueeze(2)
+                    .expand([b, kvh, rep, total, d], false)
+                    .reshape([b, h, total, d])
+            }
+        };
+        let scale = 1.0 / (d as f64).sqrt();
+        let att =
+            (q.matmul(&expand(&k).transpose(-2, -1)) * scale + &att_in.bias).softmax(-1, x.kind());
+        let y = att
+            .matmul(&expand(&v))
+            .transpose(1, 2)
+            .contiguous()
+            .view([b, t, h * d]);
+        let x = x + y.apply(&blk.o_proj);
+        let hn = blk.post_attention_layernorm.forward(&x);
+        let m = hn.apply(&blk.gate_proj).silu() * hn.apply(&blk.up_proj);
+        (&x + blk.down_proj.forward(&m), (k, v))
+    }
+
     /// The transformer without its heads: final hidden states `[B, T, hidden]` (after
     /// the last norm) and the extended cache. `positions` `[B, T]` are the RoPE
     /// positions of `ids` `[B, T]`; `key_mask` `[B, P + T]` (1 = attend) covers the
@@ -165,65 +252,22 @@ impl Llama {
         key_mask: &Tensor,
         cache: Option<&KvCache>,
     ) -> (Tensor, KvCache) {
-        let (b, t) = ids.size2().expect("ids must be [B, T]");
-        let (h, kvh, d) = (
-            self.cfg.num_attention_heads,
-            self.cfg.num_key_value_heads,
-            self.cfg.head_dim,
-        );
-        let rep = h / kvh;
         let past = cache.map(|c| c[0].0.size()[2]).unwrap_or(0);
-        let total = past + t;
         let mut x = Tensor::embedding(&self.embed_tokens, ids, -1, false, false);
-        let (cos, sin) = self.rope(positions, x.kind());
-        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, ids.device())).unsqueeze(1);
-        let k_pos = Tensor::arange(total, (Kind::Int64, ids.device())).unsqueeze(0);
-        let allowed = k_pos
-            .le_tensor(&q_pos)
-            .unsqueeze(0)
-            .unsqueeze(0)
-            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total]));
-        let neg = Tensor::full([1], f64::from(f32::MIN), (x.kind(), x.device()));
-        let bias = Tensor::zeros([1], (x.kind(), x.device())).where_self(&allowed, &neg);
-        let scale = 1.0 / (d as f64).sqrt();
+        let att_in = self.attention_inputs(positions, key_mask, past, x.kind());
         let mut new_cache = Vec::with_capacity(self.blocks.len());
-        for (i, blk) in self.blocks.iter().enumerate() {
-            let hn = blk.input_layernorm.forward(&x);
-            let split = |z: Tensor, n: i64| z.view([b, t, n, d]).transpose(1, 2);
-            let q = split(hn.apply(&blk.q_proj), h);
-            let k = split(hn.apply(&blk.k_proj), kvh);
-            let v = split(hn.apply(&blk.v_proj), kvh);
-            let q = &q * &cos + rotate_half(&q) * &sin;
-            let mut k = &k * &cos + rotate_half(&k) * &sin;
-            let mut v = v;
-            if let Some(c) = cache {
-                k = Tensor::cat(&[&c[i].0, &k], 2);
-                v = Tensor::cat(&[&c[i].1, &v], 2);
-            }
-            // Grouped-query attention: query head j reads key/value head j / rep.
-            let expand = |z: &Tensor| {
-                if rep == 1 {
-                    z.shallow_clone()
-                } else {
-                    z.unsqueeze(2)
-                        .expand([b, kvh, rep, total, d], false)
-                        .reshape([b, h, total, d])
-                }
-            };
-            let att =
-                (q.matmul(&expand(&k).transpose(-2, -1)) * scale + &bias).softmax(-1, x.kind());
-            let y = att
-                .matmul(&expand(&v))
-                .transpose(1, 2)
-                .contiguous()
-                .view([b, t, h * d]);
-            x = &x + y.apply(&blk.o_proj);
-            let hn = blk.post_attention_layernorm.forward(&x);
-            let m = hn.apply(&blk.gate_proj).silu() * hn.apply(&blk.up_proj);
-            x = &x + blk.down_proj.forward(&m);
-            new_cache.push((k, v));
+        for i in 0..self.blocks.len() {
+            let (y, kv) = self.block(i, &x, &att_in, cache.map(|c| &c[i]));
+            x = y;
+            new_cache.push(kv);
         }
         (self.norm.forward(&x), new_cache)
+    }
+
+    /// Blocks `from..to` on `x` without a cache (positions from `mask`).
+    fn blocks_between(&self, x: Tensor, mask: &Tensor, from: usize, to: usize) -> Tensor {
+        let att_in = self.attention_inputs(&positions_from_mask(mask), mask, 0, x.kind());
+        (from..to).fold(x, |x, i| self.block(i, &x, &att_in, None).0)
     }
 
     /// Logits `[B, T, vocab]` of whole sequences without a cache, positions from the
@@ -340,9 +384,26 @@ impl CausalLm for LlamaModel {
         &self.vs
     }
 
-    fn window(&self, ids: &Tensor, mask: &Tensor, start: i64, len: i64) -> Window {
-        let (hidden, _) = self.net.trunk(ids, &positions_from_mask(mask), mask, None);
-        let (logits, values) = self.net.heads(&hidden.narrow(1, start, len));
+    fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor {
+        let x = Tensor::embedding(&self.net.embed_tokens, ids, -1, false, false);
+        self.net.blocks_between(x, mask, 0, blocks)
+    }
+
+    fn window_from(
+        &self,
+        hidden: &Tensor,
+        mask: &Tensor,
+        blocks: usize,
+        start: i64,
+        len: i64,
+    ) -> Window {
+        let n = self.net.blocks.len();
+        let x = self
+            .net
+            .blocks_between(hidden.shallow_clone(), mask, blocks, n);
+        let (logits, values) = self
+            .net
+            .heads(&self.net.norm.forward(&x.narrow(1, start, len)));
         Window { logits, values }
     }
 
@@ -440,6 +501,26 @@ mod tests {
             assert!(max_diff(&w.values, &full.values.narrow(1, 2, 3)) < 1e-6);
             // The cache holds the key/value heads only.
             assert_eq!(cache[0].0.size(), vec![2, 2, 5, 8]);
+        }
+    }
+
+    #[test]
+    fn a_forward_split_at_any_block_equals_the_whole_forward() {
+        for (flavor, tied) in [(LlamaFlavor::Llama, true), (LlamaFlavor::Qwen2, false)] {
+            tch::manual_seed(4);
+            let m = LlamaModel::new(&tiny(flavor, tied), Device::Cpu).unwrap();
+            let ids = Tensor::from_slice(&[5i64, 6, 7, 8, 9, 0, 0, 3, 4, 10]).view([2, 5]);
+            let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0, 0, 1, 1, 1]).view([2, 5]);
+            // The oracle: the cached-decoding trunk (one pass over every block) + heads.
+            let (hidden, _) = m.net.trunk(&ids, &positions_from_mask(&mask), &mask, None);
+            let (logits, values) = m.net.heads(&hidden.narrow(1, 1, 4));
+            for k in 0..=2 {
+                let lower = m.lower(&ids, &mask, k);
+                assert_eq!(lower.size(), vec![2, 5, 32]);
+                let w = m.window_from(&lower, &mask, k, 1, 4);
+                let (dl, dv) = (max_diff(&w.logits, &logits), max_diff(&w.values, &values));
+                assert!(dl < 1e-5 && dv < 1e-5, "{flavor:?} k={k}: {dl} {dv}");
+            }
         }
     }
 

@@ -16,7 +16,9 @@ use crate::rl::advantages::{
     advantages, channels, row_totals, AdvantageInputs, Advantages, Backend,
 };
 use crate::rl::loss::{clip_fraction, kl_loss, policy_loss, value_loss};
-use crate::rl::rollout::{encode_with, generate, response_logp_values, Rollout};
+use crate::rl::rollout::{
+    encode_with, generate, response_logp_values, response_logp_values_from, Rollout,
+};
 use crate::rl::state::PpoState;
 use crate::rng::Rng;
 use composer_core::{
@@ -53,6 +55,10 @@ pub struct Ppo {
     pub step: usize,
     /// Where the fused pass runs.
     pub backend: Backend,
+    /// How many of the lowest blocks the policy and the reference share (frozen and
+    /// equal, [`shared_blocks`]): their output is computed once per step and the
+    /// policy's and the reference's forwards run only the blocks above. 0 = none.
+    pub shared_blocks: usize,
 }
 
 impl std::fmt::Debug for Ppo {
@@ -76,6 +82,8 @@ struct Scored {
     logp: Tensor,
     values: Tensor,
     ref_logp: Tensor,
+    /// The output of the shared lower blocks `[B, T, hidden]` (when any are shared).
+    lower: Option<Tensor>,
 }
 
 /// Mean losses over the minibatches of the update.
@@ -116,7 +124,9 @@ impl Ppo {
             prompts,
             step: 0,
             backend,
+            shared_blocks: 0,
         };
+        ppo.share_frozen_blocks();
         if cfg.composer.normalization == Normalization::Reference {
             let (mean, std) = ppo.calibrate()?;
             ppo.composer = cfg.composer.build(cfg.ppo.steps, Some((&mean, &std)))?;
@@ -174,6 +184,19 @@ impl Ppo {
             );
         }
         Ok((mean, std))
+    }
+
+    /// Sets [`Ppo::shared_blocks`] from `model.train_top_blocks` and the two models'
+    /// weights; call it again after replacing either model's weights (a resume).
+    pub fn share_frozen_blocks(&mut self) {
+        let top = self.cfg.model.train_top_blocks;
+        self.shared_blocks = shared_blocks(&*self.policy, &*self.reference, top);
+        if top > 0 && self.shared_blocks == 0 {
+            eprintln!(
+                "note: the policy's frozen blocks differ from the reference's; both run \
+                 every block"
+            );
+        }
     }
 
     /// One iteration of Algorithm 1 (lines 5-13). Returns what it measured.
@@ -354,12 +377,19 @@ impl Ppo {
 
     fn score_tokens(&self, ro: &Rollout) -> Scored {
         let _g = tch::no_grad_guard();
-        let (logp, values) = response_logp_values(&*self.policy, &ro.ids, &ro.attn, ro.ctx_len);
-        let (ref_logp, _) = response_logp_values(&*self.reference, &ro.ids, &ro.attn, ro.ctx_len);
+        let k = self.shared_blocks;
+        let lower = (k > 0).then(|| self.policy.lower(&ro.ids, &ro.attn, k));
+        let from = |m: &dyn CausalLm| match &lower {
+            Some(h) => response_logp_values_from(m, h, k, &ro.ids, &ro.attn, ro.ctx_len),
+            None => response_logp_values(m, &ro.ids, &ro.attn, ro.ctx_len),
+        };
+        let (logp, values) = from(&*self.policy);
+        let (ref_logp, _) = from(&*self.reference);
         Scored {
             logp,
             values,
             ref_logp,
+            lower,
         }
     }
 
@@ -418,8 +448,18 @@ impl Ppo {
             for mb in order.chunks(p.minibatch_size) {
                 let idx = Tensor::from_slice(mb).to(dev);
                 let sel = |t: &Tensor| t.index_select(0, &idx);
-                let (new_logp, new_v) =
-                    response_logp_values(&*self.policy, &sel(&ro.ids), &sel(&ro.attn), ro.ctx_len);
+                let (ids, attn) = (sel(&ro.ids), sel(&ro.attn));
+                let (new_logp, new_v) = match &old.lower {
+                    Some(h) => response_logp_values_from(
+                        &*self.policy,
+                        &sel(h),
+                        self.shared_blocks,
+                        &ids,
+                        &attn,
+                        ro.ctx_len,
+                    ),
+                    None => response_logp_values(&*self.policy, &ids, &attn, ro.ctx_len),
+                };
                 let m = sel(&mask_t);
                 let denom = m.sum(Kind::Float).clamp_min(1.0);
                 let (pg, ratio) =
@@ -495,6 +535,34 @@ impl Ppo {
         self.rng.s = st.rng;
         self.step = st.step;
         Ok(())
+    }
+}
+
+/// How many of the lowest blocks `policy` and `reference` can share when the top `top`
+/// blocks train: `layers - top` when every embedding and lower-block weight of the two
+/// is equal (they start as copies and those weights never train), else 0. `top = 0`
+/// (everything trains) shares nothing.
+pub fn shared_blocks(policy: &dyn CausalLm, reference: &dyn CausalLm, top: usize) -> usize {
+    use crate::model::causal_lm::ParamGroup;
+    let layers = policy.dims().layers as usize;
+    if top == 0 || top >= layers || reference.dims() != policy.dims() {
+        return 0;
+    }
+    let k = layers - top;
+    let theirs: std::collections::HashMap<String, Tensor> =
+        reference.named_parameters().into_iter().collect();
+    let equal = policy.named_parameters().iter().all(|(name, t)| {
+        let lower = match policy.param_group(name) {
+            ParamGroup::Embedding => true,
+            ParamGroup::Block(i) => i < k,
+            ParamGroup::Head => false,
+        };
+        !lower || theirs.get(name).is_some_and(|r| r.equal(t))
+    });
+    if equal {
+        k
+    } else {
+        0
     }
 }
 

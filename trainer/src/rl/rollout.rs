@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::error::TrainerError;
-use crate::model::causal_lm::{positions_from_mask, CausalLm};
+use crate::model::causal_lm::{positions_from_mask, CausalLm, Window};
 use crate::model::tokenizer::Tok;
 use crate::rng::Rng;
 use fastrl_data::Pair;
@@ -205,7 +205,26 @@ pub fn response_logp_values(
     lc: i64,
 ) -> (Tensor, Tensor) {
     let r = ids.size()[1] - lc;
-    let f = model.window(ids, attn, lc - 1, r);
+    response_logp(model.window(ids, attn, lc - 1, r), ids, lc)
+}
+
+/// [`response_logp_values`] from `hidden`, the output of the lowest `blocks` blocks
+/// ([`CausalLm::lower`] of the same `ids` and `attn`).
+pub fn response_logp_values_from(
+    model: &dyn CausalLm,
+    hidden: &Tensor,
+    blocks: usize,
+    ids: &Tensor,
+    attn: &Tensor,
+    lc: i64,
+) -> (Tensor, Tensor) {
+    let r = ids.size()[1] - lc;
+    response_logp(model.window_from(hidden, attn, blocks, lc - 1, r), ids, lc)
+}
+
+/// The log-probabilities of the response tokens from the window predicting them.
+fn response_logp(f: Window, ids: &Tensor, lc: i64) -> (Tensor, Tensor) {
+    let r = ids.size()[1] - lc;
     let targets = ids.narrow(1, lc, r);
     let logp = f
         .logits
