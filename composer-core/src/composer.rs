@@ -32,6 +32,19 @@ pub trait Composer {
     /// the composer is unchanged.
     fn restore(&mut self, record: &StateRecord) -> Result<()>;
 
+    /// Eq. (6) as the fused pass applies it: weights on the *raw* rewards written to
+    /// `out[..n]`, and a batch-constant offset, so that a response's composite is
+    /// `sum_i out_i r_i + offset`. The default is the weights themselves and 0; a
+    /// composer on z-scores returns `(w_i / sigma_i, -sum_i w_i mu_i / sigma_i)`
+    /// ([`FastRl::composition`](crate::FastRl::composition),
+    /// [`OnReference`](crate::OnReference)).
+    fn composition(&self, out: &mut [f32]) -> Result<f32> {
+        let w = self.weights();
+        crate::error::length("out", w.len(), out.len())?;
+        out.copy_from_slice(w);
+        Ok(0.0)
+    }
+
     /// Per-step diagnostics of the current weights against `reward_means`.
     fn diagnostics(&self, reward_means: &[f32]) -> Result<Diagnostics> {
         Diagnostics::new(self.weights(), reward_means)

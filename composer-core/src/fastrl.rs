@@ -647,6 +647,11 @@ impl Composer for FastRl {
         &self.w[..self.n]
     }
 
+    /// [`FastRl::composition`].
+    fn composition(&self, out: &mut [f32]) -> Result<f32> {
+        FastRl::composition(self, out)
+    }
+
     fn steps(&self) -> u64 {
         self.step
     }

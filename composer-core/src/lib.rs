@@ -75,6 +75,7 @@ pub mod group;
 pub mod kind;
 pub mod kl;
 mod names;
+pub mod on_reference;
 mod prepared;
 pub mod reduce;
 mod reference;
@@ -102,6 +103,7 @@ pub use group::{
 };
 pub use kind::ComposerKind;
 pub use kl::{kl_penalty, KlController, KlStats};
+pub use on_reference::OnReference;
 pub use reduce::reward_means;
 pub use reference::reference_stats;
 pub use shape::{Channel, MaskMode, Shape};

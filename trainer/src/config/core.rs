@@ -4,8 +4,9 @@
 use crate::config::schema::{ComposerChoice, ComposerConfig, PpoConfig};
 use crate::error::TrainerError;
 use composer_core::{
-    AutoEta, Composer, ComposerKind, Constraint, ConstraintKind, FastRl, FastRlConfig, Fixed,
-    FusedParams, GaeParams, KlController, Lagrangian, LagrangianConfig, MaskMode, Smoothing,
+    AutoEta, ComposeOn, Composer, ComposerKind, Constraint, ConstraintKind, FastRl, FastRlConfig,
+    Fixed, FusedParams, GaeParams, KlController, Lagrangian, LagrangianConfig, MaskMode,
+    Normalization, OnReference, Smoothing,
 };
 
 impl ComposerConfig {
@@ -88,14 +89,50 @@ impl ComposerConfig {
                     f.with_bias(&self.bias)?
                 })
             }
-            ComposerChoice::Core(ComposerKind::Fixed) => Box::new(Fixed::new(&base)?),
-            ComposerChoice::Shaping => Box::new(Fixed::reward_shaping(self.alpha)?),
-            ComposerChoice::Core(ComposerKind::Lagrangian) => Box::new(Lagrangian::new(
-                &base,
-                &self.constraint_list(),
-                self.lagrangian_config(),
-            )?),
+            ComposerChoice::Core(ComposerKind::Fixed) => {
+                self.on_reference(Fixed::new(&base)?, reference)?
+            }
+            ComposerChoice::Shaping => {
+                self.on_reference(Fixed::reward_shaping(self.alpha)?, reference)?
+            }
+            ComposerChoice::Core(ComposerKind::Lagrangian) => self.on_reference(
+                Lagrangian::new(&base, &self.constraint_list(), self.lagrangian_config())?,
+                reference,
+            )?,
         })
+    }
+
+    /// A baseline composer as it is, or with `normalization = "reference"` on the
+    /// starting policy's z-scores ([`OnReference`]: a Lagrangian's thresholds are then
+    /// in standard deviations, and `compose_on = "normalized"` composes the z-scores).
+    /// Before calibration (`reference` = `None`, as when a config is validated) the
+    /// composer is returned as it is.
+    fn on_reference<C: Composer + 'static>(
+        &self,
+        inner: C,
+        reference: Option<(&[f32], &[f32])>,
+    ) -> Result<Box<dyn Composer>, TrainerError> {
+        match (self.normalization, reference) {
+            (Normalization::Reference, Some((mean, std))) => Ok(Box::new(OnReference::new(
+                inner,
+                mean,
+                std,
+                self.compose_on,
+            )?)),
+            (Normalization::Standardize, _) => Err(TrainerError::Config(format!(
+                "composer.normalization = \"standardize\" is Fast RL's; composer.kind = \"{}\" \
+                 takes \"none\" or \"reference\"",
+                self.kind
+            ))),
+            (Normalization::None, _) if self.compose_on == ComposeOn::Normalized => {
+                Err(TrainerError::Config(
+                    "composer.compose_on = \"normalized\" needs composer.normalization = \
+                     \"reference\""
+                        .into(),
+                ))
+            }
+            _ => Ok(Box::new(inner)),
+        }
     }
 }
 

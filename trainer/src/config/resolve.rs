@@ -256,6 +256,24 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("compose_on"), "{e}");
+        // The baselines on z-scores: fixed and Lagrangian take the reference
+        // normalisation, not Fast RL's batch standardisation.
+        for kind in ["fixed", "lagrangian"] {
+            let set = |norm: &str| {
+                Config::resolve(
+                    "smoke",
+                    None,
+                    &[
+                        format!("composer.kind=\"{kind}\""),
+                        format!("composer.normalization=\"{norm}\""),
+                        "composer.compose_on=\"normalized\"".into(),
+                    ],
+                )
+            };
+            assert!(set("reference").is_ok(), "{kind}");
+            let e = set("standardize").unwrap_err().to_string();
+            assert!(e.contains("standardize") && e.contains(kind), "{e}");
+        }
         // Critic-free estimators: a name, and a group size that divides the batch.
         let g = Config::resolve(
             "smoke",

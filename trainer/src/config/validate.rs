@@ -86,6 +86,13 @@ impl Config {
                 composer_core::MAX_REWARDS
             ));
         }
+        if c.compose_on == composer_core::ComposeOn::Normalized && n == composer_core::MAX_REWARDS {
+            return bad(format!(
+                "composer.compose_on = \"normalized\" composes z-scores through one extra \
+                 constant channel: at most {} rewards",
+                composer_core::MAX_REWARDS - 1
+            ));
+        }
         for (key, len) in [
             ("weights", c.weights.len()),
             ("thresholds", c.thresholds.len()),

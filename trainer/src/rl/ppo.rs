@@ -223,6 +223,9 @@ impl Ppo {
         // Lines 8 and 10: the weights for this batch (Eq. 4, 5: w^pre <- w^cur).
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
+        // Eq. (6) on what the composer composes (raw rewards or their z-scores) as raw
+        // weights plus a batch-constant offset.
+        let mix = Mix::of(&*self.composer, &scores, &dense, b)?;
         // Lines 8, 9, 11: composite (Eq. 4, 6), penalised reward (Eq. 7), advantages
         // and value targets; or, critic-free, group-relative advantages of the rewards
         // with these weights (the KL penalty then enters the loss).
@@ -231,9 +234,9 @@ impl Ppo {
         let adv = match self.cfg.ppo.advantage {
             AdvantageChoice::Gae => advantages(
                 &AdvantageInputs {
-                    scores: &scores,
-                    dense: &dense,
-                    weights: &weights,
+                    scores: &mix.scores,
+                    dense: &mix.dense,
+                    weights: &mix.weights,
                     logp: &old.logp,
                     ref_logp: &old.ref_logp,
                     values: &old.values,
@@ -245,11 +248,19 @@ impl Ppo {
                 &self.backend,
                 dev,
             )?,
+            // GDPO normalises each reward within its group (scale-free by itself) and
+            // weights the normalised rewards by the simplex weights; the others compose
+            // first, so they read Eq. (6)'s raw weights (the offset changes no
+            // group-relative advantage).
             AdvantageChoice::Group(est) => self.group_relative(
                 est,
                 &scores,
                 &dense,
-                &weights,
+                if est == GroupEstimator::Gdpo {
+                    &weights
+                } else {
+                    &mix.weights[..weights.len()]
+                },
                 &ro.mask,
                 Shape::new(b, r),
                 &old,
@@ -538,6 +549,44 @@ impl Ppo {
     }
 }
 
+/// The fused pass's view of Eq. (6): the reward channels, plus a constant channel
+/// holding the composer's offset when it has one (a composer on z-scores), and the
+/// composer's raw weights ([`Composer::composition`]), 1 on the offset channel.
+#[derive(Debug, PartialEq)]
+pub struct Mix {
+    /// The channels.
+    pub scores: Vec<Vec<f32>>,
+    /// Which channels are dense.
+    pub dense: Vec<bool>,
+    /// One weight per channel.
+    pub weights: Vec<f32>,
+}
+
+impl Mix {
+    /// The channels and weights of `composer`'s current composition of `scores`
+    /// (`batch` responses).
+    pub fn of(
+        composer: &dyn Composer,
+        scores: &[Vec<f32>],
+        dense: &[bool],
+        batch: usize,
+    ) -> Result<Mix, TrainerError> {
+        let mut weights = vec![0.0f32; scores.len()];
+        let offset = composer.composition(&mut weights)?;
+        let mut mix = Mix {
+            scores: scores.to_vec(),
+            dense: dense.to_vec(),
+            weights,
+        };
+        if offset != 0.0 {
+            mix.scores.push(vec![offset; batch]);
+            mix.dense.push(false);
+            mix.weights.push(1.0);
+        }
+        Ok(mix)
+    }
+}
+
 /// How many of the lowest blocks `policy` and `reference` can share when the top `top`
 /// blocks train: `layers - top` when every embedding and lower-block weight of the two
 /// is equal (they start as copies and those weights never train), else 0. `top = 0`
@@ -587,6 +636,57 @@ pub fn batch_means(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_composer_on_z_scores_composes_them_through_the_offset_channel() {
+        use composer_core::{ComposeOn, FastRl, FastRlConfig, Fixed, Normalization, OnReference};
+        // Two responses; rewards on very different scales.
+        let scores = vec![vec![0.1f32, 0.3], vec![20.0, 10.0]];
+        let (mean, std) = ([0.2f32, 15.0], [0.1f32, 5.0]);
+        let z = |k: usize, b: usize| (scores[k][b] - mean[k]) / std[k];
+        let composite = |m: &Mix, b: usize| -> f32 {
+            m.scores.iter().zip(&m.weights).map(|(s, w)| w * s[b]).sum()
+        };
+        let fixed = OnReference::new(
+            Fixed::new(&[0.25, 0.75]).unwrap(),
+            &mean,
+            &std,
+            ComposeOn::Normalized,
+        )
+        .unwrap();
+        let mut fast = FastRl::new(
+            2,
+            FastRlConfig {
+                normalization: Normalization::Reference,
+                compose_on: ComposeOn::Normalized,
+                ..FastRlConfig::default()
+            },
+        )
+        .unwrap();
+        fast.set_reference(&mean, &std).unwrap();
+        // Reward 0 lags (z = -1): it gains weight.
+        fast.update(&[0.1, 15.0]).unwrap();
+        assert!(fast.weights()[0] > 0.5);
+        for c in [&fixed as &dyn Composer, &fast] {
+            let m = Mix::of(c, &scores, &[false, false], 2).unwrap();
+            let w = c.weights();
+            for b in 0..2 {
+                // By hand: sum_i w_i z_i (0.5 for the fixed weights on row 0). The raw
+                // weights alone, what PPO composed before, give 0.025 + 15 there.
+                let want = w[0] * z(0, b) + w[1] * z(1, b);
+                assert!(
+                    (composite(&m, b) - want).abs() < 1e-5,
+                    "{:?} row {b}",
+                    c.kind()
+                );
+            }
+        }
+        // A raw composer's mix is its weights, no extra channel.
+        let raw = Fixed::new(&[0.25, 0.75]).unwrap();
+        let m = Mix::of(&raw, &scores, &[false, false], 2).unwrap();
+        assert_eq!(m.weights, [0.25, 0.75]);
+        assert_eq!(m.scores.len(), 2);
+    }
 
     #[test]
     fn batch_means_are_row_means_of_sequence_scores_and_dense_row_sums() {
