@@ -5,7 +5,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use fastrl_trainer::config::Config;
-use fastrl_trainer::jobs::{grid, rating, run, sample, stages};
+use fastrl_trainer::jobs::compare::CompareSize;
+use fastrl_trainer::jobs::{compare, grid, rating, run, sample, stages};
 use fastrl_trainer::TrainerError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -79,6 +80,23 @@ enum Cmd {
         /// Seeds per composer and reward set.
         #[arg(long, default_value_t = 3)]
         seeds: u64,
+    },
+    /// The fair test of the paper's claim: arms A, B, B', C, D, E, F, G from one starting
+    /// model, paired by seed, with bootstrap intervals and verdicts; resumable; writes
+    /// runs/compare-<size>/<n>r/report.md (docs/fair-test.md has the rules).
+    Compare {
+        /// quick (CI), tiny (GPT-2, ~90 min here), smollm (SmolLM2, ~2 h here), gpu.
+        #[arg(long, value_enum)]
+        size: CompareSize,
+        /// Start no new run after this many minutes (finished runs are reported).
+        #[arg(long)]
+        deadline_min: Option<f64>,
+        /// A TOML file whose keys override the size's preset.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// `section.key=value` overrides, applied after the size's (repeatable).
+        #[arg(long = "set")]
+        sets: Vec<String>,
     },
     /// Reward means and diversity of a model on the validation pairs.
     Eval {
@@ -174,6 +192,28 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
                 t0.elapsed().as_secs_f64(),
                 o.report.display()
             );
+        }
+        Cmd::Compare {
+            size,
+            deadline_min,
+            config,
+            sets,
+        } => {
+            let t0 = Instant::now();
+            let all: Vec<String> = size.overrides().into_iter().chain(sets).collect();
+            let (cfg, dev) = stages::setup(size.preset(), config.as_deref(), &all)?;
+            let corpus = stages::load_corpus(&cfg)?;
+            let o = compare::compare(&cfg, dev, &corpus, size, deadline_min.map(|m| m * 60.0))?;
+            println!(
+                "compare ({}): {} of {} runs in {:.0} s",
+                size.name(),
+                o.runs,
+                o.planned,
+                t0.elapsed().as_secs_f64()
+            );
+            for r in &o.reports {
+                println!("report: {}", r.display());
+            }
         }
         Cmd::Eval { common, model } => {
             let (cfg, dev) = common.setup()?;

@@ -438,6 +438,12 @@ pub struct ComposerConfig {
     /// `normalization = "reference"`: how many responses of the starting policy (on
     /// training prompts, before PPO) give each reward's mean and std.
     pub calibration: usize,
+    /// `normalization = "reference"`: the starting policy's per-reward means, given
+    /// instead of calibrating (with [`ComposerConfig::reference_std`]; empty = calibrate).
+    /// The comparison calibrates once and gives every arm the same statistics.
+    pub reference_mean: Vec<f32>,
+    /// The per-reward standard deviations that go with `reference_mean`.
+    pub reference_std: Vec<f32>,
     /// Fixed / Lagrangian base weights (empty = uniform).
     pub weights: Vec<f32>,
     /// Lagrangian: per-reward thresholds (empty = none constrained).
@@ -487,6 +493,8 @@ impl Default for ComposerConfig {
             eta_auto: false,
             eta_range: 1.0,
             calibration: 256,
+            reference_mean: Vec::new(),
+            reference_std: Vec::new(),
             weights: Vec::new(),
             thresholds: Vec::new(),
             constraints: Vec::new(),

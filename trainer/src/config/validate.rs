@@ -99,12 +99,21 @@ impl Config {
             ("constraints", c.constraints.len()),
             ("placement", c.placement.len()),
             ("bias", c.bias.len()),
+            ("reference_mean", c.reference_mean.len()),
+            ("reference_std", c.reference_std.len()),
         ] {
             if len != 0 && len != n {
                 return bad(format!(
                     "composer.{key} has {len} entries for {n} rewards (give one per reward, or none)"
                 ));
             }
+        }
+        if c.reference_mean.is_empty() != c.reference_std.is_empty() {
+            return bad(
+                "composer.reference_mean and composer.reference_std go together: give both \
+                 or neither"
+                    .into(),
+            );
         }
         if !c.constraints.is_empty() && c.thresholds.is_empty() {
             return bad("composer.constraints is set but composer.thresholds is empty".into());

@@ -59,30 +59,8 @@ pub fn evaluate(
     }
     let hyps: Vec<&str> = texts.iter().map(String::as_str).collect();
     let refs_s: Vec<&str> = refs.iter().map(String::as_str).collect();
-    let (stats, nopunct) = fastrl_metrics::diversity(&hyps);
-    let n = texts.len().max(1) as f64;
-    let rouge = |k: usize| -> f64 {
-        hyps.iter()
-            .zip(&refs_s)
-            .map(|(h, r)| {
-                if k == 0 {
-                    fastrl_metrics::rouge_l(r, h).fmeasure
-                } else {
-                    fastrl_metrics::rouge_n(r, h, k).fmeasure
-                }
-            })
-            .sum::<f64>()
-            / n
-    };
-    // The six metrics of the paper's m_eval (normalised across runs by the comparison).
-    let m_eval = MEvalMetrics {
-        sacrebleu: fastrl_metrics::corpus_bleu(&hyps, &refs_s).score,
-        rouge_2: rouge(2),
-        rouge_l: rouge(0),
-        cond_entropy_3: stats.orders[2].cond_entropy,
-        vocab_3_nopunct: nopunct.orders[2].vocab_size,
-        mean_length_nopunct: nopunct.mean_pred_length,
-    };
+    let (stats, _) = fastrl_metrics::diversity(&hyps);
+    let m_eval = m_eval_metrics(&hyps, &refs_s);
     let samples: Vec<Sample> = pairs
         .iter()
         .zip(&texts)
@@ -101,6 +79,38 @@ pub fn evaluate(
         rewards: means,
         samples,
         scores: each,
+        responses: texts,
         weights: None,
     })
+}
+
+/// The six metrics of the paper's m_eval of responses `hyps` to references `refs`
+/// (corpus SacreBLEU, ROUGE-2 and ROUGE-L F, conditional entropy of 3-grams, 3-gram
+/// vocabulary and mean length without punctuation), normalised across runs by
+/// [`crate::eval::m_eval::m_eval`]. The comparison's bootstrap recomputes them on
+/// resampled prompts.
+pub fn m_eval_metrics(hyps: &[&str], refs: &[&str]) -> MEvalMetrics {
+    let (stats, nopunct) = fastrl_metrics::diversity(hyps);
+    let n = hyps.len().max(1) as f64;
+    let rouge = |k: usize| -> f64 {
+        hyps.iter()
+            .zip(refs)
+            .map(|(h, r)| {
+                if k == 0 {
+                    fastrl_metrics::rouge_l(r, h).fmeasure
+                } else {
+                    fastrl_metrics::rouge_n(r, h, k).fmeasure
+                }
+            })
+            .sum::<f64>()
+            / n
+    };
+    MEvalMetrics {
+        sacrebleu: fastrl_metrics::corpus_bleu(hyps, refs).score,
+        rouge_2: rouge(2),
+        rouge_l: rouge(0),
+        cond_entropy_3: stats.orders[2].cond_entropy,
+        vocab_3_nopunct: nopunct.orders[2].vocab_size,
+        mean_length_nopunct: nopunct.mean_pred_length,
+    }
 }

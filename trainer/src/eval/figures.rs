@@ -60,7 +60,7 @@ fn field(map: &PerReward, r: RewardKind, what: &str, cell: &Cell) -> Result<f64,
 }
 
 /// Mean +/- std over seeds at each step: `per_seed` holds each seed's `(step, value)`.
-fn over_seeds(label: &str, per_seed: &[Vec<(usize, f64)>]) -> Series {
+pub fn over_seeds(label: &str, per_seed: &[Vec<(usize, f64)>]) -> Series {
     let mut at: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for run in per_seed {
         for &(x, v) in run {
@@ -363,6 +363,7 @@ pub(crate) mod tests {
             ]
             .into_iter()
             .collect(),
+            responses: vec![],
             weights: Some(per(&[("meteor", 0.5), ("semantic", 0.5)])),
         }
     }

@@ -24,26 +24,59 @@ pub const M_EVAL: [&str; 6] = [
 /// An undefined metric (a conditional entropy with no 3-gram) is an error naming the
 /// evaluation and the metric: counting it as 0 would move every other run's score.
 pub fn m_eval(evals: &[(String, &MEvalMetrics)]) -> Result<Vec<f64>, TrainerError> {
-    let mut out = vec![0.0; evals.len()];
-    for k in M_EVAL {
-        let xs: Vec<f64> = evals
-            .iter()
-            .map(|(label, e)| {
-                e.get(k).ok_or_else(|| {
+    let bounds = MBounds::over(evals)?;
+    Ok(evals.iter().map(|(_, e)| bounds.score(e)).collect())
+}
+
+/// Each metric's smallest and largest value over a set of evaluations: the min-max
+/// normalisation of m_eval, applicable to evaluations outside the set (the comparison
+/// normalises over arm C's runs as the paper does, and scores bootstrap resamples with
+/// bounds of the full samples).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MBounds {
+    lo: [f64; 6],
+    hi: [f64; 6],
+}
+
+impl MBounds {
+    /// The bounds over `evals` (`(label, metrics)`); an undefined metric is an error
+    /// naming the evaluation and the metric.
+    pub fn over(evals: &[(String, &MEvalMetrics)]) -> Result<Self, TrainerError> {
+        let mut b = MBounds {
+            lo: [f64::INFINITY; 6],
+            hi: [f64::NEG_INFINITY; 6],
+        };
+        for (label, e) in evals {
+            for (k, name) in M_EVAL.iter().enumerate() {
+                let x = e.get(name).ok_or_else(|| {
                     TrainerError::Data(format!(
-                        "m_eval: {label} has no {k} (undefined for these responses); \
+                        "m_eval: {label} has no {name} (undefined for these responses); \
                          m_eval needs all six metrics"
                     ))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let lo = xs.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        for (o, x) in out.iter_mut().zip(&xs) {
-            *o += if hi > lo { (x - lo) / (hi - lo) } else { 0.0 } / M_EVAL.len() as f64;
+                })?;
+                b.lo[k] = b.lo[k].min(x);
+                b.hi[k] = b.hi[k].max(x);
+            }
         }
+        Ok(b)
     }
-    Ok(out)
+
+    /// m_eval of `e` under these bounds: the mean over the six metrics of
+    /// `(x - lo) / (hi - lo)` (0 for a metric on which the set agrees, or that `e`
+    /// leaves undefined).
+    pub fn score(&self, e: &MEvalMetrics) -> f64 {
+        M_EVAL
+            .iter()
+            .enumerate()
+            .map(|(k, name)| match e.get(name) {
+                Some(x) if self.hi[k] > self.lo[k] => {
+                    (x - self.lo[k]) / (self.hi[k] - self.lo[k])
+                }
+                _ => 0.0,
+            })
+            .sum::<f64>()
+            / M_EVAL.len() as f64
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,11 @@
 //! ([`report`]) and figures ([`figures`], drawn by [`plot`]). The driver that runs the
 //! cells is [`crate::jobs::grid`].
 
+pub mod arms;
+pub mod bootstrap;
 pub mod evaluate;
+pub mod fair;
+pub mod fair_report;
 pub mod figures;
 pub mod grid;
 pub mod m_eval;

@@ -140,6 +140,10 @@ pub struct EvalReport {
     pub samples: Vec<Sample>,
     /// Every response's score, per reward.
     pub scores: BTreeMap<String, Vec<f64>>,
+    /// Every response, in the order of the evaluation pairs (absent in reports written
+    /// before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub responses: Vec<String>,
     /// A grid cell's final composer weights (the last line of its `metrics.jsonl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<PerReward>,

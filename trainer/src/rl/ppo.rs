@@ -128,7 +128,14 @@ impl Ppo {
         };
         ppo.share_frozen_blocks();
         if cfg.composer.normalization == Normalization::Reference {
-            let (mean, std) = ppo.calibrate()?;
+            let (mean, std) = if cfg.composer.reference_mean.is_empty() {
+                ppo.calibrate()?
+            } else {
+                (
+                    cfg.composer.reference_mean.clone(),
+                    cfg.composer.reference_std.clone(),
+                )
+            };
             ppo.composer = cfg.composer.build(cfg.ppo.steps, Some((&mean, &std)))?;
         }
         Ok(ppo)
@@ -143,13 +150,32 @@ impl Ppo {
     /// (sentence-placed) reward is measured as its row sums, the quantity its batch mean
     /// averages.
     pub fn calibrate(&mut self) -> Result<(Vec<f32>, Vec<f32>), TrainerError> {
+        let per_reward = self.calibration_scores()?;
+        let views: Vec<&[f32]> = per_reward.iter().map(Vec::as_slice).collect();
+        let (mut mean, mut std) = (vec![0.0f32; views.len()], vec![0.0f32; views.len()]);
+        reference_stats(&views, &mut mean, &mut std)?;
+        for (k, reward) in self.rewards.iter().enumerate() {
+            eprintln!(
+                "calibration ({} responses of the starting policy): {} mean {:.4} std {:.4}",
+                per_reward[k].len(),
+                reward.name(),
+                mean[k],
+                std[k]
+            );
+        }
+        Ok((mean, std))
+    }
+
+    /// The scores [`Ppo::calibrate`] reads: per reward, one per response, in the order
+    /// sampled (consecutive runs of `ppo.batch_size` are one batch).
+    pub fn calibration_scores(&mut self) -> Result<Vec<Vec<f32>>, TrainerError> {
         let want = self.cfg.composer.calibration.max(2);
         let own = Rng::new(self.cfg.run.seed ^ 0xCA11B);
         let main = std::mem::replace(&mut self.rng, own);
         let mut per_reward: Vec<Vec<f32>> = vec![Vec::with_capacity(want); self.rewards.len()];
         let dense = self.dense_channels();
         let mut done = 0;
-        let result = (|| -> Result<(Vec<f32>, Vec<f32>), TrainerError> {
+        let result = (|| -> Result<(), TrainerError> {
             while done < want {
                 let batch: Vec<usize> = self
                     .sample_prompts()
@@ -168,22 +194,11 @@ impl Ppo {
                 }
                 done += b;
             }
-            let views: Vec<&[f32]> = per_reward.iter().map(Vec::as_slice).collect();
-            let (mut mean, mut std) = (vec![0.0f32; views.len()], vec![0.0f32; views.len()]);
-            reference_stats(&views, &mut mean, &mut std)?;
-            Ok((mean, std))
+            Ok(())
         })();
         self.rng = main;
-        let (mean, std) = result?;
-        for (k, reward) in self.rewards.iter().enumerate() {
-            eprintln!(
-                "calibration ({done} responses of the starting policy): {} mean {:.4} std {:.4}",
-                reward.name(),
-                mean[k],
-                std[k]
-            );
-        }
-        Ok((mean, std))
+        result?;
+        Ok(per_reward)
     }
 
     /// Sets [`Ppo::shared_blocks`] from `model.train_top_blocks` and the two models'

@@ -1,0 +1,453 @@
+//! The fair test's analysis: per-prompt z-scores of every run against the starting
+//! policy, the per-arm table, the paired comparisons with bootstrap intervals, the
+//! sanity gates and the verdicts, by the rules of `docs/fair-test.md` (written before
+//! any run). [`crate::eval::fair_report`] renders it; [`crate::jobs::compare`] runs the
+//! arms.
+
+use crate::error::TrainerError;
+use crate::eval::arms::{Arm, ArmPlan};
+use crate::eval::bootstrap::{
+    paired_bootstrap, BootstrapParams, Interval, Outcome, RunZ, Verdict, ZStat,
+};
+use crate::eval::evaluate::m_eval_metrics;
+use crate::eval::m_eval::MBounds;
+use crate::io::records::{EvalReport, StepMetrics};
+use std::collections::BTreeMap;
+
+/// One finished run of an arm.
+#[derive(Clone, Debug)]
+pub struct ArmRun {
+    /// The arm.
+    pub arm: Arm,
+    /// Its seed.
+    pub seed: u64,
+    /// The final policy's evaluation (with every response).
+    pub eval: EvalReport,
+    /// `metrics.jsonl`.
+    pub metrics: Vec<StepMetrics>,
+}
+
+/// What the analysis reads.
+#[derive(Clone, Copy, Debug)]
+pub struct FairInputs<'a> {
+    /// Reward names, in the composer's order.
+    pub rewards: &'a [String],
+    /// Every finished run.
+    pub runs: &'a [ArmRun],
+    /// The starting policy's evaluation per seed (the same sampling seed as the runs').
+    pub start: &'a BTreeMap<u64, EvalReport>,
+    /// The plan (its `reference` std is the z-scores' unit).
+    pub plan: &'a ArmPlan,
+    /// The evaluation pairs' reference responses (for m_eval on resamples).
+    pub refs: &'a [String],
+    /// The bootstrap.
+    pub bootstrap: BootstrapParams,
+}
+
+/// One arm's row of the table (means over its seeds).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmRow {
+    /// The arm.
+    pub arm: Arm,
+    /// Seeds run.
+    pub seeds: usize,
+    /// Per reward: mean z over seeds.
+    pub z: Vec<f64>,
+    /// Per reward: z as a fraction of the single-reward arm's z on that reward (when it
+    /// ran and moved the reward, `z_G > 0`).
+    pub of_single: Vec<Option<f64>>,
+    /// Min z over rewards (mean over seeds of each run's min).
+    pub min_z: f64,
+    /// Mean z over rewards.
+    pub mean_z: f64,
+    /// Spread of z.
+    pub spread: f64,
+    /// m_eval normalised over all runs (and the starting policy).
+    pub m_eval_all: f64,
+    /// m_eval normalised over arm C's runs (the paper's), when C ran.
+    pub m_eval_c: Option<f64>,
+    /// KL to the reference: mean over the last tenth of the steps.
+    pub kl: f64,
+    /// Mean response length of the final evaluation.
+    pub length: f64,
+    /// Final weights (mean over seeds).
+    pub weights: Vec<f64>,
+}
+
+/// One paired comparison, X - Y.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// X.
+    pub x: Arm,
+    /// Y.
+    pub y: Arm,
+    /// Seeds both ran.
+    pub seeds: usize,
+    /// On min z.
+    pub min_z: Interval,
+    /// On mean z.
+    pub mean_z: Interval,
+    /// On m_eval (normalised over all runs).
+    pub m_eval: Interval,
+}
+
+impl Comparison {
+    /// The outcomes the verdicts read: m_eval and min z.
+    pub fn outcomes(&self) -> [Outcome; 2] {
+        [Outcome::of(&self.m_eval), Outcome::of(&self.min_z)]
+    }
+}
+
+/// A sanity gate: what it checks, the measured value, whether it passed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// What it checks.
+    pub what: String,
+    /// What was measured.
+    pub measured: String,
+    /// Passed.
+    pub passed: bool,
+}
+
+/// A claim's verdict and the comparisons it reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// The claim.
+    pub what: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The comparisons (X - Y) it reads, present or not.
+    pub reads: Vec<(Arm, Arm)>,
+}
+
+/// The whole analysis.
+#[derive(Clone, Debug)]
+pub struct FairAnalysis {
+    /// Per arm.
+    pub rows: Vec<ArmRow>,
+    /// The paired comparisons that could be made.
+    pub comparisons: Vec<Comparison>,
+    /// The sanity gates.
+    pub gates: Vec<Gate>,
+    /// The claims.
+    pub claims: Vec<Claim>,
+}
+
+/// The comparisons of the issue, X - Y.
+pub const COMPARISONS: [(Arm, Arm); 7] = [
+    (Arm::FastRl, Arm::Uniform),
+    (Arm::FastRl, Arm::Lagrangian),
+    (Arm::Bounded, Arm::Uniform),
+    (Arm::Bounded, Arm::Lagrangian),
+    (Arm::Bounded, Arm::FastRl),
+    (Arm::FastRl, Arm::Paper),
+    (Arm::GdpoBounded, Arm::GdpoUniform),
+];
+
+/// A run's per-prompt z-scores against the starting policy of its seed.
+pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
+    let start = inp.start.get(&run.seed).ok_or_else(|| {
+        TrainerError::Data(format!("no evaluation of the starting policy for seed {}", run.seed))
+    })?;
+    let z = inp
+        .rewards
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let missing = |what: &str| {
+                TrainerError::Data(format!(
+                    "{}-s{}: {what} has no reward {name}",
+                    run.arm.slug(),
+                    run.seed
+                ))
+            };
+            let scores = run.eval.scores.get(name).ok_or_else(|| missing("eval.json"))?;
+            let mu = *start.rewards.get(name).ok_or_else(|| missing("the start's eval"))?;
+            let sd = f64::from(inp.plan.reference.1[i]);
+            Ok(scores.iter().map(|s| (s - mu) / sd).collect())
+        })
+        .collect::<Result<Vec<Vec<f64>>, TrainerError>>()?;
+    Ok(RunZ { z })
+}
+
+fn mean(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for x in xs {
+        s += x;
+        n += 1;
+    }
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+/// The arms present, in the order of [`Arm`].
+fn arms_of(runs: &[ArmRun]) -> Vec<Arm> {
+    let mut a: Vec<Arm> = runs.iter().map(|r| r.arm).collect();
+    a.sort();
+    a.dedup();
+    a
+}
+
+/// Runs the analysis.
+pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
+    let zs: Vec<RunZ> = inp
+        .runs
+        .iter()
+        .map(|r| run_z(inp, r))
+        .collect::<Result<_, _>>()?;
+    let label = |r: &ArmRun| format!("{}-s{}", r.arm.slug(), r.seed);
+    let mut all: Vec<(String, &crate::io::records::MEvalMetrics)> = inp
+        .runs
+        .iter()
+        .map(|r| (label(r), &r.eval.m_eval_metrics))
+        .collect();
+    all.extend(
+        inp.start
+            .iter()
+            .map(|(s, e)| (format!("start-s{s}"), &e.m_eval_metrics)),
+    );
+    let bounds_all = MBounds::over(&all)?;
+    let c_runs: Vec<(String, &crate::io::records::MEvalMetrics)> = inp
+        .runs
+        .iter()
+        .filter(|r| r.arm == Arm::Lagrangian)
+        .map(|r| (label(r), &r.eval.m_eval_metrics))
+        .collect();
+    let bounds_c = if c_runs.len() >= 2 {
+        Some(MBounds::over(&c_runs)?)
+    } else {
+        None
+    };
+    let n = inp.rewards.len();
+    let singles: BTreeMap<usize, f64> = (0..n)
+        .filter_map(|i| {
+            let z: Vec<f64> = inp
+                .runs
+                .iter()
+                .zip(&zs)
+                .filter(|(r, _)| r.arm == Arm::Single(i))
+                .map(|(_, z)| z.means(&(0..z.z[i].len()).collect::<Vec<_>>())[i])
+                .collect();
+            (!z.is_empty()).then(|| (i, mean(z)))
+        })
+        .collect();
+    let rows: Vec<ArmRow> = arms_of(inp.runs)
+        .into_iter()
+        .map(|arm| {
+            let of: Vec<(&ArmRun, &RunZ)> =
+                inp.runs.iter().zip(&zs).filter(|(r, _)| r.arm == arm).collect();
+            let every = |z: &RunZ| (0..z.z[0].len()).collect::<Vec<usize>>();
+            let per_reward: Vec<f64> = (0..n)
+                .map(|i| mean(of.iter().map(|(_, z)| z.means(&every(z))[i])))
+                .collect();
+            let stat = |s: ZStat| mean(of.iter().map(|(_, z)| z.stat(s, &every(z))));
+            let kl = mean(of.iter().map(|(r, _)| {
+                let tail = (r.metrics.len() / 10).max(1);
+                mean(r.metrics.iter().rev().take(tail).map(|l| l.kl))
+            }));
+            let weights = (0..n)
+                .map(|i| {
+                    mean(of.iter().filter_map(|(r, _)| {
+                        r.metrics.last().and_then(|l| l.weights.get(&inp.rewards[i]).copied())
+                    }))
+                })
+                .collect();
+            ArmRow {
+                arm,
+                seeds: of.len(),
+                of_single: (0..n)
+                    .map(|i| {
+                        singles
+                            .get(&i)
+                            .filter(|g| **g > 0.0)
+                            .map(|g| per_reward[i] / g)
+                    })
+                    .collect(),
+                z: per_reward,
+                min_z: stat(ZStat::Min),
+                mean_z: stat(ZStat::Mean),
+                spread: stat(ZStat::Spread),
+                m_eval_all: mean(of.iter().map(|(r, _)| bounds_all.score(&r.eval.m_eval_metrics))),
+                m_eval_c: bounds_c
+                    .as_ref()
+                    .map(|b| mean(of.iter().map(|(r, _)| b.score(&r.eval.m_eval_metrics)))),
+                kl,
+                length: mean(of.iter().map(|(r, _)| r.eval.mean_length)),
+                weights,
+            }
+        })
+        .collect();
+    let comparisons: Vec<Comparison> = COMPARISONS
+        .iter()
+        .filter_map(|&(x, y)| compare(inp, &zs, &bounds_all, x, y).transpose())
+        .collect::<Result<_, _>>()?;
+    let gates = gates(inp, &rows);
+    let claim = |what: &str, arm: Arm| {
+        let reads = vec![(arm, Arm::Uniform), (arm, Arm::Lagrangian)];
+        let outcomes: Vec<Outcome> = reads
+            .iter()
+            .flat_map(|&(x, y)| {
+                comparisons
+                    .iter()
+                    .find(|c| c.x == x && c.y == y)
+                    .map(|c| c.outcomes().to_vec())
+                    .unwrap_or_default()
+            })
+            .collect();
+        // A claim needs all four intervals; a missing comparison leaves it inconclusive.
+        let verdict = if outcomes.len() == 4 {
+            Verdict::of(&outcomes)
+        } else {
+            Verdict::Inconclusive
+        };
+        Claim {
+            what: what.into(),
+            verdict,
+            reads,
+        }
+    };
+    let claims = vec![
+        claim(
+            "the paper's rule (scale-free, arm B) beats fixed weights and the Lagrangian",
+            Arm::FastRl,
+        ),
+        claim(
+            "our bounded rule (arm B') beats fixed weights and the Lagrangian",
+            Arm::Bounded,
+        ),
+    ];
+    Ok(FairAnalysis {
+        rows,
+        comparisons,
+        gates,
+        claims,
+    })
+}
+
+/// X - Y over the seeds both ran (`None` when they share none).
+fn compare(
+    inp: &FairInputs<'_>,
+    zs: &[RunZ],
+    bounds: &MBounds,
+    x: Arm,
+    y: Arm,
+) -> Result<Option<Comparison>, TrainerError> {
+    let find = |arm: Arm, seed: u64| {
+        inp.runs
+            .iter()
+            .zip(zs)
+            .find(|(r, _)| r.arm == arm && r.seed == seed)
+    };
+    let pairs: Vec<_> = inp
+        .runs
+        .iter()
+        .filter(|r| r.arm == x)
+        .filter_map(|r| Some((find(x, r.seed)?, find(y, r.seed)?)))
+        .collect();
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let prompts = pairs[0].0 .1.z[0].len();
+    if let Some(((r, _), _)) = pairs
+        .iter()
+        .find(|((rx, zx), (_, zy))| zx.z[0].len() != prompts || zy.z[0].len() != prompts || rx.eval.responses.len() != prompts)
+    {
+        return Err(TrainerError::Data(format!(
+            "{}-s{}: evaluated on a different number of prompts (or without its \
+             responses) than the other runs of the comparison",
+            r.arm.slug(),
+            r.seed
+        )));
+    }
+    let s = pairs.len();
+    let p = &inp.bootstrap;
+    let z_iv = |stat: ZStat| {
+        paired_bootstrap(s, prompts, p, |k, idx| {
+            let ((_, zx), (_, zy)) = &pairs[k];
+            zx.stat(stat, idx) - zy.stat(stat, idx)
+        })
+    };
+    let m_of = |run: &ArmRun, idx: &[usize]| {
+        let hyps: Vec<&str> = idx.iter().map(|&i| run.eval.responses[i].as_str()).collect();
+        let refs: Vec<&str> = idx.iter().map(|&i| inp.refs[i].as_str()).collect();
+        bounds.score(&m_eval_metrics(&hyps, &refs))
+    };
+    let m_eval = paired_bootstrap(s, prompts, p, |k, idx| {
+        let ((rx, _), (ry, _)) = &pairs[k];
+        m_of(rx, idx) - m_of(ry, idx)
+    });
+    Ok(Some(Comparison {
+        x,
+        y,
+        seeds: s,
+        min_z: z_iv(ZStat::Min),
+        mean_z: z_iv(ZStat::Mean),
+        m_eval,
+    }))
+}
+
+/// The sanity gates, printed before the verdicts.
+fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
+    let mut out = Vec::new();
+    if let Some(a) = rows.iter().find(|r| r.arm == Arm::Uniform) {
+        out.push(Gate {
+            what: "A (uniform) improves mean z by >= 0.2 (else the budget cannot separate \
+                   methods)"
+                .into(),
+            measured: format!("mean z {:+.3}", a.mean_z),
+            passed: a.mean_z >= 0.2,
+        });
+    }
+    let n = inp.rewards.len();
+    for arm in [Arm::Bounded, Arm::GdpoBounded] {
+        let steps: Vec<&StepMetrics> = inp
+            .runs
+            .iter()
+            .filter(|r| r.arm == arm)
+            .flat_map(|r| r.metrics.iter())
+            .collect();
+        if steps.is_empty() {
+            continue;
+        }
+        let worst = steps
+            .iter()
+            .map(|l| {
+                let lw: Vec<f64> = inp
+                    .rewards
+                    .iter()
+                    .map(|name| l.weights.get(name).copied().unwrap_or(0.0).ln())
+                    .collect();
+                composer_core::kl_from_uniform(&lw)
+            })
+            .fold(0.0f64, f64::max);
+        let rho = f64::from(inp.plan.radius);
+        out.push(Gate {
+            what: format!("{}'s weights stay inside the KL ball (radius {rho:.4})", arm.letter()),
+            measured: format!("largest KL from uniform {worst:.4} over {} steps", steps.len()),
+            passed: worst <= rho * (1.0 + 1e-3) + 1e-6,
+        });
+    }
+    let c_steps: Vec<&StepMetrics> = inp
+        .runs
+        .iter()
+        .filter(|r| r.arm == Arm::Lagrangian)
+        .flat_map(|r| r.metrics.iter())
+        .collect();
+    if !c_steps.is_empty() {
+        let uniform = 1.0 / n as f64;
+        let bound = c_steps
+            .iter()
+            .filter(|l| l.weights.values().any(|w| (w - uniform).abs() > 1e-6))
+            .count();
+        let frac = bound as f64 / c_steps.len() as f64;
+        out.push(Gate {
+            what: "C's multipliers are non-zero on >= 20% of steps (its thresholds bind)".into(),
+            measured: format!("{:.0}% of {} steps", 100.0 * frac, c_steps.len()),
+            passed: frac >= 0.2,
+        });
+    }
+    out
+}

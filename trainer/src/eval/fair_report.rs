@@ -1,0 +1,337 @@
+//! The fair test's report (`<out>/compare/report.md`) and figures: the plan, the sanity
+//! gates, the verdicts with their intervals, the per-arm table, weight trajectories,
+//! z-score curves over training and samples per arm.
+
+use crate::error::TrainerError;
+use crate::eval::arms::{Arm, ArmPlan};
+use crate::eval::bootstrap::{Interval, Outcome, MARGIN};
+use crate::eval::fair::{ArmRun, FairAnalysis};
+use crate::eval::figures::over_seeds;
+use crate::eval::plot::{panels_png, Panel};
+use crate::io::records::{EvalPoint, EvalReport};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One run's evaluation curve (`eval-curve.jsonl`), for the z-score figure.
+#[derive(Clone, Debug)]
+pub struct RunCurve {
+    /// The arm.
+    pub arm: Arm,
+    /// The seed.
+    pub seed: u64,
+    /// The curve.
+    pub points: Vec<EvalPoint>,
+}
+
+/// What the report says besides the analysis.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportContext<'a> {
+    /// The size's name and budget line.
+    pub budget: &'a str,
+    /// Reward names.
+    pub rewards: &'a [String],
+    /// The plan.
+    pub plan: &'a ArmPlan,
+    /// The starting policy's evaluation per seed.
+    pub start: &'a BTreeMap<u64, EvalReport>,
+    /// Wall-clock seconds so far.
+    pub seconds: f64,
+    /// Runs planned in all.
+    pub planned: usize,
+}
+
+fn iv(i: &Interval) -> String {
+    format!("{:+.3} [{:+.3}, {:+.3}]", i.estimate, i.lo, i.hi)
+}
+
+fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Better => "better",
+        Outcome::Worse => "worse",
+        Outcome::Equivalent => "equivalent",
+        Outcome::Unclear => "unclear",
+    }
+}
+
+/// The figures: final weights over training per arm, and each reward's z over training
+/// per arm (mean +/- std over seeds). Returns `(path, caption)`.
+pub fn fair_figures(
+    ctx: &ReportContext<'_>,
+    runs: &[ArmRun],
+    curves: &[RunCurve],
+    dir: &Path,
+) -> Result<Vec<(PathBuf, String)>, TrainerError> {
+    let mut arms: Vec<Arm> = runs.iter().map(|r| r.arm).collect();
+    arms.sort();
+    arms.dedup();
+    let weight_panels: Vec<Option<Panel>> = arms
+        .iter()
+        .map(|&arm| {
+            let of: Vec<&ArmRun> = runs.iter().filter(|r| r.arm == arm).collect();
+            let series = ctx
+                .rewards
+                .iter()
+                .map(|name| {
+                    let per: Vec<Vec<(usize, f64)>> = of
+                        .iter()
+                        .map(|r| {
+                            r.metrics
+                                .iter()
+                                .filter_map(|l| l.weights.get(name).map(|&w| (l.step, w)))
+                                .collect()
+                        })
+                        .collect();
+                    over_seeds(name, &per)
+                })
+                .collect();
+            Some(Panel {
+                title: format!("{} {}", arm.letter(), arm.slug()),
+                x_label: "PPO step".into(),
+                y_label: "weight".into(),
+                series,
+            })
+        })
+        .collect();
+    let wpath = dir.join("weights.png");
+    panels_png(
+        &wpath,
+        "Composer weights over training (mean +/- std over seeds)",
+        &weight_panels,
+        4,
+        (420, 300),
+    )?;
+    let z_panels: Vec<Option<Panel>> = ctx
+        .rewards
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let series = arms
+                .iter()
+                .map(|&arm| {
+                    let per: Vec<Vec<(usize, f64)>> = curves
+                        .iter()
+                        .filter(|c| c.arm == arm)
+                        .map(|c| {
+                            let mu = ctx
+                                .start
+                                .get(&c.seed)
+                                .and_then(|e| e.rewards.get(name))
+                                .copied()
+                                .unwrap_or(f64::NAN);
+                            let sd = f64::from(ctx.plan.reference.1[i]);
+                            c.points
+                                .iter()
+                                .filter_map(|p| p.rewards.get(name).map(|r| (p.step, (r - mu) / sd)))
+                                .collect()
+                        })
+                        .collect();
+                    over_seeds(&arm.letter(), &per)
+                })
+                .collect();
+            Some(Panel {
+                title: format!("{name}: z against the starting policy"),
+                x_label: "PPO step".into(),
+                y_label: "z".into(),
+                series,
+            })
+        })
+        .collect();
+    let zpath = dir.join("z-curves.png");
+    panels_png(
+        &zpath,
+        "Validation z-scores over training (mean +/- std over seeds)",
+        &z_panels,
+        2,
+        (560, 340),
+    )?;
+    Ok(vec![
+        (
+            wpath,
+            "Composer weights at every step, per arm (one line per reward)".into(),
+        ),
+        (
+            zpath,
+            "Each reward's validation z-score over training, per arm".into(),
+        ),
+    ])
+}
+
+/// The report's markdown.
+pub fn fair_report(
+    ctx: &ReportContext<'_>,
+    a: &FairAnalysis,
+    runs: &[ArmRun],
+    figures: &[(PathBuf, String)],
+) -> String {
+    let mut s = String::new();
+    let done = runs.len();
+    let _ = writeln!(s, "# Fair test of the paper's claim\n");
+    let _ = writeln!(
+        s,
+        "{}\n\n{done} of {} runs finished ({:.0} min so far){}.\n",
+        ctx.budget,
+        ctx.planned,
+        ctx.seconds / 60.0,
+        if done < ctx.planned {
+            "; **partial results**: the verdicts read only the runs that finished"
+        } else {
+            ""
+        }
+    );
+    let p = ctx.plan;
+    let _ = writeln!(s, "## Plan (fixed before the runs)\n");
+    let _ = writeln!(
+        s,
+        "- z-scores: against the starting policy's per-seed validation means, in the \
+         per-response standard deviations of {} calibration responses of it: {}",
+        p.calibration,
+        ctx.rewards
+            .iter()
+            .zip(p.reference.0.iter().zip(&p.reference.1))
+            .map(|(n, (m, sd))| format!("{n} mean {m:.4} std {sd:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- B', F: KL ball radius {:.4} (largest weight {:.3}), EMA decay {:.3}; C: every \
+         z >= {}; E, F: group size {}",
+        p.radius, p.max_weight, p.ema_decay, p.target, p.group_size
+    );
+    let _ = writeln!(
+        s,
+        "- Intervals: 90% paired bootstrap over seeds x evaluation prompts. Outcome of X - Y: \
+         better (above 0), worse (below 0), equivalent (inside +/-{MARGIN}), else unclear. A \
+         claim agrees when its four outcomes are better, disagrees when any is worse or \
+         equivalent, else is inconclusive.\n"
+    );
+    let _ = writeln!(s, "## Sanity gates\n");
+    for g in &a.gates {
+        let _ = writeln!(
+            s,
+            "- [{}] {}: {}",
+            if g.passed { "pass" } else { "FAIL" },
+            g.what,
+            g.measured
+        );
+    }
+    if a.gates.iter().any(|g| !g.passed) {
+        let _ = writeln!(
+            s,
+            "\nA failed gate limits what the verdicts below can say: read them with it."
+        );
+    }
+    let _ = writeln!(s, "\n## Verdicts\n");
+    for c in &a.claims {
+        let _ = writeln!(s, "- **{}**: {}", c.verdict.words(), c.what);
+    }
+    let _ = writeln!(
+        s,
+        "\n| X - Y | seeds | m_eval | min z | mean z | outcome (m_eval, min z) |\n|---|---|---|---|---|---|"
+    );
+    for c in &a.comparisons {
+        let [om, oz] = c.outcomes();
+        let _ = writeln!(
+            s,
+            "| {} - {} | {} | {} | {} | {} | {}, {} |",
+            c.x.letter(),
+            c.y.letter(),
+            c.seeds,
+            iv(&c.m_eval),
+            iv(&c.min_z),
+            iv(&c.mean_z),
+            outcome(om),
+            outcome(oz)
+        );
+    }
+    let _ = writeln!(s, "\n## Arms\n");
+    let head: String = ctx.rewards.iter().map(|n| format!(" z {n} |")).collect();
+    let _ = writeln!(
+        s,
+        "| arm | what | seeds |{head} min z | mean z | spread | m_eval (all) | m_eval (C) | KL | length | final weights |"
+    );
+    let _ = writeln!(
+        s,
+        "|{}",
+        "---|".repeat(11 + ctx.rewards.len())
+    );
+    for r in &a.rows {
+        let zs: String = r
+            .z
+            .iter()
+            .zip(&r.of_single)
+            .map(|(z, f)| match f {
+                Some(f) => format!(" {z:+.3} ({:.0}% of G) |", 100.0 * f),
+                None => format!(" {z:+.3} |"),
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |{zs} {:+.3} | {:+.3} | {:.3} | {:.3} | {} | {:.3} | {:.1} | {} |",
+            r.arm.letter(),
+            r.arm.describe(),
+            r.seeds,
+            r.min_z,
+            r.mean_z,
+            r.spread,
+            r.m_eval_all,
+            r.m_eval_c.map_or("-".into(), |m| format!("{m:.3}")),
+            r.kl,
+            r.length,
+            r.weights
+                .iter()
+                .map(|w| format!("{w:.2}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
+    }
+    if let Some(b) = a.rows.iter().find(|r| r.arm == Arm::FastRl) {
+        let _ = writeln!(
+            s,
+            "\nB's final weights (mean over its seeds): {}.",
+            ctx.rewards
+                .iter()
+                .zip(&b.weights)
+                .map(|(n, w)| format!("{n} {w:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(s, "\n## Figures\n");
+    for (path, caption) in figures {
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let _ = writeln!(s, "![{caption}]({name})\n\n{caption}.\n");
+    }
+    let _ = writeln!(s, "## Samples (seed 0, first validation pairs)\n");
+    let mut arms: Vec<Arm> = runs.iter().map(|r| r.arm).collect();
+    arms.sort();
+    arms.dedup();
+    if let Some(first) = runs.iter().min_by_key(|r| r.seed) {
+        for (k, smp) in first.eval.samples.iter().take(3).enumerate() {
+            let _ = writeln!(
+                s,
+                "**Context {}**: {}  \n**Reference**: {}\n",
+                k + 1,
+                smp.context.replace('\n', " "),
+                smp.reference.replace('\n', " ")
+            );
+            if let Some(st) = ctx.start.values().next() {
+                if let Some(x) = st.responses.get(k) {
+                    let _ = writeln!(s, "- start: {}", x.replace('\n', " "));
+                }
+            }
+            for &arm in &arms {
+                let run = runs
+                    .iter()
+                    .filter(|r| r.arm == arm)
+                    .min_by_key(|r| r.seed);
+                if let Some(x) = run.and_then(|r| r.eval.responses.get(k)) {
+                    let _ = writeln!(s, "- {}: {}", arm.letter(), x.replace('\n', " "));
+                }
+            }
+            let _ = writeln!(s);
+        }
+    }
+    s
+}

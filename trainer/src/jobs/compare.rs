@@ -1,0 +1,442 @@
+//! The fair test's driver (`fastrl-trainer compare --size ...`): per reward set, one
+//! starting model, one calibration shared by every arm, the starting policy's evaluation
+//! per seed, then every arm x seed (seeds outer, so a partial run holds paired arms),
+//! each from the same start with the same budget; a finished run has `eval.json` and is
+//! not rerun, an interrupted one resumes from its checkpoint; the report is rewritten
+//! after every run, so a deadline or a crash leaves partial results.
+
+use crate::config::Config;
+use crate::corpus::Corpus;
+use crate::error::TrainerError;
+use crate::eval::arms::{arm_config, Arm, ArmPlan};
+use crate::eval::bootstrap::BootstrapParams;
+use crate::eval::fair::{analyse, ArmRun, FairInputs};
+use crate::eval::fair_report::{fair_figures, fair_report, ReportContext, RunCurve};
+use crate::io::jsonl::{read_json, read_lines, write_json};
+use crate::io::records::EvalReport;
+use crate::jobs::stages::{eval_model, ppo_stage, sft_stage};
+use crate::model::hf_dir::import_hf;
+use crate::rewards::kind::RewardKind;
+use crate::rl::ppo::Ppo;
+use composer_core::{reference_stats, Normalization};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How big a comparison is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareSize {
+    /// Every arm for a few steps on the smoke model (CI: the pipeline end to end).
+    Quick,
+    /// The tiny GPT-2 on CPU, 5 seeds (about 90 minutes here).
+    Tiny,
+    /// SmolLM2-135M-Instruct on CPU: A, B, B', D, F at 3 seeds (about 2 hours here).
+    Smollm,
+    /// SmolLM2 on a GPU: every arm, 5 seeds, under `--deadline-min`.
+    Gpu,
+}
+
+impl CompareSize {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareSize::Quick => "quick",
+            CompareSize::Tiny => "tiny",
+            CompareSize::Smollm => "smollm",
+            CompareSize::Gpu => "gpu",
+        }
+    }
+
+    /// The preset its base config starts from.
+    pub fn preset(self) -> &'static str {
+        match self {
+            CompareSize::Quick => "smoke",
+            CompareSize::Tiny => "tiny",
+            CompareSize::Smollm | CompareSize::Gpu => "default",
+        }
+    }
+
+    /// Overrides of the preset (before the user's `--set`s): the run directory
+    /// `runs/compare-<size>` and the budget.
+    pub fn overrides(self) -> Vec<String> {
+        let dir = format!("run.out_dir=\"runs/compare-{}\"", self.name());
+        let v: &[&str] = match self {
+            CompareSize::Quick => &[
+                "ppo.steps=4",
+                "ppo.batch_size=8",
+                "ppo.minibatch_size=4",
+                "ppo.eval_every=2",
+                "ppo.checkpoint_every=2",
+                "data.max_eval_pairs=8",
+                "composer.calibration=16",
+            ],
+            CompareSize::Tiny => &[
+                "ppo.steps=100",
+                "ppo.eval_every=25",
+                "ppo.checkpoint_every=25",
+                "data.max_eval_pairs=64",
+                "composer.calibration=256",
+            ],
+            CompareSize::Smollm => &[
+                "ppo.steps=80",
+                "ppo.eval_every=40",
+                "ppo.checkpoint_every=20",
+                "data.max_eval_pairs=32",
+                "composer.calibration=256",
+            ],
+            CompareSize::Gpu => &[
+                "run.device=\"cuda\"",
+                "ppo.steps=200",
+                "ppo.batch_size=32",
+                "ppo.minibatch_size=8",
+                "ppo.eval_every=50",
+                "ppo.checkpoint_every=50",
+                "data.max_eval_pairs=128",
+                "composer.calibration=512",
+            ],
+        };
+        std::iter::once(dir)
+            .chain(v.iter().map(|s| s.to_string()))
+            .collect()
+    }
+
+    /// Seeds per arm (the single-reward arms run `min(2, seeds)`).
+    pub fn seeds(self) -> u64 {
+        match self {
+            CompareSize::Quick => 2,
+            CompareSize::Smollm => 3,
+            CompareSize::Tiny | CompareSize::Gpu => 5,
+        }
+    }
+
+    /// The reward sets: the 4-reward dialogue set (METEOR, semantic similarity, BLEU,
+    /// BERTScore) where the disagreement is, and the 2-reward set (METEOR, semantic);
+    /// the quick size uses METEOR + BLEU (no encoder to load).
+    pub fn reward_sets(self) -> Vec<Vec<RewardKind>> {
+        use RewardKind::*;
+        match self {
+            CompareSize::Quick => vec![vec![Meteor, Bleu]],
+            CompareSize::Smollm => vec![vec![Meteor, Semantic, Bleu, Bertscore]],
+            CompareSize::Tiny | CompareSize::Gpu => vec![
+                vec![Meteor, Semantic, Bleu, Bertscore],
+                vec![Meteor, Semantic],
+            ],
+        }
+    }
+
+    /// The arms for `n` rewards.
+    pub fn arms(self, n: usize) -> Vec<Arm> {
+        let mut a = match self {
+            CompareSize::Smollm => vec![
+                Arm::Uniform,
+                Arm::FastRl,
+                Arm::Bounded,
+                Arm::Paper,
+                Arm::GdpoBounded,
+            ],
+            _ => vec![
+                Arm::Uniform,
+                Arm::FastRl,
+                Arm::Bounded,
+                Arm::Lagrangian,
+                Arm::Paper,
+                Arm::GdpoUniform,
+                Arm::GdpoBounded,
+            ],
+        };
+        if self != CompareSize::Smollm {
+            a.extend((0..n).map(Arm::Single));
+        }
+        a
+    }
+
+    /// Bootstrap draws of the final report.
+    pub fn resamples(self) -> usize {
+        match self {
+            CompareSize::Quick => 200,
+            _ => 2000,
+        }
+    }
+}
+
+/// Group size of the critic-free arms (divides every size's batch).
+pub const GROUP_SIZE: usize = 4;
+
+/// What the driver produced.
+#[derive(Debug)]
+pub struct CompareOutcome {
+    /// One report per reward set.
+    pub reports: Vec<PathBuf>,
+    /// Runs finished.
+    pub runs: usize,
+    /// Runs planned.
+    pub planned: usize,
+}
+
+/// Runs the comparison of `size` from `base` (its preset plus overrides) in
+/// `run.out_dir`, one directory per reward set (`4r`, `2r`), stopping before a new run once `deadline_s` seconds have passed.
+pub fn compare(
+    base: &Config,
+    dev: tch::Device,
+    corpus: &Corpus,
+    size: CompareSize,
+    deadline_s: Option<f64>,
+) -> Result<CompareOutcome, TrainerError> {
+    let t0 = Instant::now();
+    let root = Path::new(&base.run.out_dir);
+    std::fs::create_dir_all(root).map_err(|e| TrainerError::io(root, e))?;
+    // One starting model for every set and arm: the SFT model (tiny) or the pretrained
+    // one exported as is (SmolLM2: sft.steps = 0).
+    let start_dir = sft_stage(base, dev, corpus)?;
+    let refs: Vec<String> = corpus.eval.iter().map(|p| p.response.clone()).collect();
+    let mut out = CompareOutcome {
+        reports: Vec::new(),
+        runs: 0,
+        planned: 0,
+    };
+    for set in size.reward_sets() {
+        let mut cfg = base.clone();
+        cfg.composer.rewards = set.clone();
+        let names: Vec<String> = set.iter().map(|r| r.name().to_string()).collect();
+        let dir = root.join(format!("{}r", set.len()));
+        std::fs::create_dir_all(&dir).map_err(|e| TrainerError::io(&dir, e))?;
+        let plan = plan_for(&cfg, dev, corpus, &start_dir, &dir)?;
+        let arms = size.arms(set.len());
+        let seeds = size.seeds();
+        let planned: Vec<(u64, Arm)> = (0..seeds)
+            .flat_map(|s| {
+                arms.iter()
+                    .filter(move |a| !matches!(a, Arm::Single(_)) || s < 2)
+                    .map(move |&a| (s, a))
+            })
+            .collect();
+        out.planned += planned.len();
+        let mut start = BTreeMap::new();
+        let mut runs: Vec<ArmRun> = Vec::new();
+        let mut curves: Vec<RunCurve> = Vec::new();
+        for (k, &(seed, arm)) in planned.iter().enumerate() {
+            if let std::collections::btree_map::Entry::Vacant(v) = start.entry(seed) {
+                v.insert(start_eval(&cfg, dev, corpus, &start_dir, &dir, seed)?);
+            }
+            let rdir = dir.join(format!("{}-s{seed}", arm.slug()));
+            let done = rdir.join("eval.json");
+            if !done.is_file() {
+                if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
+                    eprintln!(
+                        "[compare] deadline reached: {} of {} runs of the {}-reward set done",
+                        runs.len(),
+                        planned.len(),
+                        set.len()
+                    );
+                    break;
+                }
+                run_arm(&cfg, dev, corpus, &start_dir, &rdir, arm, seed, &plan)?;
+            }
+            let eval: EvalReport = read_json(&done)?;
+            let ppo = rdir.join("ppo");
+            runs.push(ArmRun {
+                arm,
+                seed,
+                eval,
+                metrics: read_lines(&ppo.join("metrics.jsonl"))?,
+            });
+            let curve = ppo.join("eval-curve.jsonl");
+            if curve.is_file() {
+                curves.push(RunCurve {
+                    arm,
+                    seed,
+                    points: read_lines(&curve)?,
+                });
+            }
+            eprintln!(
+                "[compare] {}r {}/{} {} s{seed} done ({:.0} s)",
+                set.len(),
+                k + 1,
+                planned.len(),
+                arm.letter(),
+                t0.elapsed().as_secs_f64()
+            );
+            // A quick interim report after every run; the full bootstrap at the end.
+            let last = k + 1 == planned.len();
+            let resamples = if last { size.resamples() } else { 200 };
+            write_report(&dir, size, &cfg, &names, &plan, &start, &runs, &curves, &refs, planned.len(), resamples, t0)?;
+        }
+        out.runs += runs.len();
+        if runs.len() < planned.len() {
+            write_report(&dir, size, &cfg, &names, &plan, &start, &runs, &curves, &refs, planned.len(), size.resamples(), t0)?;
+        }
+        out.reports.push(dir.join("report.md"));
+    }
+    Ok(out)
+}
+
+/// The plan of a reward set, from one calibration of the starting policy (saved as
+/// `plan.json`, reused when present): per-reward mean and std over
+/// `composer.calibration` responses, and the noise of a batch mean of their z-scores.
+fn plan_for(
+    cfg: &Config,
+    dev: tch::Device,
+    corpus: &Corpus,
+    start_dir: &Path,
+    dir: &Path,
+) -> Result<ArmPlan, TrainerError> {
+    let path = dir.join("plan.json");
+    if path.is_file() {
+        return read_json(&path);
+    }
+    let mut c = cfg.clone();
+    c.composer.normalization = Normalization::None;
+    c.composer.compose_on = composer_core::ComposeOn::Raw;
+    c.composer.kind = crate::config::ComposerChoice::Core(composer_core::ComposerKind::Fixed);
+    let (model, tok) = import_hf(start_dir, dev)?;
+    let mut ppo = Ppo::new(&c, model, tok, corpus)?;
+    let scores = ppo.calibration_scores()?;
+    let views: Vec<&[f32]> = scores.iter().map(Vec::as_slice).collect();
+    let n = views.len();
+    let (mut mean, mut std) = (vec![0.0f32; n], vec![0.0f32; n]);
+    reference_stats(&views, &mut mean, &mut std)?;
+    // The noise of a batch mean of z-scores, measured: the std over the calibration's
+    // batches of each reward's batch-mean z, averaged over rewards.
+    let b = c.ppo.batch_size.max(1);
+    let se = (0..n)
+        .map(|i| {
+            let means: Vec<f64> = scores[i]
+                .chunks(b)
+                .filter(|ch| ch.len() == b)
+                .map(|ch| {
+                    ch.iter()
+                        .map(|&x| f64::from((x - mean[i]) / std[i]))
+                        .sum::<f64>()
+                        / b as f64
+                })
+                .collect();
+            let m = means.iter().sum::<f64>() / means.len().max(1) as f64;
+            let var = means.iter().map(|x| (x - m) * (x - m)).sum::<f64>()
+                / (means.len().max(2) - 1) as f64;
+            var.sqrt()
+        })
+        .sum::<f64>()
+        / n as f64;
+    let calibration = scores.first().map_or(0, Vec::len);
+    let plan = ArmPlan::new(n, se, GROUP_SIZE, (mean, std), calibration);
+    eprintln!(
+        "[compare] plan for {n} rewards: batch-mean noise {se:.3} z -> EMA decay {:.3}; KL \
+         ball radius {:.4} (largest weight {:.3}); Lagrangian target z >= {}",
+        plan.ema_decay, plan.radius, plan.max_weight, plan.target
+    );
+    write_json(&path, &plan)?;
+    Ok(plan)
+}
+
+/// The starting policy's evaluation for `seed` (`start-s<seed>.json`, reused).
+fn start_eval(
+    cfg: &Config,
+    dev: tch::Device,
+    corpus: &Corpus,
+    start_dir: &Path,
+    dir: &Path,
+    seed: u64,
+) -> Result<EvalReport, TrainerError> {
+    let path = dir.join(format!("start-s{seed}.json"));
+    if path.is_file() {
+        return read_json(&path);
+    }
+    let mut c = cfg.clone();
+    c.run.seed = seed;
+    let e = eval_model(&c, start_dir, dev, corpus)?;
+    write_json(&path, &e)?;
+    Ok(e)
+}
+
+/// One arm x seed into `rdir`: PPO (resumed when it has a checkpoint), the final
+/// evaluation into `eval.json`, then the model files are deleted (the curves, metrics
+/// and evaluation stay; SmolLM2's would take about 1 GB per run).
+#[allow(clippy::too_many_arguments)]
+fn run_arm(
+    cfg: &Config,
+    dev: tch::Device,
+    corpus: &Corpus,
+    start_dir: &Path,
+    rdir: &Path,
+    arm: Arm,
+    seed: u64,
+    plan: &ArmPlan,
+) -> Result<(), TrainerError> {
+    let mut c = arm_config(cfg, arm, plan)?;
+    c.run.seed = seed;
+    c.run.out_dir = rdir.display().to_string();
+    std::fs::create_dir_all(rdir).map_err(|e| TrainerError::io(rdir, e))?;
+    let cp = rdir.join("config.toml");
+    std::fs::write(&cp, c.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
+    tch::manual_seed(seed as i64);
+    let ppo = rdir.join("ppo");
+    let resume = !crate::io::checkpoint::list(&ppo)?.is_empty();
+    let fin = ppo_stage(&c, dev, corpus, start_dir, resume)?;
+    let e = eval_model(&c, &fin, dev, corpus)?;
+    write_json(&rdir.join("eval.json"), &e)?;
+    for entry in std::fs::read_dir(&ppo).map_err(|e| TrainerError::io(&ppo, e))? {
+        let p = entry.map_err(|e| TrainerError::io(&ppo, e))?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).map_err(|e| TrainerError::io(&p, e))?;
+        } else if name.ends_with(".safetensors") || name == "LATEST" {
+            std::fs::remove_file(&p).map_err(|e| TrainerError::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Analyses the finished runs and writes `report.md` and its figures into `dir`.
+#[allow(clippy::too_many_arguments)]
+fn write_report(
+    dir: &Path,
+    size: CompareSize,
+    cfg: &Config,
+    names: &[String],
+    plan: &ArmPlan,
+    start: &BTreeMap<u64, EvalReport>,
+    runs: &[ArmRun],
+    curves: &[RunCurve],
+    refs: &[String],
+    planned: usize,
+    resamples: usize,
+    t0: Instant,
+) -> Result<(), TrainerError> {
+    let inputs = FairInputs {
+        rewards: names,
+        runs,
+        start,
+        plan,
+        refs: &refs[..refs.len().min(cfg.data.max_eval_pairs)],
+        bootstrap: BootstrapParams {
+            resamples,
+            ..BootstrapParams::default()
+        },
+    };
+    let analysis = analyse(&inputs)?;
+    let budget = format!(
+        "Size `{}` (preset `{}`): rewards {}; every run PPO {} steps x batch {} from the same \
+         starting model, evaluated on {} validation pairs (sampled, temperature {}, top-k {}).",
+        size.name(),
+        size.preset(),
+        names.join(", "),
+        cfg.ppo.steps,
+        cfg.ppo.batch_size,
+        inputs.refs.len(),
+        cfg.ppo.temperature,
+        cfg.ppo.top_k
+    );
+    let ctx = ReportContext {
+        budget: &budget,
+        rewards: names,
+        plan,
+        start,
+        seconds: t0.elapsed().as_secs_f64(),
+        planned,
+    };
+    let figs = fair_figures(&ctx, runs, curves, dir)?;
+    let path = dir.join("report.md");
+    std::fs::write(&path, fair_report(&ctx, &analysis, runs, &figs))
+        .map_err(|e| TrainerError::io(&path, e))?;
+    Ok(())
+}
