@@ -83,6 +83,21 @@ again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.o
 grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
 
+step "the fair test, quick size (every arm, 2 seeds: 18 runs), stopped by its deadline, then resumed"
+cmp=$(mktemp -d)
+target/release/fastrl-trainer compare --size quick --deadline-min 0.15 --set "run.out_dir=\"$cmp/out\"" >"$cmp/first.txt" 2>&1
+grep -q "^compare (quick): [0-9]* of 18 runs" "$cmp/first.txt"
+target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/second.txt" 2>&1
+grep -q "^compare (quick): 18 of 18 runs" "$cmp/second.txt"
+r="$cmp/out/2r/report.md"
+grep -q "^18 of 18 runs finished" "$r"
+grep -q "^## Sanity gates" "$r" && grep -q "^## Verdicts" "$r"
+# Seven comparisons, nine arms (A, B, B', C, D, E, F, G0, G1).
+test "$(grep -c '^| [A-F]'"'"'* - ' "$r")" -eq 7
+test "$(grep -c '^| [A-G][0-9'"'"']* | ' "$r")" -eq 9
+for f in weights z-curves; do test -s "$cmp/out/2r/$f.png"; grep -q "($f.png)" "$r"; done
+rm -rf "$cmp"
+
 step "the main job's default preset on SmolLM2-135M-Instruct, 2 PPO steps (calibration, chat prompts, top blocks, samples)"
 smol=$(mktemp -d)
 log=$(target/release/fastrl-trainer run --set "run.out_dir=\"$smol\"" --set ppo.steps=2 \

@@ -44,7 +44,12 @@ impl Default for BootstrapParams {
 
 /// The paired bootstrap of `diff(s, prompts)`, arm X minus arm Y for seed `s` on the
 /// prompt indices `prompts` (with repeats), over `seeds` seeds and `prompts` prompts.
-pub fn paired_bootstrap<F>(seeds: usize, prompts: usize, p: &BootstrapParams, mut diff: F) -> Interval
+pub fn paired_bootstrap<F>(
+    seeds: usize,
+    prompts: usize,
+    p: &BootstrapParams,
+    mut diff: F,
+) -> Interval
 where
     F: FnMut(usize, &[usize]) -> f64,
 {
@@ -288,7 +293,10 @@ mod tests {
         assert_eq!(Outcome::of(&iv(-0.04, 0.04)), Outcome::Equivalent);
         assert_eq!(Outcome::of(&iv(-0.2, 0.3)), Outcome::Unclear);
         use Outcome::*;
-        assert_eq!(Verdict::of(&[Better, Better, Better, Better]), Verdict::Agrees);
+        assert_eq!(
+            Verdict::of(&[Better, Better, Better, Better]),
+            Verdict::Agrees
+        );
         assert_eq!(Verdict::of(&[Better, Worse]), Verdict::Disagrees);
         assert_eq!(Verdict::of(&[Better, Equivalent]), Verdict::Disagrees);
         assert_eq!(Verdict::of(&[Better, Unclear]), Verdict::Inconclusive);

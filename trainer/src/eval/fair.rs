@@ -147,7 +147,10 @@ pub const COMPARISONS: [(Arm, Arm); 7] = [
 /// A run's per-prompt z-scores against the starting policy of its seed.
 pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
     let start = inp.start.get(&run.seed).ok_or_else(|| {
-        TrainerError::Data(format!("no evaluation of the starting policy for seed {}", run.seed))
+        TrainerError::Data(format!(
+            "no evaluation of the starting policy for seed {}",
+            run.seed
+        ))
     })?;
     let z = inp
         .rewards
@@ -161,8 +164,15 @@ pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
                     run.seed
                 ))
             };
-            let scores = run.eval.scores.get(name).ok_or_else(|| missing("eval.json"))?;
-            let mu = *start.rewards.get(name).ok_or_else(|| missing("the start's eval"))?;
+            let scores = run
+                .eval
+                .scores
+                .get(name)
+                .ok_or_else(|| missing("eval.json"))?;
+            let mu = *start
+                .rewards
+                .get(name)
+                .ok_or_else(|| missing("the start's eval"))?;
             let sd = f64::from(inp.plan.reference.1[i]);
             Ok(scores.iter().map(|s| (s - mu) / sd).collect())
         })
@@ -237,8 +247,12 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
     let rows: Vec<ArmRow> = arms_of(inp.runs)
         .into_iter()
         .map(|arm| {
-            let of: Vec<(&ArmRun, &RunZ)> =
-                inp.runs.iter().zip(&zs).filter(|(r, _)| r.arm == arm).collect();
+            let of: Vec<(&ArmRun, &RunZ)> = inp
+                .runs
+                .iter()
+                .zip(&zs)
+                .filter(|(r, _)| r.arm == arm)
+                .collect();
             let every = |z: &RunZ| (0..z.z[0].len()).collect::<Vec<usize>>();
             let per_reward: Vec<f64> = (0..n)
                 .map(|i| mean(of.iter().map(|(_, z)| z.means(&every(z))[i])))
@@ -251,7 +265,9 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
             let weights = (0..n)
                 .map(|i| {
                     mean(of.iter().filter_map(|(r, _)| {
-                        r.metrics.last().and_then(|l| l.weights.get(&inp.rewards[i]).copied())
+                        r.metrics
+                            .last()
+                            .and_then(|l| l.weights.get(&inp.rewards[i]).copied())
                     }))
                 })
                 .collect();
@@ -270,7 +286,10 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
                 min_z: stat(ZStat::Min),
                 mean_z: stat(ZStat::Mean),
                 spread: stat(ZStat::Spread),
-                m_eval_all: mean(of.iter().map(|(r, _)| bounds_all.score(&r.eval.m_eval_metrics))),
+                m_eval_all: mean(
+                    of.iter()
+                        .map(|(r, _)| bounds_all.score(&r.eval.m_eval_metrics)),
+                ),
                 m_eval_c: bounds_c
                     .as_ref()
                     .map(|b| mean(of.iter().map(|(r, _)| b.score(&r.eval.m_eval_metrics)))),
@@ -351,10 +370,9 @@ fn compare(
         return Ok(None);
     }
     let prompts = pairs[0].0 .1.z[0].len();
-    if let Some(((r, _), _)) = pairs
-        .iter()
-        .find(|((rx, zx), (_, zy))| zx.z[0].len() != prompts || zy.z[0].len() != prompts || rx.eval.responses.len() != prompts)
-    {
+    if let Some(((r, _), _)) = pairs.iter().find(|((rx, zx), (_, zy))| {
+        zx.z[0].len() != prompts || zy.z[0].len() != prompts || rx.eval.responses.len() != prompts
+    }) {
         return Err(TrainerError::Data(format!(
             "{}-s{}: evaluated on a different number of prompts (or without its \
              responses) than the other runs of the comparison",
@@ -371,7 +389,10 @@ fn compare(
         })
     };
     let m_of = |run: &ArmRun, idx: &[usize]| {
-        let hyps: Vec<&str> = idx.iter().map(|&i| run.eval.responses[i].as_str()).collect();
+        let hyps: Vec<&str> = idx
+            .iter()
+            .map(|&i| run.eval.responses[i].as_str())
+            .collect();
         let refs: Vec<&str> = idx.iter().map(|&i| inp.refs[i].as_str()).collect();
         bounds.score(&m_eval_metrics(&hyps, &refs))
     };
@@ -425,8 +446,14 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
             .fold(0.0f64, f64::max);
         let rho = f64::from(inp.plan.radius);
         out.push(Gate {
-            what: format!("{}'s weights stay inside the KL ball (radius {rho:.4})", arm.letter()),
-            measured: format!("largest KL from uniform {worst:.4} over {} steps", steps.len()),
+            what: format!(
+                "arm {}: the weights stay inside the KL ball (radius {rho:.4})",
+                arm.letter()
+            ),
+            measured: format!(
+                "largest KL from uniform {worst:.4} over {} steps",
+                steps.len()
+            ),
             passed: worst <= rho * (1.0 + 1e-3) + 1e-6,
         });
     }
@@ -450,4 +477,83 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An evaluation with these per-prompt scores of rewards `r0`, `r1` and responses.
+    fn ev(r0: &[f64], r1: &[f64], responses: &[&str], refs: &[&str]) -> EvalReport {
+        let m = |x: &[f64]| x.iter().sum::<f64>() / x.len() as f64;
+        EvalReport {
+            distinct_2: 0.0,
+            m_eval_metrics: m_eval_metrics(responses, refs),
+            mean_length: 2.0,
+            pairs: r0.len(),
+            rewards: [("r0".to_string(), m(r0)), ("r1".to_string(), m(r1))]
+                .into_iter()
+                .collect(),
+            samples: vec![],
+            scores: [
+                ("r0".to_string(), r0.to_vec()),
+                ("r1".to_string(), r1.to_vec()),
+            ]
+            .into_iter()
+            .collect(),
+            responses: responses.iter().map(|s| s.to_string()).collect(),
+            weights: None,
+        }
+    }
+
+    #[test]
+    fn a_uniform_shift_is_measured_exactly_in_standard_deviations() {
+        let refs = ["a b c", "b c d", "c d e"];
+        let texts = ["a b c", "b c x", "c y e"];
+        let plan = ArmPlan::new(2, 0.2, 4, (vec![0.0, 0.0], vec![0.5, 2.0]), 16);
+        let start: BTreeMap<u64, EvalReport> = (0..2)
+            .map(|s| (s, ev(&[0.1, 0.2, 0.3], &[1.0, 2.0, 3.0], &texts, &refs)))
+            .collect();
+        // The start's means are 0.2 and 2. A: reward 0 at 0.45 on every prompt (0.5 z),
+        // reward 1 at 2 (0 z); B: 0.25 (0.1 z) and 2.4 (0.2 z). Same responses: m_eval
+        // equal. Every prompt alike, so every bootstrap draw equals the estimate.
+        let a = ev(&[0.45; 3], &[2.0; 3], &texts, &refs);
+        let b = ev(&[0.25; 3], &[2.4; 3], &texts, &refs);
+        let runs: Vec<ArmRun> = (0..2)
+            .flat_map(|seed| {
+                [(Arm::Uniform, &a), (Arm::FastRl, &b)].map(|(arm, e)| ArmRun {
+                    arm,
+                    seed,
+                    eval: e.clone(),
+                    metrics: vec![],
+                })
+            })
+            .collect();
+        let names = ["r0".to_string(), "r1".to_string()];
+        let inp = FairInputs {
+            rewards: &names,
+            runs: &runs,
+            start: &start,
+            plan: &plan,
+            refs: &refs.map(String::from),
+            bootstrap: BootstrapParams::default(),
+        };
+        let an = analyse(&inp).unwrap();
+        let row = |arm: Arm| an.rows.iter().find(|r| r.arm == arm).unwrap();
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        assert!(close(row(Arm::Uniform).z[0], 0.5) && close(row(Arm::Uniform).z[1], 0.0));
+        assert!(close(row(Arm::FastRl).min_z, 0.1) && close(row(Arm::FastRl).spread, 0.1));
+        let c = &an.comparisons[0];
+        assert_eq!((c.x, c.y, c.seeds), (Arm::FastRl, Arm::Uniform, 2));
+        for v in [c.min_z.estimate, c.min_z.lo, c.min_z.hi] {
+            assert!(close(v, 0.1), "{:?}", c.min_z);
+        }
+        assert!(close(c.mean_z.estimate, 0.15 - 0.25));
+        assert_eq!((c.m_eval.lo, c.m_eval.hi), (0.0, 0.0));
+        assert_eq!(c.outcomes(), [Outcome::Equivalent, Outcome::Better]);
+        // Only B - A of the paper claim's four: inconclusive, not a verdict.
+        assert_eq!(an.claims[0].verdict, Verdict::Inconclusive);
+        // The A gate reads A's mean z (0.25 >= 0.2).
+        assert!(an.gates[0].passed, "{:?}", an.gates);
+    }
 }

@@ -122,7 +122,9 @@ pub fn fair_figures(
                             let sd = f64::from(ctx.plan.reference.1[i]);
                             c.points
                                 .iter()
-                                .filter_map(|p| p.rewards.get(name).map(|r| (p.step, (r - mu) / sd)))
+                                .filter_map(|p| {
+                                    p.rewards.get(name).map(|r| (p.step, (r - mu) / sd))
+                                })
                                 .collect()
                         })
                         .collect();
@@ -251,21 +253,16 @@ pub fn fair_report(
         s,
         "| arm | what | seeds |{head} min z | mean z | spread | m_eval (all) | m_eval (C) | KL | length | final weights |"
     );
-    let _ = writeln!(
-        s,
-        "|{}",
-        "---|".repeat(11 + ctx.rewards.len())
-    );
+    let _ = writeln!(s, "|{}", "---|".repeat(11 + ctx.rewards.len()));
     for r in &a.rows {
-        let zs: String = r
-            .z
-            .iter()
-            .zip(&r.of_single)
-            .map(|(z, f)| match f {
-                Some(f) => format!(" {z:+.3} ({:.0}% of G) |", 100.0 * f),
-                None => format!(" {z:+.3} |"),
-            })
-            .collect();
+        let zs: String =
+            r.z.iter()
+                .zip(&r.of_single)
+                .map(|(z, f)| match f {
+                    Some(f) => format!(" {z:+.3} ({:.0}% of G) |", 100.0 * f),
+                    None => format!(" {z:+.3} |"),
+                })
+                .collect();
         let _ = writeln!(
             s,
             "| {} | {} | {} |{zs} {:+.3} | {:+.3} | {:.3} | {:.3} | {} | {:.3} | {:.1} | {} |",
@@ -300,7 +297,9 @@ pub fn fair_report(
     }
     let _ = writeln!(s, "\n## Figures\n");
     for (path, caption) in figures {
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let _ = writeln!(s, "![{caption}]({name})\n\n{caption}.\n");
     }
     let _ = writeln!(s, "## Samples (seed 0, first validation pairs)\n");
@@ -322,10 +321,7 @@ pub fn fair_report(
                 }
             }
             for &arm in &arms {
-                let run = runs
-                    .iter()
-                    .filter(|r| r.arm == arm)
-                    .min_by_key(|r| r.seed);
+                let run = runs.iter().filter(|r| r.arm == arm).min_by_key(|r| r.seed);
                 if let Some(x) = run.and_then(|r| r.eval.responses.get(k)) {
                     let _ = writeln!(s, "- {}: {}", arm.letter(), x.replace('\n', " "));
                 }

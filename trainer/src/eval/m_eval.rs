@@ -69,9 +69,7 @@ impl MBounds {
             .iter()
             .enumerate()
             .map(|(k, name)| match e.get(name) {
-                Some(x) if self.hi[k] > self.lo[k] => {
-                    (x - self.lo[k]) / (self.hi[k] - self.lo[k])
-                }
+                Some(x) if self.hi[k] > self.lo[k] => (x - self.lo[k]) / (self.hi[k] - self.lo[k]),
                 _ => 0.0,
             })
             .sum::<f64>()

@@ -259,11 +259,37 @@ pub fn compare(
             // A quick interim report after every run; the full bootstrap at the end.
             let last = k + 1 == planned.len();
             let resamples = if last { size.resamples() } else { 200 };
-            write_report(&dir, size, &cfg, &names, &plan, &start, &runs, &curves, &refs, planned.len(), resamples, t0)?;
+            write_report(
+                &dir,
+                size,
+                &cfg,
+                &names,
+                &plan,
+                &start,
+                &runs,
+                &curves,
+                &refs,
+                planned.len(),
+                resamples,
+                t0,
+            )?;
         }
         out.runs += runs.len();
         if runs.len() < planned.len() {
-            write_report(&dir, size, &cfg, &names, &plan, &start, &runs, &curves, &refs, planned.len(), size.resamples(), t0)?;
+            write_report(
+                &dir,
+                size,
+                &cfg,
+                &names,
+                &plan,
+                &start,
+                &runs,
+                &curves,
+                &refs,
+                planned.len(),
+                size.resamples(),
+                t0,
+            )?;
         }
         out.reports.push(dir.join("report.md"));
     }
@@ -376,7 +402,10 @@ fn run_arm(
     write_json(&rdir.join("eval.json"), &e)?;
     for entry in std::fs::read_dir(&ppo).map_err(|e| TrainerError::io(&ppo, e))? {
         let p = entry.map_err(|e| TrainerError::io(&ppo, e))?.path();
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if p.is_dir() {
             std::fs::remove_dir_all(&p).map_err(|e| TrainerError::io(&p, e))?;
         } else if name.ends_with(".safetensors") || name == "LATEST" {
