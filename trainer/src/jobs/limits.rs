@@ -112,6 +112,31 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::model::gpt2::{Gpt2Config, Gpt2Model};
+    use crate::model::llama::LlamaModel;
+    use crate::model::llama_config::{LlamaConfig, LlamaFlavor};
+
+    /// SmolLM2-135M-Instruct's shape (its GGUF's metadata).
+    fn smollm2_shape() -> LlamaConfig {
+        LlamaConfig {
+            flavor: LlamaFlavor::Llama,
+            vocab_size: 49152,
+            hidden_size: 576,
+            intermediate_size: 1536,
+            num_hidden_layers: 30,
+            num_attention_heads: 9,
+            num_key_value_heads: 3,
+            head_dim: 64,
+            rms_norm_eps: 1e-5,
+            rope_theta: 100000.0,
+            max_position_embeddings: 8192,
+            tie_word_embeddings: true,
+            qkv_bias: false,
+            o_bias: false,
+            mlp_bias: false,
+            bos_token_id: Some(1),
+            eos_token_id: Some(2),
+        }
+    }
 
     #[test]
     fn the_step_estimate_is_its_formula_and_too_much_is_refused() {
@@ -161,20 +186,23 @@ mod tests {
     fn every_preset_fits_in_8_gib() {
         for (name, _) in crate::config::PRESETS {
             let cfg = Config::resolve(name, None, &[]).unwrap();
-            if !cfg.model.pretrained.is_empty() {
-                // The SmolLM2 preset: measured, 2.29 GB peak RSS for the whole job.
-                continue;
-            }
-            let m = &cfg.model;
-            let shape = Gpt2Config::with_shape(
-                cfg.tokenizer.vocab_size as i64,
-                m.n_positions,
-                m.n_embd,
-                m.n_layer,
-                m.n_head,
-            );
-            let model = Gpt2Model::new(&shape, tch::Device::Cpu).unwrap();
-            let need = step_bytes(&cfg, &model);
+            let model: Box<dyn CausalLm> = if cfg.model.pretrained.is_empty() {
+                let m = &cfg.model;
+                let shape = Gpt2Config::with_shape(
+                    cfg.tokenizer.vocab_size as i64,
+                    m.n_positions,
+                    m.n_embd,
+                    m.n_layer,
+                    m.n_head,
+                );
+                Box::new(Gpt2Model::new(&shape, tch::Device::Cpu).unwrap())
+            } else {
+                // The one pretrained preset starts from SmolLM2-135M-Instruct: a Llama of
+                // its shape (random weights: the estimate reads only sizes).
+                assert_eq!(cfg.model.pretrained, "SmolLM2-135M-Instruct", "{name}");
+                Box::new(LlamaModel::new(&smollm2_shape(), tch::Device::Cpu).unwrap())
+            };
+            let need = step_bytes(&cfg, &*model);
             println!("{name}: {:.2} GiB", need as f64 / (1u64 << 30) as f64);
             assert!(need < 8 << 30, "{name}: {need} bytes");
         }
