@@ -220,7 +220,10 @@ pub fn compare(
             }
             let rdir = dir.join(format!("{}-s{seed}", arm.slug()));
             let done = rdir.join("eval.json");
-            if !done.is_file() {
+            let rcfg = run_config(&cfg, arm, seed, &plan, &rdir)?;
+            check_same_config(&rcfg, &rdir)?;
+            let ran = !done.is_file();
+            if ran {
                 if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
                     eprintln!(
                         "[compare] deadline reached: {} of {} runs of the {}-reward set done",
@@ -230,7 +233,7 @@ pub fn compare(
                     );
                     break;
                 }
-                run_arm(&cfg, dev, corpus, &start_dir, &rdir, arm, seed, &plan)?;
+                run_arm(&rcfg, dev, corpus, &start_dir, &rdir)?;
             }
             let eval: EvalReport = read_json(&done)?;
             let ppo = rdir.join("ppo");
@@ -256,41 +259,40 @@ pub fn compare(
                 arm.letter(),
                 t0.elapsed().as_secs_f64()
             );
-            // A quick interim report after every run; the full bootstrap at the end.
-            let last = k + 1 == planned.len();
-            let resamples = if last { size.resamples() } else { 200 };
-            write_report(
-                &dir,
-                size,
-                &cfg,
-                &names,
-                &plan,
-                &start,
-                &runs,
-                &curves,
-                &refs,
-                planned.len(),
-                resamples,
-                t0,
-            )?;
+            // A quick interim report after every run done now (200 draws), so a crash or
+            // a deadline leaves one; the full bootstrap once at the end.
+            if ran && k + 1 < planned.len() {
+                write_report(
+                    &dir,
+                    size,
+                    &cfg,
+                    &names,
+                    &plan,
+                    &start,
+                    &runs,
+                    &curves,
+                    &refs,
+                    planned.len(),
+                    200,
+                    t0,
+                )?;
+            }
         }
         out.runs += runs.len();
-        if runs.len() < planned.len() {
-            write_report(
-                &dir,
-                size,
-                &cfg,
-                &names,
-                &plan,
-                &start,
-                &runs,
-                &curves,
-                &refs,
-                planned.len(),
-                size.resamples(),
-                t0,
-            )?;
-        }
+        write_report(
+            &dir,
+            size,
+            &cfg,
+            &names,
+            &plan,
+            &start,
+            &runs,
+            &curves,
+            &refs,
+            planned.len(),
+            size.resamples(),
+            t0,
+        )?;
         out.reports.push(dir.join("report.md"));
     }
     Ok(out)
@@ -374,31 +376,58 @@ fn start_eval(
     Ok(e)
 }
 
-/// One arm x seed into `rdir`: PPO (resumed when it has a checkpoint), the final
-/// evaluation into `eval.json`, then the model files are deleted (the curves, metrics
-/// and evaluation stay; SmolLM2's would take about 1 GB per run).
-#[allow(clippy::too_many_arguments)]
-fn run_arm(
+/// The config of `arm` at `seed` in `rdir`.
+fn run_config(
     cfg: &Config,
+    arm: Arm,
+    seed: u64,
+    plan: &ArmPlan,
+    rdir: &Path,
+) -> Result<Config, TrainerError> {
+    let mut c = arm_config(cfg, arm, plan)?;
+    c.run.seed = seed;
+    c.run.out_dir = rdir.display().to_string();
+    Ok(c)
+}
+
+/// A run directory that already has a `config.toml` must have been run with `c`: a
+/// comparison resumed with another budget or plan would mix runs that are not paired.
+fn check_same_config(c: &Config, rdir: &Path) -> Result<(), TrainerError> {
+    let cp = rdir.join("config.toml");
+    if !cp.is_file() {
+        return Ok(());
+    }
+    let old = std::fs::read_to_string(&cp).map_err(|e| TrainerError::io(&cp, e))?;
+    if old != c.to_toml()? {
+        return Err(TrainerError::Config(format!(
+            "{} was written by a comparison with other settings (budget, rewards or plan) \
+             than this one: its runs would not be paired with the new ones; use another \
+             run.out_dir or delete {}",
+            cp.display(),
+            rdir.parent().unwrap_or(rdir).display()
+        )));
+    }
+    Ok(())
+}
+
+/// One arm x seed into `rdir` with its config `c`: PPO (resumed when it has a
+/// checkpoint), the final evaluation into `eval.json`, then the model files are deleted
+/// (the curves, metrics and evaluation stay; SmolLM2's would take about 1 GB per run).
+fn run_arm(
+    c: &Config,
     dev: tch::Device,
     corpus: &Corpus,
     start_dir: &Path,
     rdir: &Path,
-    arm: Arm,
-    seed: u64,
-    plan: &ArmPlan,
 ) -> Result<(), TrainerError> {
-    let mut c = arm_config(cfg, arm, plan)?;
-    c.run.seed = seed;
-    c.run.out_dir = rdir.display().to_string();
     std::fs::create_dir_all(rdir).map_err(|e| TrainerError::io(rdir, e))?;
     let cp = rdir.join("config.toml");
     std::fs::write(&cp, c.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
-    tch::manual_seed(seed as i64);
+    tch::manual_seed(c.run.seed as i64);
     let ppo = rdir.join("ppo");
     let resume = !crate::io::checkpoint::list(&ppo)?.is_empty();
-    let fin = ppo_stage(&c, dev, corpus, start_dir, resume)?;
-    let e = eval_model(&c, &fin, dev, corpus)?;
+    let fin = ppo_stage(c, dev, corpus, start_dir, resume)?;
+    let e = eval_model(c, &fin, dev, corpus)?;
     write_json(&rdir.join("eval.json"), &e)?;
     for entry in std::fs::read_dir(&ppo).map_err(|e| TrainerError::io(&ppo, e))? {
         let p = entry.map_err(|e| TrainerError::io(&ppo, e))?.path();
