@@ -107,6 +107,9 @@ pub struct ArmPlan {
 /// bind from the first step until the reward is half a standard deviation better.
 pub const TARGET_Z: f32 = 0.5;
 
+/// Width of the z-score signal's range for eta "auto" (B, B', F): 4 standard deviations.
+pub const ETA_RANGE_Z: f32 = 4.0;
+
 /// The noise level the EMA smooths a batch-mean z-score down to.
 pub const SMOOTHED_NOISE: f64 = 0.1;
 
@@ -168,6 +171,7 @@ pub fn arm_config(base: &Config, arm: Arm, plan: &ArmPlan) -> Result<Config, Tra
     k.smoothing_params = vec![];
     k.radius = f32::INFINITY;
     k.eta_auto = false;
+    k.eta_range = ETA_RANGE_Z;
     if arm.on_z_scores() {
         k.normalization = Normalization::Reference;
         k.compose_on = ComposeOn::Normalized;

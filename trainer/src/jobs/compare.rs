@@ -195,6 +195,13 @@ pub fn compare(
         planned: 0,
     };
     for set in size.reward_sets() {
+        if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
+            eprintln!(
+                "[compare] deadline reached: the {}-reward set is not started",
+                set.len()
+            );
+            break;
+        }
         let mut cfg = base.clone();
         cfg.composer.rewards = set.clone();
         let names: Vec<String> = set.iter().map(|r| r.name().to_string()).collect();
