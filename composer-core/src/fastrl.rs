@@ -401,26 +401,7 @@ impl FastRl {
     /// and `> 0`: a reward that does not vary on the calibration set cannot be
     /// normalised. Nothing changes on error.
     pub fn set_reference(&mut self, mean: &[f32], std: &[f32]) -> Result<()> {
-        length("reference_mean", self.n, mean.len())?;
-        length("reference_std", self.n, std.len())?;
-        if let Some(index) = mean.iter().position(|m| !m.is_finite()) {
-            return Err(Error::NonFinite {
-                arg: "reference_mean",
-                index,
-            });
-        }
-        if let Some(index) = std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(Error::OutOfRange {
-                arg: "reference_std",
-                expected: "(0, inf) for every reward",
-                actual: std[index] as f64,
-            });
-        }
-        let (mut m, mut s) = ([0.0f64; MAX_REWARDS], [1.0f64; MAX_REWARDS]);
-        for i in 0..self.n {
-            m[i] = mean[i] as f64;
-            s[i] = std[i] as f64;
-        }
+        let (m, s) = crate::reference::checked_reference(self.n, mean, std)?;
         self.reference = Some((m, s));
         Ok(())
     }

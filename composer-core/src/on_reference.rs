@@ -10,9 +10,10 @@
 
 use crate::composer::Composer;
 use crate::diag::Diagnostics;
-use crate::error::{length, Error};
+use crate::error::length;
 use crate::fastrl::ComposeOn;
 use crate::kind::ComposerKind;
+use crate::reference::checked_reference;
 use crate::state::StateRecord;
 use crate::{Result, MAX_REWARDS};
 
@@ -29,27 +30,7 @@ impl<C: Composer> OnReference<C> {
     /// Wraps `inner` with the starting policy's per-reward `mean` and `std` (finite,
     /// `std > 0`, one per reward of `inner`).
     pub fn new(inner: C, mean: &[f32], std: &[f32], compose_on: ComposeOn) -> Result<Self> {
-        let n = inner.num_rewards();
-        length("reference_mean", n, mean.len())?;
-        length("reference_std", n, std.len())?;
-        if let Some(index) = mean.iter().position(|m| !m.is_finite()) {
-            return Err(Error::NonFinite {
-                arg: "reference_mean",
-                index,
-            });
-        }
-        if let Some(index) = std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(Error::OutOfRange {
-                arg: "reference_std",
-                expected: "(0, inf) for every reward",
-                actual: std[index] as f64,
-            });
-        }
-        let (mut m, mut s) = ([0.0f64; MAX_REWARDS], [1.0f64; MAX_REWARDS]);
-        for i in 0..n {
-            m[i] = mean[i] as f64;
-            s[i] = std[i] as f64;
-        }
+        let (m, s) = checked_reference(inner.num_rewards(), mean, std)?;
         Ok(OnReference {
             inner,
             mean: m,

@@ -3,7 +3,38 @@
 
 use crate::error::{length, Error};
 use crate::shape::check_channel_count;
-use crate::Result;
+use crate::{Result, MAX_REWARDS};
+
+/// Checks `n` rewards' reference statistics (finite means, finite positive stds, `n`
+/// of each) and widens them to `f64` arrays (std 1 past `n`): what every composer on
+/// z-scores stores.
+pub(crate) fn checked_reference(
+    n: usize,
+    mean: &[f32],
+    std: &[f32],
+) -> Result<([f64; MAX_REWARDS], [f64; MAX_REWARDS])> {
+    length("reference_mean", n, mean.len())?;
+    length("reference_std", n, std.len())?;
+    if let Some(index) = mean.iter().position(|m| !m.is_finite()) {
+        return Err(Error::NonFinite {
+            arg: "reference_mean",
+            index,
+        });
+    }
+    if let Some(index) = std.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(Error::OutOfRange {
+            arg: "reference_std",
+            expected: "(0, inf) for every reward",
+            actual: std[index] as f64,
+        });
+    }
+    let (mut m, mut s) = ([0.0f64; MAX_REWARDS], [1.0f64; MAX_REWARDS]);
+    for i in 0..n {
+        m[i] = mean[i] as f64;
+        s[i] = std[i] as f64;
+    }
+    Ok((m, s))
+}
 
 /// Per reward `i`, the mean `mu_i` and the unbiased (ddof = 1) standard deviation
 /// `sigma_i` of its scores on a calibration set of the starting policy's responses:

@@ -174,6 +174,25 @@ pub trait CausalLm: std::fmt::Debug {
     }
 }
 
+/// The additive attention bias `[B, 1, t, past + t]` of `t` new tokens: 0 where a query
+/// may attend (causal, and `key_mask` `[B, past + t]` is 1), the lowest float elsewhere.
+/// Every architecture's blocks read it.
+pub fn attention_bias(key_mask: &Tensor, past: i64, t: i64, kind: Kind) -> Tensor {
+    let b = key_mask.size()[0];
+    let dev = key_mask.device();
+    let total = past + t;
+    // [t, total] causal: new token i (absolute past + i) sees keys j <= past + i.
+    let q_pos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
+    let k_pos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
+    let allowed = k_pos
+        .le_tensor(&q_pos)
+        .unsqueeze(0)
+        .unsqueeze(0)
+        .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total]));
+    let neg = Tensor::full([1], f64::from(f32::MIN), (kind, dev));
+    Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg)
+}
+
 /// `cumsum(mask) - 1`, clamped at 0: the position of each token ignoring left padding.
 pub fn positions_from_mask(mask: &Tensor) -> Tensor {
     (mask.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0)

@@ -8,14 +8,15 @@
 
 use crate::error::TrainerError;
 use crate::model::causal_lm::{
-    group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache, ParamGroup, Window,
+    attention_bias, group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache,
+    ParamGroup, Window,
 };
 use crate::model::layers::layer_norm as ln_layer;
 use crate::model::safetensors;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::nn::{self, Init};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// The subset of a GPT-2 `config.json` the architecture needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -257,24 +258,6 @@ impl Gpt2 {
         )
     }
 
-    /// The additive attention bias `[B, 1, T, past + T]` of `t` new tokens: causal, and
-    /// 0 only where `key_mask` `[B, past + T]` is 1.
-    fn attention_bias(&self, key_mask: &Tensor, past: i64, t: i64, kind: Kind) -> Tensor {
-        let b = key_mask.size()[0];
-        let dev = key_mask.device();
-        let total = past + t;
-        // [T, total] causal: new token i (absolute past + i) sees keys j <= past + i.
-        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
-        let k_pos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
-        let causal = k_pos.le_tensor(&q_pos); // [T, total]
-        let allowed = causal
-            .unsqueeze(0)
-            .unsqueeze(0)
-            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total])); // [B, 1, T, total]
-        let neg = Tensor::full([1], f64::from(f32::MIN), (kind, dev));
-        Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg)
-    }
-
     /// Token plus position embeddings of `ids` at `positions`.
     fn embed(&self, ids: &Tensor, positions: &Tensor) -> Tensor {
         Tensor::embedding(&self.wte, ids, -1, false, false)
@@ -326,7 +309,7 @@ impl Gpt2 {
         let t = ids.size()[1];
         let past = cache.map(|c| c[0].0.size()[2]).unwrap_or(0);
         let mut x = self.embed(ids, positions);
-        let bias = self.attention_bias(key_mask, past, t, x.kind());
+        let bias = attention_bias(key_mask, past, t, x.kind());
         let mut new_cache = Vec::with_capacity(self.blocks.len());
         for i in 0..self.blocks.len() {
             let (y, kv) = self.block(i, &x, &bias, cache.map(|c| &c[i]));
@@ -338,7 +321,7 @@ impl Gpt2 {
 
     /// Blocks `from..to` on `x` `[B, T, n_embd]` without a cache, under `mask`.
     fn blocks_between(&self, x: Tensor, mask: &Tensor, from: usize, to: usize) -> Tensor {
-        let bias = self.attention_bias(mask, 0, x.size()[1], x.kind());
+        let bias = attention_bias(mask, 0, x.size()[1], x.kind());
         (from..to).fold(x, |x, i| self.block(i, &x, &bias, None).0)
     }
 
@@ -558,6 +541,7 @@ impl CausalLm for Gpt2Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     fn tiny() -> Gpt2Config {
         Gpt2Config {

@@ -8,7 +8,8 @@
 
 use crate::error::TrainerError;
 use crate::model::causal_lm::{
-    group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache, ParamGroup, Window,
+    attention_bias, group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache,
+    ParamGroup, Window,
 };
 use crate::model::llama_config::LlamaConfig;
 use crate::model::safetensors;
@@ -171,19 +172,9 @@ impl Llama {
         past: i64,
         kind: Kind,
     ) -> Attention {
-        let (b, t) = positions.size2().expect("positions must be [B, T]");
-        let dev = positions.device();
-        let total = past + t;
+        let t = positions.size()[1];
         let (cos, sin) = self.rope(positions, kind);
-        let q_pos = Tensor::arange_start(past, total, (Kind::Int64, dev)).unsqueeze(1);
-        let k_pos = Tensor::arange(total, (Kind::Int64, dev)).unsqueeze(0);
-        let allowed = k_pos
-            .le_tensor(&q_pos)
-            .unsqueeze(0)
-            .unsqueeze(0)
-            .logical_and(&key_mask.to_kind(Kind::Bool).view([b, 1, 1, total]));
-        let neg = Tensor::full([1], f64::from(f32::MIN), (kind, dev));
-        let bias = Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg);
+        let bias = attention_bias(key_mask, past, t, kind);
         Attention { cos, sin, bias }
     }
 
