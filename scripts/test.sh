@@ -99,6 +99,9 @@ for f in weights z-curves; do test -s "$cmp/out/2r/$f.png"; grep -q "($f.png)" "
 # Resumed with another budget: refused (its runs would not be paired).
 if target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" --set ppo.steps=5 >"$cmp/third.txt" 2>&1; then exit 1; fi
 grep -q "other settings" "$cmp/third.txt"
+# Another calibration size: refused too (the saved plan.json would be reused otherwise).
+if target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" --set composer.calibration=8 >"$cmp/fourth.txt" 2>&1; then exit 1; fi
+grep -q "settings.toml was written by a comparison with other settings" "$cmp/fourth.txt"
 rm -rf "$cmp"
 
 step "the main job's default preset on SmolLM2-135M-Instruct, 2 PPO steps (calibration, chat prompts, top blocks, samples)"

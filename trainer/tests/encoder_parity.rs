@@ -54,6 +54,25 @@ fn embeddings_equal_sentence_transformers() {
     let want = Tensor::from_slice(&flat(&r["sentence"])).view(&sent.size()[..]);
     let d = (sent - want).abs().max().double_value(&[]);
     assert!(d <= 1e-4, "sentence embeddings differ by {d}");
+    // More texts than one chunk, of mixed lengths: the chunked encoding equals one
+    // forward over the whole padded batch on real tokens and is 0 on padding.
+    let many: Vec<String> = (0..3 * fastrl_trainer::rewards::encoder::CHUNK + 1)
+        .map(|i| match i % 3 {
+            0 => texts[i % texts.len()].to_string(),
+            1 => "ok".to_string(),
+            _ => format!("{} and then {} more", texts[0], "a few words ".repeat(i)),
+        })
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (ids, mask) = enc.tokenize(&many).unwrap();
+    let whole = enc.forward(&ids, &mask);
+    let (chunked, cmask) = enc.token_embeddings(&many).unwrap();
+    assert_eq!(cmask, mask);
+    let m = mask.unsqueeze(-1).to_kind(tch::Kind::Float);
+    let d = ((&chunked - whole) * &m).abs().max().double_value(&[]);
+    assert!(d <= 1e-5, "chunked states differ by {d}");
+    let pad = (chunked * (m.neg() + 1.0)).abs().max().double_value(&[]);
+    assert_eq!(pad, 0.0);
     // The rewards.
     let shared = Shared::new(enc);
     let bs = BertScore(shared.clone());

@@ -131,6 +131,9 @@ pub struct FairAnalysis {
     pub gates: Vec<Gate>,
     /// The claims.
     pub claims: Vec<Claim>,
+    /// `(run, metric)` of each m_eval metric a run leaves undefined (scored 0, out of the
+    /// bounds: [`MBounds`]).
+    pub undefined_m_eval: Vec<(String, &'static str)>,
 }
 
 /// The comparisons of the issue, X - Y.
@@ -220,6 +223,7 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
             .map(|(s, e)| (format!("start-s{s}"), &e.m_eval_metrics)),
     );
     let bounds_all = MBounds::over(&all)?;
+    let undefined_m_eval = MBounds::undefined(&all);
     let c_runs: Vec<(String, &crate::io::records::MEvalMetrics)> = inp
         .runs
         .iter()
@@ -343,6 +347,7 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
         comparisons,
         gates,
         claims,
+        undefined_m_eval,
     })
 }
 
@@ -370,14 +375,24 @@ fn compare(
         return Ok(None);
     }
     let prompts = pairs[0].0 .1.z[0].len();
-    if let Some(((r, _), _)) = pairs.iter().find(|((rx, zx), (_, zy))| {
-        zx.z[0].len() != prompts || zy.z[0].len() != prompts || rx.eval.responses.len() != prompts
-    }) {
+    for ((rx, zx), (ry, zy)) in &pairs {
+        for (r, z) in [(rx, zx), (ry, zy)] {
+            if z.z[0].len() != prompts || r.eval.responses.len() != prompts {
+                return Err(TrainerError::Data(format!(
+                    "{}-s{}: evaluated on {} prompts with {} responses; the other runs of \
+                     the comparison on {prompts}",
+                    r.arm.slug(),
+                    r.seed,
+                    z.z[0].len(),
+                    r.eval.responses.len()
+                )));
+            }
+        }
+    }
+    if inp.refs.len() < prompts {
         return Err(TrainerError::Data(format!(
-            "{}-s{}: evaluated on a different number of prompts (or without its \
-             responses) than the other runs of the comparison",
-            r.arm.slug(),
-            r.seed
+            "the comparison has {} reference responses for {prompts} evaluation prompts",
+            inp.refs.len()
         )));
     }
     let s = pairs.len();
@@ -433,17 +448,22 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
         if steps.is_empty() {
             continue;
         }
+        // A step without every weight, or with a weight that is not a probability, has
+        // a NaN distance: it fails the gate (f64::max would skip it).
         let worst = steps
             .iter()
             .map(|l| {
                 let lw: Vec<f64> = inp
                     .rewards
                     .iter()
-                    .map(|name| l.weights.get(name).copied().unwrap_or(0.0).ln())
+                    .map(|name| match l.weights.get(name) {
+                        Some(&w) if w > 0.0 && w <= 1.0 + 1e-6 => w.ln(),
+                        _ => f64::NAN,
+                    })
                     .collect();
                 composer_core::kl_from_uniform(&lw)
             })
-            .fold(0.0f64, f64::max);
+            .fold(0.0f64, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) });
         let rho = f64::from(inp.plan.radius);
         out.push(Gate {
             what: format!(
@@ -454,7 +474,7 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
                 "largest KL from uniform {worst:.4} over {} steps",
                 steps.len()
             ),
-            passed: worst <= rho * (1.0 + 1e-3) + 1e-6,
+            passed: !worst.is_nan() && worst <= rho * (1.0 + 1e-3) + 1e-6,
         });
     }
     let c_steps: Vec<&StepMetrics> = inp
@@ -555,5 +575,58 @@ mod tests {
         assert_eq!(an.claims[0].verdict, Verdict::Inconclusive);
         // The A gate reads A's mean z (0.25 >= 0.2).
         assert!(an.gates[0].passed, "{:?}", an.gates);
+    }
+
+    #[test]
+    fn a_run_without_3_grams_is_reported_not_fatal_and_a_missing_weight_fails_the_ball() {
+        let refs = ["a b c", "b c d", "c d e"];
+        let texts = ["a b c", "b c x", "c y e"];
+        let plan = ArmPlan::new(2, 0.2, 4, (vec![0.0, 0.0], vec![0.5, 2.0]), 16);
+        let start: BTreeMap<u64, EvalReport> =
+            [(0, ev(&[0.1, 0.2, 0.3], &[1.0, 2.0, 3.0], &texts, &refs))].into();
+        let short = ev(&[0.1; 3], &[2.0; 3], &["a", "b", ""], &refs);
+        assert_eq!(short.m_eval_metrics.cond_entropy_3, None);
+        let step = |w: &[(&str, f64)]| StepMetrics {
+            weights: w.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..StepMetrics::default()
+        };
+        let runs = vec![
+            ArmRun {
+                arm: Arm::Uniform,
+                seed: 0,
+                eval: ev(&[0.2; 3], &[2.0; 3], &texts, &refs),
+                metrics: vec![],
+            },
+            ArmRun {
+                arm: Arm::Bounded,
+                seed: 0,
+                eval: short,
+                // The second step lacks r1's weight.
+                metrics: vec![step(&[("r0", 0.5), ("r1", 0.5)]), step(&[("r0", 0.5)])],
+            },
+        ];
+        let names = ["r0".to_string(), "r1".to_string()];
+        let inp = FairInputs {
+            rewards: &names,
+            runs: &runs,
+            start: &start,
+            plan: &plan,
+            refs: &refs.map(String::from),
+            bootstrap: BootstrapParams::default(),
+        };
+        let an = analyse(&inp).unwrap();
+        assert_eq!(
+            an.undefined_m_eval,
+            [("bounded-s0".to_string(), "cond_entropy_3")]
+        );
+        let ball = an.gates.iter().find(|g| g.what.contains("KL ball")).unwrap();
+        assert!(!ball.passed, "{ball:?}");
+        // Fewer references than prompts: a named error, not a panic.
+        let inp = FairInputs {
+            refs: &refs[..2].iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            ..inp
+        };
+        let e = analyse(&inp).unwrap_err().to_string();
+        assert!(e.contains("2 reference responses for 3"), "{e}");
     }
 }

@@ -224,6 +224,19 @@ pub fn fair_report(
             "\nA failed gate limits what the verdicts below can say: read them with it."
         );
     }
+    if !a.undefined_m_eval.is_empty() {
+        let list: Vec<String> = a
+            .undefined_m_eval
+            .iter()
+            .map(|(run, m)| format!("{run} ({m})"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "\nn/a: m_eval metrics undefined (responses without a single 3-gram), left out \
+             of the normalisation and scored 0: {}.",
+            list.join(", ")
+        );
+    }
     let _ = writeln!(s, "\n## Verdicts\n");
     for c in &a.claims {
         let _ = writeln!(s, "- **{}**: {}", c.verdict.words(), c.what);

@@ -21,8 +21,10 @@ pub const M_EVAL: [&str; 6] = [
 /// m_eval(e) = (1/6) sum_k (x_k(e) - min_e' x_k(e')) / (max_e' x_k(e') - min_e' x_k(e'))
 /// ```
 ///
-/// An undefined metric (a conditional entropy with no 3-gram) is an error naming the
-/// evaluation and the metric: counting it as 0 would move every other run's score.
+/// An undefined metric (a conditional entropy of responses with no 3-gram at all) stays
+/// out of the bounds, so it moves no other evaluation's score, and scores 0 for its own
+/// evaluation: no 3-gram is the least diverse output there is ([`MBounds`]). The
+/// evaluations that leave one undefined are listed by [`MBounds::undefined`].
 pub fn m_eval(evals: &[(String, &MEvalMetrics)]) -> Result<Vec<f64>, TrainerError> {
     let bounds = MBounds::over(evals)?;
     Ok(evals.iter().map(|(_, e)| bounds.score(e)).collect())
@@ -39,8 +41,8 @@ pub struct MBounds {
 }
 
 impl MBounds {
-    /// The bounds over `evals` (`(label, metrics)`); an undefined metric is an error
-    /// naming the evaluation and the metric.
+    /// The bounds over `evals` (`(label, metrics)`), each metric over the evaluations
+    /// that define it. An error only for a value that is not finite (a bug upstream).
     pub fn over(evals: &[(String, &MEvalMetrics)]) -> Result<Self, TrainerError> {
         let mut b = MBounds {
             lo: [f64::INFINITY; 6],
@@ -48,17 +50,30 @@ impl MBounds {
         };
         for (label, e) in evals {
             for (k, name) in M_EVAL.iter().enumerate() {
-                let x = e.get(name).ok_or_else(|| {
-                    TrainerError::Data(format!(
-                        "m_eval: {label} has no {name} (undefined for these responses); \
-                         m_eval needs all six metrics"
-                    ))
-                })?;
+                let Some(x) = e.get(name) else { continue };
+                if !x.is_finite() {
+                    return Err(TrainerError::Data(format!(
+                        "m_eval: {label} has {name} = {x}"
+                    )));
+                }
                 b.lo[k] = b.lo[k].min(x);
                 b.hi[k] = b.hi[k].max(x);
             }
         }
         Ok(b)
+    }
+
+    /// `(label, metric)` of every metric an evaluation of `evals` leaves undefined.
+    pub fn undefined(evals: &[(String, &MEvalMetrics)]) -> Vec<(String, &'static str)> {
+        evals
+            .iter()
+            .flat_map(|(label, e)| {
+                M_EVAL
+                    .iter()
+                    .filter(|name| e.get(name).is_none())
+                    .map(move |name| (label.clone(), *name))
+            })
+            .collect()
     }
 
     /// m_eval of `e` under these bounds: the mean over the six metrics of
@@ -105,16 +120,21 @@ mod tests {
     }
 
     #[test]
-    fn an_undefined_metric_is_an_error_not_zero() {
+    fn an_undefined_metric_stays_out_of_the_bounds_and_scores_the_bottom() {
         let a = metrics([1.0, 0.1, 0.2, 1.0, 10.0, 5.0]);
-        let mut b = metrics([3.0, 0.3, 0.2, 2.0, 30.0, 5.0]);
+        let c = metrics([2.0, 0.2, 0.2, 3.0, 20.0, 5.0]);
+        let mut b = metrics([3.0, 0.3, 0.2, 99.0, 30.0, 5.0]);
         b.cond_entropy_3 = None;
-        let e = m_eval(&[("a".into(), &a), ("fixed-2r-s0".into(), &b)])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("fixed-2r-s0") && e.contains("cond_entropy_3"),
-            "{e}"
+        let evals = [("a".into(), &a), ("fixed-2r-s0".into(), &b), ("c".into(), &c)];
+        let m = m_eval(&evals).unwrap();
+        // Entropy bounds from a and c only (1 .. 3): c scores 1 on it, b 0, a 0.
+        // a: 0 everywhere; b: 1 on sacrebleu, rouge_2, vocab; c: 0.5 x 3 + 1.
+        assert_eq!(m[0], 0.0);
+        assert!((m[1] - 3.0 / 6.0).abs() < 1e-12, "{m:?}");
+        assert!((m[2] - 2.5 / 6.0).abs() < 1e-12, "{m:?}");
+        assert_eq!(
+            MBounds::undefined(&evals),
+            [("fixed-2r-s0".to_string(), "cond_entropy_3")]
         );
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub type PerReward = BTreeMap<String, f64>;
 
 /// Seconds of each phase of a PPO step (each waits for the device).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseSeconds {
     /// Policy and reference forwards over the rollout.
@@ -30,7 +30,7 @@ pub struct PhaseSeconds {
 }
 
 /// One line of `metrics.jsonl`: what one PPO step measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepMetrics {
     /// The KL coefficient used in this step's penalty.

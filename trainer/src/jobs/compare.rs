@@ -207,6 +207,14 @@ pub fn compare(
         let names: Vec<String> = set.iter().map(|r| r.name().to_string()).collect();
         let dir = root.join(format!("{}r", set.len()));
         std::fs::create_dir_all(&dir).map_err(|e| TrainerError::io(&dir, e))?;
+        // The calibration and the starting evaluations are reused only with the
+        // settings they were made with.
+        let settings = dir.join("settings.toml");
+        check_same_config(&cfg, &settings)?;
+        if !settings.is_file() {
+            std::fs::write(&settings, cfg.to_toml()?)
+                .map_err(|e| TrainerError::io(&settings, e))?;
+        }
         let plan = plan_for(&cfg, dev, corpus, &start_dir, &dir)?;
         let arms = size.arms(set.len());
         let seeds = size.seeds();
@@ -228,7 +236,7 @@ pub fn compare(
             let rdir = dir.join(format!("{}-s{seed}", arm.slug()));
             let done = rdir.join("eval.json");
             let rcfg = run_config(&cfg, arm, seed, &plan, &rdir)?;
-            check_same_config(&rcfg, &rdir)?;
+            check_same_config(&rcfg, &rdir.join("config.toml"))?;
             let ran = !done.is_file();
             if ran {
                 if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
@@ -397,21 +405,27 @@ fn run_config(
     Ok(c)
 }
 
-/// A run directory that already has a `config.toml` must have been run with `c`: a
-/// comparison resumed with another budget or plan would mix runs that are not paired.
-fn check_same_config(c: &Config, rdir: &Path) -> Result<(), TrainerError> {
-    let cp = rdir.join("config.toml");
+/// A config file `cp` already written (a run's `config.toml`, a reward set's
+/// `settings.toml`) must hold `c`: a comparison resumed with another budget or plan
+/// would mix runs, calibrations and starting evaluations that are not paired.
+fn check_same_config(c: &Config, cp: &Path) -> Result<(), TrainerError> {
     if !cp.is_file() {
         return Ok(());
     }
-    let old = std::fs::read_to_string(&cp).map_err(|e| TrainerError::io(&cp, e))?;
+    let old = std::fs::read_to_string(cp).map_err(|e| TrainerError::io(cp, e))?;
     if old != c.to_toml()? {
+        let dir = cp.parent().unwrap_or(cp);
         return Err(TrainerError::Config(format!(
             "{} was written by a comparison with other settings (budget, rewards or plan) \
-             than this one: its runs would not be paired with the new ones; use another \
+             than this one: its results would not be paired with the new ones; use another \
              run.out_dir or delete {}",
             cp.display(),
-            rdir.parent().unwrap_or(rdir).display()
+            if cp.ends_with("settings.toml") {
+                dir
+            } else {
+                dir.parent().unwrap_or(dir)
+            }
+            .display()
         )));
     }
     Ok(())

@@ -95,6 +95,9 @@ fn lin(p: nn::Path<'_>, i: i64, o: i64) -> nn::Linear {
 
 use crate::model::layers::layer_norm as ln;
 
+/// Texts per encoder forward in [`Encoder::token_embeddings`].
+pub const CHUNK: usize = 8;
+
 impl Encoder {
     /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
     pub fn load(dir: &Path, device: Device) -> Result<Self, TrainerError> {
@@ -186,11 +189,17 @@ impl Encoder {
     /// Tokenizes `texts` with `[CLS]`/`[SEP]`, truncated to the model's max_seq_length and
     /// right-padded: `(ids, mask)` `[B, L]`.
     pub fn tokenize(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
+        let rows = self.token_rows(texts)?;
+        Ok(self.pad(&rows))
+    }
+
+    /// The token ids of each text, `[CLS] ... [SEP]`, truncated to max_seq_length.
+    fn token_rows(&self, texts: &[&str]) -> Result<Vec<Vec<i64>>, TrainerError> {
         let encs = self
             .tok
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| TrainerError::Tokenizer(format!("encoder tokenizer: {e}")))?;
-        let rows: Vec<Vec<i64>> = encs
+        Ok(encs
             .iter()
             .map(|e| {
                 let mut ids: Vec<i64> = e.get_ids().iter().map(|&i| i as i64).collect();
@@ -201,11 +210,15 @@ impl Encoder {
                 }
                 ids
             })
-            .collect();
+            .collect())
+    }
+
+    /// `rows` right-padded to the longest: `(ids, mask)` `[B, L]` on the model's device.
+    fn pad(&self, rows: &[Vec<i64>]) -> (Tensor, Tensor) {
         let l = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
         let mut ids = Vec::with_capacity(rows.len() * l);
         let mut mask = Vec::with_capacity(rows.len() * l);
-        for r in &rows {
+        for r in rows {
             ids.extend_from_slice(r);
             ids.extend(std::iter::repeat_n(0i64, l - r.len()));
             mask.extend(std::iter::repeat_n(1i64, r.len()));
@@ -213,10 +226,10 @@ impl Encoder {
         }
         let b = rows.len() as i64;
         let dev = self.vs.device();
-        Ok((
+        (
             Tensor::from_slice(&ids).view([b, l as i64]).to(dev),
             Tensor::from_slice(&mask).view([b, l as i64]).to(dev),
-        ))
+        )
     }
 
     /// The last layer's hidden states `[B, L, H]` for `ids` / `mask` `[B, L]`.
@@ -252,10 +265,36 @@ impl Encoder {
         x
     }
 
-    /// Token embeddings of each text (last layer), `[B, L, H]`, with the mask.
+    /// Token embeddings of each text (last layer), `[B, L, H]`, with the mask `[B, L]`
+    /// (`L` the longest text; states at padded positions are 0).
+    ///
+    /// The texts are encoded in chunks of [`CHUNK`] of similar length (sorted by length),
+    /// each padded only to its own longest: a batch of dialogue turns is mostly short
+    /// with a long tail (median 16 tokens, the longest of 32 about 100), and padding all
+    /// to the longest costs several times the work. Each text's states are those of
+    /// encoding it alone, up to rounding.
     pub fn token_embeddings(&self, texts: &[&str]) -> Result<(Tensor, Tensor), TrainerError> {
-        let (ids, mask) = self.tokenize(texts)?;
-        Ok((self.forward(&ids, &mask), mask))
+        let rows = self.token_rows(texts)?;
+        let (_, mask) = self.pad(&rows);
+        let b = rows.len();
+        let l = mask.size()[1];
+        let mut order: Vec<usize> = (0..b).collect();
+        order.sort_by_key(|&i| rows[i].len());
+        let out = Tensor::zeros(
+            [b as i64, l, self.cfg.hidden_size],
+            (Kind::Float, self.vs.device()),
+        );
+        let _g = tch::no_grad_guard();
+        for chunk in order.chunks(CHUNK) {
+            let part: Vec<Vec<i64>> = chunk.iter().map(|&i| rows[i].clone()).collect();
+            let (ids, m) = self.pad(&part);
+            let h = self.forward(&ids, &m) * m.to_kind(Kind::Float).unsqueeze(-1);
+            let lc = h.size()[1];
+            let at: Vec<i64> = chunk.iter().map(|&i| i as i64).collect();
+            let at = Tensor::from_slice(&at).to(out.device());
+            let _ = out.narrow(1, 0, lc).index_copy_(0, &at, &h);
+        }
+        Ok((out, mask))
     }
 
     /// sentence-transformers' embeddings for this model: masked mean, L2-normalised,

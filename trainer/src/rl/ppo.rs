@@ -41,8 +41,11 @@ pub struct Ppo {
     pub tok: Tok,
     /// Optimiser.
     pub opt: Adam,
-    /// Host generator.
+    /// Host generator (token sampling, minibatch shuffles).
     pub rng: Rng,
+    /// Prompt generator ([`prompt_rng`]): only prompt draws read it, so runs of one seed
+    /// see the same prompts at every step whatever else they draw.
+    pub prompt_rng: Rng,
     /// Composer.
     pub composer: Box<dyn Composer>,
     /// KL controller.
@@ -118,6 +121,7 @@ impl Ppo {
             tok,
             opt,
             rng: Rng::new(cfg.run.seed),
+            prompt_rng: prompt_rng(cfg.run.seed),
             composer: cfg.composer.build(cfg.ppo.steps, None)?,
             kl: cfg.ppo.kl_controller()?,
             rewards: registry::build(&cfg.composer.rewards, &cfg.rating_head())?,
@@ -172,6 +176,8 @@ impl Ppo {
         let want = self.cfg.composer.calibration.max(2);
         let own = Rng::new(self.cfg.run.seed ^ 0xCA11B);
         let main = std::mem::replace(&mut self.rng, own);
+        let own_prompts = Rng::new(self.cfg.run.seed ^ 0xCA11B ^ PROMPT_STREAM);
+        let main_prompts = std::mem::replace(&mut self.prompt_rng, own_prompts);
         let mut per_reward: Vec<Vec<f32>> = vec![Vec::with_capacity(want); self.rewards.len()];
         let dense = self.dense_channels();
         let mut done = 0;
@@ -197,6 +203,7 @@ impl Ppo {
             Ok(())
         })();
         self.rng = main;
+        self.prompt_rng = main_prompts;
         result?;
         Ok(per_reward)
     }
@@ -318,14 +325,14 @@ impl Ppo {
     /// `batch_size` prompt indices, drawn with replacement; for a group-relative
     /// estimator `batch_size / group_size` draws, each repeated `group_size` times in a
     /// row (response `b` belongs to group `b / group_size`).
-    fn sample_prompts(&mut self) -> Vec<usize> {
+    pub fn sample_prompts(&mut self) -> Vec<usize> {
         let k = match self.cfg.ppo.advantage {
             AdvantageChoice::Gae => 1,
             AdvantageChoice::Group(_) => self.cfg.ppo.group_size.max(1),
         };
         let mut out = Vec::with_capacity(self.cfg.ppo.batch_size);
         for _ in 0..self.cfg.ppo.batch_size / k {
-            let i = self.rng.below(self.prompts.len());
+            let i = self.prompt_rng.below(self.prompts.len());
             out.extend(std::iter::repeat_n(i, k));
         }
         out
@@ -549,6 +556,7 @@ impl Ppo {
         Ok(PpoState {
             step: self.step,
             rng: self.rng.s,
+            prompt_rng: self.prompt_rng.s,
             composer: record,
         })
     }
@@ -559,9 +567,20 @@ impl Ppo {
             .restore_bytes(Some(&mut self.kl), &st.composer)
             .map_err(|e| TrainerError::Checkpoint(format!("composer state: {e}")))?;
         self.rng.s = st.rng;
+        self.prompt_rng.s = st.prompt_rng;
         self.step = st.step;
         Ok(())
     }
+}
+
+/// Mixed into the seed of [`Ppo::prompt_rng`].
+const PROMPT_STREAM: u64 = 0x9E0D_1A5E_ED00_0001;
+
+/// The prompt generator of a run seeded `seed`: a stream of its own, so the prompts a
+/// step draws do not depend on how many tokens earlier steps sampled or how their
+/// minibatches were shuffled (arms of one seed in `compare` see the same prompts).
+pub fn prompt_rng(seed: u64) -> Rng {
+    Rng::new(seed ^ PROMPT_STREAM)
 }
 
 /// The fused pass's view of Eq. (6): the reward channels, plus a constant channel
