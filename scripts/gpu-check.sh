@@ -105,9 +105,22 @@ timeout 240 "$here/fastrl-trainer" run --preset smoke --set 'run.device="cuda"' 
     --set "run.out_dir=\"$corpus/run\"" > "$logs/trainer-smoke.log" 2>&1 \
     && echo "ok" | tee -a "$logs/summary.txt" || { status=1; tail -5 "$logs/trainer-smoke.log" | tee -a "$logs/summary.txt"; }
 grep -E "device:|after SFT|done in" "$logs/trainer-smoke.log" | tee -a "$logs/summary.txt"
+# The fair test's gpu size (SmolLM2, every arm, 5 seeds) under a deadline of
+# $COMPARE_MIN minutes (unset or 0: skipped). It needs the SmolLM2 GGUF, MiniLM and the
+# chitchat corpus (about 220 MB, more than a device call can carry: a machine that has
+# them in the project's .venv, e.g. after scripts/python-env.sh). Partial results are
+# reported as it goes: LOGDIR/compare-gpu/<n>r/report.md.
+if [ "${COMPARE_MIN:-0}" != 0 ]; then
+    echo "== fair test, gpu size, ${COMPARE_MIN} min" | tee -a "$logs/summary.txt"
+    (cd "$here/.." && "$here/fastrl-trainer" compare --size gpu --deadline-min "$COMPARE_MIN" \
+        --set "run.out_dir=\"$logs/compare-gpu\"") > "$logs/compare-gpu.log" 2>&1 \
+        || { status=1; tail -5 "$logs/compare-gpu.log" | tee -a "$logs/summary.txt"; }
+    grep -E "^compare" "$logs/compare-gpu.log" | tee -a "$logs/summary.txt"
+fi
 # What comes back is limited in file count: the table, the summary and one archive.
 (cd "$logs" && tar czf logs.tar.gz --exclude=logs.tar.gz --exclude=summary.txt --exclude=bench-table.md . \
-    && find . -maxdepth 1 -type f ! -name logs.tar.gz ! -name summary.txt ! -name bench-table.md -delete)
+    && find . -maxdepth 1 -type f ! -name logs.tar.gz ! -name summary.txt ! -name bench-table.md -delete \
+    && rm -rf compare-gpu)
 cat "$logs/bench-table.md"
 cat "$logs/summary.txt"
 exit $status

@@ -91,7 +91,8 @@ enum Cmd {
         /// Start no new run after this many minutes (finished runs are reported).
         #[arg(long)]
         deadline_min: Option<f64>,
-        /// A TOML file whose keys override the size's preset.
+        /// A TOML file merged over the size's preset; the size's own overrides (run
+        /// directory, budget) still apply after it: change those with `--set`.
         #[arg(long)]
         config: Option<PathBuf>,
         /// `section.key=value` overrides, applied after the size's (repeatable).

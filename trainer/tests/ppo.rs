@@ -197,14 +197,24 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
         .collect();
     // Over the first 10 steps "b" lags on average (one batch of 16 may not), and its
     // weight has left the uniform 0.5 upward.
-    let mean = |r: &str| lines[..10].iter().map(|l| get(l, "rewards", r)).sum::<f64>() / 10.0;
+    let mean = |r: &str| {
+        lines[..10]
+            .iter()
+            .map(|l| get(l, "rewards", r))
+            .sum::<f64>()
+            / 10.0
+    };
     assert!(
         mean("share_b") < mean("share_a"),
         "b should lag at the start: a {} b {}",
         mean("share_a"),
         mean("share_b")
     );
-    assert!(wb[10] > 0.5, "the lagging reward's weight after 10 steps: {}", wb[10]);
+    assert!(
+        wb[10] > 0.5,
+        "the lagging reward's weight after 10 steps: {}",
+        wb[10]
+    );
     let mut moved = 0;
     for (t, l) in lines.iter().enumerate() {
         let lag = get(l, "rewards", "share_a") - get(l, "rewards", "share_b");

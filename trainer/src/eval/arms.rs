@@ -114,8 +114,12 @@ pub const ETA_RANGE_Z: f32 = 4.0;
 pub const SMOOTHED_NOISE: f64 = 0.1;
 
 /// `rho = KL(w || u)` for `w = (p, (1 - p)/(n - 1), ...)`: the radius of the KL ball
-/// around uniform whose largest weight is `p` (`n >= 2`, `1/n <= p < 1`).
+/// around uniform whose largest weight is `p` (`n >= 2`, `1/n <= p < 1`); 0 for one
+/// reward (its only weight is 1: the ball is the point).
 pub fn radius_for_max_weight(n: usize, p: f64) -> f64 {
+    if n < 2 {
+        return 0.0;
+    }
     let nf = n as f64;
     let q = (1.0 - p) / (nf - 1.0);
     p * (nf * p).ln() + (1.0 - p) * (nf * q).ln()
@@ -241,6 +245,8 @@ mod tests {
             let back = composer_core::kl_ball_max_weight(n, rho).unwrap();
             assert!((back - p).abs() < 1e-6, "n={n}: {back} vs {p}");
         }
+        // One reward: no NaN (the old formula divided 0 by 0).
+        assert_eq!(radius_for_max_weight(1, 1.0), 0.0);
     }
 
     #[test]

@@ -463,7 +463,13 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
                     .collect();
                 composer_core::kl_from_uniform(&lw)
             })
-            .fold(0.0f64, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) });
+            .fold(0.0f64, |a, b| {
+                if a.is_nan() || b.is_nan() {
+                    f64::NAN
+                } else {
+                    a.max(b)
+                }
+            });
         let rho = f64::from(inp.plan.radius);
         out.push(Gate {
             what: format!(
@@ -619,7 +625,11 @@ mod tests {
             an.undefined_m_eval,
             [("bounded-s0".to_string(), "cond_entropy_3")]
         );
-        let ball = an.gates.iter().find(|g| g.what.contains("KL ball")).unwrap();
+        let ball = an
+            .gates
+            .iter()
+            .find(|g| g.what.contains("KL ball"))
+            .unwrap();
         assert!(!ball.passed, "{ball:?}");
         // Fewer references than prompts: a named error, not a panic.
         let inp = FairInputs {

@@ -1,4 +1,4 @@
-//! The fair test's report (`<out>/compare/report.md`) and figures: the plan, the sanity
+//! The fair test's report (`<out_dir>/<n>r/report.md`) and figures: the plan, the sanity
 //! gates, the verdicts with their intervals, the per-arm table, weight trajectories,
 //! z-score curves over training and samples per arm.
 

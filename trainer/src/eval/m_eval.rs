@@ -125,7 +125,11 @@ mod tests {
         let c = metrics([2.0, 0.2, 0.2, 3.0, 20.0, 5.0]);
         let mut b = metrics([3.0, 0.3, 0.2, 99.0, 30.0, 5.0]);
         b.cond_entropy_3 = None;
-        let evals = [("a".into(), &a), ("fixed-2r-s0".into(), &b), ("c".into(), &c)];
+        let evals = [
+            ("a".into(), &a),
+            ("fixed-2r-s0".into(), &b),
+            ("c".into(), &c),
+        ];
         let m = m_eval(&evals).unwrap();
         // Entropy bounds from a and c only (1 .. 3): c scores 1 on it, b 0, a 0.
         // a: 0 everywhere; b: 1 on sacrebleu, rouge_2, vocab; c: 0.5 x 3 + 1.

@@ -76,7 +76,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
 
 /// The six metrics of the paper's m_eval for one evaluation (normalised across runs by
 /// [`crate::eval::m_eval`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MEvalMetrics {
     /// Conditional entropy of 3-grams (`null` when no response has a 3-gram).
@@ -123,7 +123,7 @@ pub struct Sample {
 }
 
 /// An evaluation of a policy on held-out pairs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvalReport {
     /// Distinct-2 of the responses.

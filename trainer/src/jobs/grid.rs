@@ -11,7 +11,7 @@ use crate::eval::report::report;
 use crate::io::jsonl::{read_json, read_lines, write_json};
 use crate::io::records::{EvalReport, StepMetrics};
 use crate::jobs::stages::{eval_model, ppo_stage};
-use composer_core::ComposerKind;
+use composer_core::{ComposerKind, Normalization};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,7 +26,10 @@ pub struct GridOutcome {
 
 /// The config of one cell: the base config with the cell's composer, rewards and seed,
 /// its own run directory, and for the Lagrangian each reward's SFT mean as its lower
-/// threshold (each reward must stay at least at its SFT level).
+/// threshold (each reward must stay at least at its SFT level). On reference z-scores
+/// (`composer.normalization = "reference"`, as the default preset) the thresholds are in
+/// standard deviations from the starting (SFT) policy's mean, so the same constraint is
+/// `z >= 0` for every reward.
 pub fn cell_config(
     cfg: &Config,
     cell: &Cell,
@@ -43,7 +46,11 @@ pub fn cell_config(
     c.composer.placement = vec![];
     c.composer.bias = vec![];
     c.composer.constraints = vec![];
-    c.composer.thresholds = if cell.composer == ComposerKind::Lagrangian {
+    c.composer.thresholds = if cell.composer == ComposerKind::Lagrangian
+        && c.composer.normalization == Normalization::Reference
+    {
+        vec![0.0; cell.rewards.len()]
+    } else if cell.composer == ComposerKind::Lagrangian {
         cell.rewards
             .iter()
             .map(|r| {
@@ -187,4 +194,34 @@ fn all_rewards(cells: &[Cell]) -> Vec<crate::rewards::kind::RewardKind> {
         }
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewards::kind::RewardKind;
+
+    #[test]
+    fn lagrangian_thresholds_are_sft_means_on_raw_rewards_and_zero_on_z_scores() {
+        let sft = EvalReport {
+            rewards: [("meteor".to_string(), 0.3), ("bleu".to_string(), 0.02)].into(),
+            ..EvalReport::default()
+        };
+        let cell = Cell {
+            composer: ComposerKind::Lagrangian,
+            rewards: vec![RewardKind::Meteor, RewardKind::Bleu],
+            seed: 0,
+        };
+        let p = Path::new("sft-eval.json");
+        let raw = Config::resolve("smoke", None, &[]).unwrap();
+        assert_eq!(raw.composer.normalization, Normalization::None);
+        let c = cell_config(&raw, &cell, Path::new("x"), &sft, p).unwrap();
+        assert_eq!(c.composer.thresholds, [0.3, 0.02]);
+        // The default preset composes reference z-scores: the SFT level is z = 0 (the
+        // old code gave 0.3 and 0.02 here, read as standard deviations).
+        let z = Config::resolve("default", None, &[]).unwrap();
+        assert_eq!(z.composer.normalization, Normalization::Reference);
+        let c = cell_config(&z, &cell, Path::new("x"), &sft, p).unwrap();
+        assert_eq!(c.composer.thresholds, [0.0, 0.0]);
+    }
 }
