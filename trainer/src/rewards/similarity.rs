@@ -8,8 +8,8 @@ use tch::{Kind, Tensor};
 
 /// BERTScore-style F1 between response and reference (greedy cosine matching of the
 /// last layer's token embeddings, `[CLS]` and `[SEP]` excluded, no idf weighting, no
-/// baseline rescaling). In `[-1, 1]` (a mean of cosines; about `[0.2, 1]` in practice);
-/// 0 for an empty response.
+/// baseline rescaling), [`f1`] of the precision and recall. In `[0, 1]` (about
+/// `[0.2, 1]` in practice); 0 for an empty response.
 pub struct BertScore(pub std::sync::Arc<Shared>);
 
 impl Reward for BertScore {
@@ -36,11 +36,7 @@ impl Reward for BertScore {
             .amax(&[0i64][..], false)
             .mean(Kind::Float)
             .double_value(&[]);
-        Ok(if p + rc <= 0.0 {
-            0.0
-        } else {
-            2.0 * p * rc / (p + rc)
-        })
+        Ok(f1(p, rc))
     }
 
     /// One encoder forward over all responses and references; the same F1 as
@@ -87,14 +83,24 @@ impl Reward for BertScore {
         let p: Vec<f64> = Vec::try_from(&mean_max(2, &vc))?;
         let rc: Vec<f64> = Vec::try_from(&mean_max(1, &vr))?;
         Ok((0..n)
-            .map(|i| {
-                if empty[i] || p[i] + rc[i] <= 0.0 {
-                    0.0
-                } else {
-                    2.0 * p[i] * rc[i] / (p[i] + rc[i])
-                }
-            })
+            .map(|i| if empty[i] { 0.0 } else { f1(p[i], rc[i]) })
             .collect())
+    }
+}
+
+/// The harmonic mean of greedy-matching precision `p` and recall `r` (means of best-match
+/// cosines), each taken as 0 when negative: a side whose tokens match nothing on the
+/// other better than an orthogonal vector has matched nothing. In `[0, 1]`.
+///
+/// Without the clamp, `2pr / (p + r)` with `p > 0 > r` and `p + r` near 0 is a large
+/// negative number: in the tiny fair test one response in about 74,000 scored about -40
+/// and moved a batch mean of BERTScore to -1.3.
+pub fn f1(p: f64, r: f64) -> f64 {
+    let (p, r) = (p.max(0.0), r.max(0.0));
+    if p + r <= 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
     }
 }
 
@@ -123,5 +129,25 @@ impl Reward for Semantic {
         let e = self.0.sentence_embeddings(&texts)?;
         let cos = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(-1, false, Kind::Double);
         Ok(Vec::try_from(&cos)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f1;
+
+    #[test]
+    fn f1_is_a_harmonic_mean_inside_0_1_whatever_the_signs() {
+        assert!((f1(0.5, 0.25) - 2.0 * 0.125 / 0.75).abs() < 1e-15);
+        assert_eq!(f1(1.0, 1.0), 1.0);
+        // The old formula: 2 (0.5)(-0.45) / 0.05 = -9.
+        assert_eq!(f1(0.5, -0.45), 0.0);
+        assert_eq!(f1(-0.3, -0.2), 0.0);
+        for p in [-1.0, -0.1, 0.0, 0.3, 1.0] {
+            for r in [-1.0, -0.49, 0.0, 0.5, 1.0] {
+                let f = f1(p, r);
+                assert!((0.0..=1.0).contains(&f), "f1({p}, {r}) = {f}");
+            }
+        }
     }
 }
