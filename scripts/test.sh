@@ -96,6 +96,8 @@ grep -q "^## Sanity gates" "$r" && grep -q "^## Verdicts" "$r"
 test "$(grep -c '^| [A-F]'"'"'* - ' "$r")" -eq 7
 test "$(grep -c '^| [A-G][0-9'"'"']* | ' "$r")" -eq 9
 for f in weights z-curves; do test -s "$cmp/out/2r/$f.png"; grep -q "($f.png)" "$r"; done
+# Once more: nothing to run, and the final report, newer than every run, is kept.
+target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" 2>&1 | grep -q "report.md is up to date"
 # Resumed with another budget: refused (its runs would not be paired).
 if target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" --set ppo.steps=5 >"$cmp/third.txt" 2>&1; then exit 1; fi
 grep -q "other settings" "$cmp/third.txt"

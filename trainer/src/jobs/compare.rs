@@ -151,6 +151,16 @@ impl CompareSize {
     }
 }
 
+/// Seconds between two interim reports of a reward set.
+pub const INTERIM_EVERY_S: f64 = 300.0;
+
+/// When `p` was last modified.
+fn modified(p: &Path) -> Result<std::time::SystemTime, TrainerError> {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .map_err(|e| TrainerError::io(p, e))
+}
+
 /// Group size of the critic-free arms (divides every size's batch).
 pub const GROUP_SIZE: usize = 4;
 
@@ -240,6 +250,8 @@ pub fn compare(
         let mut start = BTreeMap::new();
         let mut runs: Vec<ArmRun> = Vec::new();
         let mut curves: Vec<RunCurve> = Vec::new();
+        let mut last_interim: Option<Instant> = None;
+        let mut newest_eval = std::time::SystemTime::UNIX_EPOCH;
         for (k, &(seed, arm)) in planned.iter().enumerate() {
             if let std::collections::btree_map::Entry::Vacant(v) = start.entry(seed) {
                 v.insert(start_eval(&cfg, dev, corpus, &start_dir, &dir, seed)?);
@@ -262,6 +274,7 @@ pub fn compare(
                 run_arm(&rcfg, dev, corpus, &start_dir, &rdir)?;
             }
             let eval: EvalReport = read_json(&done)?;
+            newest_eval = newest_eval.max(modified(&done)?);
             let ppo = rdir.join("ppo");
             runs.push(ArmRun {
                 arm,
@@ -285,15 +298,41 @@ pub fn compare(
                 arm.letter(),
                 t0.elapsed().as_secs_f64()
             );
-            // A quick interim report after every run done now (200 draws), so a crash or
-            // a deadline leaves one; the full bootstrap once at the end.
-            if ran && k + 1 < planned.len() {
+            // A quick interim report (200 draws) after the first run done now and then at
+            // most every INTERIM_EVERY_S (its m_eval bootstrap grows with the runs), so a
+            // crash or a deadline leaves a recent one; the full bootstrap once at the end.
+            if ran
+                && k + 1 < planned.len()
+                && last_interim.is_none_or(|t| t.elapsed().as_secs_f64() > INTERIM_EVERY_S)
+            {
                 report(&start, &runs, &curves, 200)?;
+                last_interim = Some(Instant::now());
             }
         }
         out.runs += runs.len();
-        report(&start, &runs, &curves, size.resamples())?;
-        out.reports.push(dir.join("report.md"));
+        let path = dir.join("report.md");
+        // A final report newer than every evaluation it reads is kept (the full bootstrap
+        // takes minutes); delete it to rewrite it.
+        let current = runs.len() == planned.len()
+            && path.is_file()
+            && modified(&path)? > newest_eval
+            && std::fs::read_to_string(&path)
+                .map_err(|e| TrainerError::io(&path, e))?
+                .contains(&format!(
+                    "\n{} of {} runs finished",
+                    runs.len(),
+                    planned.len()
+                ));
+        if current {
+            eprintln!(
+                "[compare] {} is up to date (every run finished before it); delete it to \
+                 rewrite it",
+                path.display()
+            );
+        } else {
+            report(&start, &runs, &curves, size.resamples())?;
+        }
+        out.reports.push(path);
     }
     Ok(out)
 }
