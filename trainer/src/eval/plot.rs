@@ -30,13 +30,20 @@ pub struct Panel {
 
 /// The colour of series `k` (the same in every panel of a figure).
 pub fn colour(k: usize) -> RGBColor {
-    const C: [RGBColor; 6] = [
+    // Tableau's 10, then two more: the fair test draws up to 11 arms in one panel.
+    const C: [RGBColor; 12] = [
         RGBColor(31, 119, 180),
         RGBColor(214, 39, 40),
         RGBColor(44, 160, 44),
         RGBColor(148, 103, 189),
         RGBColor(255, 127, 14),
         RGBColor(23, 190, 207),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+        RGBColor(0, 0, 0),
+        RGBColor(255, 215, 0),
     ];
     C[k % C.len()]
 }
