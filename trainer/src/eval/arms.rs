@@ -80,6 +80,17 @@ impl Arm {
     }
 }
 
+/// Every arm but the single-reward ones, in the order (A to F).
+pub const COMPOSED: [Arm; 7] = [
+    Arm::Uniform,
+    Arm::FastRl,
+    Arm::Bounded,
+    Arm::Lagrangian,
+    Arm::Paper,
+    Arm::GdpoUniform,
+    Arm::GdpoBounded,
+];
+
 /// The settings the arms share, fixed before the runs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,17 +276,7 @@ mod tests {
     fn every_arm_is_a_valid_config_that_differs_only_in_the_composer() {
         let base = Config::resolve("smoke", None, &[]).unwrap();
         let plan = ArmPlan::new(3, 0.2, 4, (vec![0.1, 0.2, 0.3], vec![0.05, 0.1, 0.1]), 16);
-        let arms = [
-            Arm::Uniform,
-            Arm::FastRl,
-            Arm::Bounded,
-            Arm::Lagrangian,
-            Arm::Paper,
-            Arm::GdpoUniform,
-            Arm::GdpoBounded,
-            Arm::Single(2),
-        ];
-        for arm in arms {
+        for arm in COMPOSED.into_iter().chain([Arm::Single(2)]) {
             let c = arm_config(&base, arm, &plan).unwrap();
             assert_eq!((c.ppo.steps, c.run.seed), (base.ppo.steps, base.run.seed));
             assert_eq!(

@@ -8,7 +8,7 @@
 use crate::config::Config;
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
-use crate::eval::arms::{arm_config, Arm, ArmPlan};
+use crate::eval::arms::{arm_config, Arm, ArmPlan, COMPOSED};
 use crate::eval::bootstrap::BootstrapParams;
 use crate::eval::fair::{analyse, ArmRun, FairInputs};
 use crate::eval::fair_report::{fair_figures, fair_report, ReportContext, RunCurve};
@@ -127,15 +127,7 @@ impl CompareSize {
 
     /// The arms for `n` rewards.
     pub fn arms(self, n: usize) -> Vec<Arm> {
-        let mut a = vec![
-            Arm::Uniform,
-            Arm::FastRl,
-            Arm::Bounded,
-            Arm::Lagrangian,
-            Arm::Paper,
-            Arm::GdpoUniform,
-            Arm::GdpoBounded,
-        ];
+        let mut a = COMPOSED.to_vec();
         if self != CompareSize::Smollm {
             a.extend((0..n).map(Arm::Single));
         }
