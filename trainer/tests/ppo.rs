@@ -195,8 +195,10 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
     let wb: Vec<f64> = std::iter::once(0.5)
         .chain(lines.iter().map(|l| get(l, "weights", "share_b")))
         .collect();
-    // Over the first 10 steps "b" lags on average (one batch of 16 may not), and its
-    // weight has left the uniform 0.5 upward.
+    // Over the first 10 steps one reward lags on average (usually "b", which pays half;
+    // but a policy that says "b" more than twice as often as "a" makes "a" lag, and
+    // which one it says more depends on the SFT and the machine's float rounding), and
+    // its weight has left the uniform 0.5 upward.
     let mean = |r: &str| {
         lines[..10]
             .iter()
@@ -204,16 +206,20 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
             .sum::<f64>()
             / 10.0
     };
+    let (ma, mb) = (mean("share_a"), mean("share_b"));
     assert!(
-        mean("share_b") < mean("share_a"),
-        "b should lag at the start: a {} b {}",
-        mean("share_a"),
-        mean("share_b")
+        ma != mb,
+        "neither reward lags over the first 10 steps: {ma}"
     );
+    let (laggard, w_laggard) = if mb < ma {
+        ("share_b", wb[10])
+    } else {
+        ("share_a", get(&lines[9], "weights", "share_a"))
+    };
     assert!(
-        wb[10] > 0.5,
-        "the lagging reward's weight after 10 steps: {}",
-        wb[10]
+        w_laggard > 0.5,
+        "the lagging reward {laggard} (a {ma:.3}, b {mb:.3} over the first 10 steps) has \
+         weight {w_laggard} after 10 steps"
     );
     let mut moved = 0;
     for (t, l) in lines.iter().enumerate() {
@@ -231,9 +237,9 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
         "the weight moved toward the lagging reward at {moved} of 60 steps"
     );
     println!(
-        "a + b share: first 10 steps {first:.3}, last 10 {last:.3}; weight of b after step 10 \
-         {:.3}; moved toward the lagging reward at {moved} of 60 steps",
-        wb[10]
+        "a + b share: first 10 steps {first:.3}, last 10 {last:.3}; weight of the laggard \
+         {laggard} after step 10 {w_laggard:.3}; moved toward the lagging reward at {moved} \
+         of 60 steps"
     );
 }
 
@@ -371,7 +377,12 @@ fn a_tokenizer_from_another_model_is_refused() {
         layer_norm_epsilon: 1e-5,
         activation_function: "gelu_new".into(),
     };
-    let small = Gpt2Model::new(&mc, Device::Cpu).unwrap();
+    // Under the lock: an initialisation racing another test's seeded one draws from the
+    // same global torch generator and changes that test's model.
+    let small = {
+        let _g = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        Gpt2Model::new(&mc, Device::Cpu).unwrap()
+    };
     let e = Ppo::new(&cfg, Box::new(small), tok, &c)
         .unwrap_err()
         .to_string();
