@@ -105,17 +105,24 @@ fn ngrams(tokens: &[String]) -> HashMap<&[String], usize> {
 }
 
 /// Matched and total n-gram counts (n = 1..4) and the lengths of one sentence, or of a
-/// corpus when summed.
+/// corpus when summed: corpus BLEU is a function of their sum, so a resample of a corpus
+/// (a bootstrap's) is scored from its sentences' statistics without tokenising again.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Stats {
+pub struct BleuStats {
     correct: [usize; 4],
     total: [usize; 4],
     sys_len: usize,
     ref_len: usize,
 }
 
-impl Stats {
-    fn add(&mut self, o: &Stats) {
+impl BleuStats {
+    /// One hypothesis against one reference (sacrebleu's per-sentence statistics).
+    pub fn of(hypothesis: &str, reference: &str) -> BleuStats {
+        stats(hypothesis, &[reference])
+    }
+
+    /// Adds `o`'s counts and lengths.
+    pub fn add(&mut self, o: &BleuStats) {
         for n in 0..4 {
             self.correct[n] += o.correct[n];
             self.total[n] += o.total[n];
@@ -123,11 +130,17 @@ impl Stats {
         self.sys_len += o.sys_len;
         self.ref_len += o.ref_len;
     }
+
+    /// The corpus score of these statistics (what [`corpus_bleu`] returns for the
+    /// sentences summed into them).
+    pub fn corpus_score(&self) -> Bleu {
+        score(self, false)
+    }
 }
 
 /// sacrebleu's per-sentence statistics: clipped n-gram matches against the references'
 /// maximum counts, and the closest reference length (ties to the shorter).
-fn stats(hypothesis: &str, references: &[&str]) -> Stats {
+fn stats(hypothesis: &str, references: &[&str]) -> BleuStats {
     let hyp = preprocess(hypothesis);
     let refs: Vec<Vec<String>> = references.iter().map(|r| preprocess(r)).collect();
     let mut ref_counts: HashMap<&[String], usize> = HashMap::new();
@@ -147,7 +160,7 @@ fn stats(hypothesis: &str, references: &[&str]) -> Stats {
             ref_len = r.len();
         }
     }
-    let mut st = Stats {
+    let mut st = BleuStats {
         sys_len,
         ref_len,
         ..Default::default()
@@ -163,8 +176,8 @@ fn stats(hypothesis: &str, references: &[&str]) -> Stats {
 
 /// sacrebleu's `compute_bleu` with `exp` smoothing; `effective_order` (sentence BLEU)
 /// averages only the orders the hypothesis has.
-fn score(st: &Stats, effective_order: bool) -> Bleu {
-    let Stats {
+fn score(st: &BleuStats, effective_order: bool) -> Bleu {
+    let BleuStats {
         correct,
         total,
         sys_len,
@@ -234,9 +247,9 @@ pub fn sentence_bleu(hypothesis: &str, references: &[&str]) -> Bleu {
 /// smoothing, no effective order) for one reference per hypothesis: n-gram matches,
 /// totals and lengths summed over the corpus, then one score.
 pub fn corpus_bleu(hypotheses: &[&str], references: &[&str]) -> Bleu {
-    let mut st = Stats::default();
+    let mut st = BleuStats::default();
     for (h, r) in hypotheses.iter().zip(references) {
-        st.add(&stats(h, &[r]));
+        st.add(&BleuStats::of(h, r));
     }
-    score(&st, false)
+    st.corpus_score()
 }

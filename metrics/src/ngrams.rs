@@ -149,21 +149,21 @@ fn is_punct(t: &str) -> bool {
     matches!((c.next(), c.next()), (Some(ch), None) if ch.is_ascii_punctuation())
 }
 
+/// One text's tokens as [`diversity`] counts them: 13a, lowercased; and the same without
+/// punctuation tokens.
+pub fn diversity_tokens(text: &str) -> (Vec<String>, Vec<String>) {
+    let lower: Vec<String> = crate::tokenize_13a(text.trim_end())
+        .into_iter()
+        .map(|w| w.to_lowercase())
+        .collect();
+    let nopunct = lower.iter().filter(|w| !is_punct(w)).cloned().collect();
+    (lower, nopunct)
+}
+
 /// Tokenises (13a), lowercases, and returns the statistics with and without punctuation.
 pub fn diversity(texts: &[&str]) -> (NGramStats, NGramStats) {
-    let lower: Vec<Vec<String>> = texts
-        .iter()
-        .map(|t| {
-            crate::tokenize_13a(t.trim_end())
-                .into_iter()
-                .map(|w| w.to_lowercase())
-                .collect()
-        })
-        .collect();
-    let nopunct: Vec<Vec<String>> = lower
-        .iter()
-        .map(|v| v.iter().filter(|w| !is_punct(w)).cloned().collect())
-        .collect();
+    let (lower, nopunct): (Vec<Vec<String>>, Vec<Vec<String>>) =
+        texts.iter().map(|t| diversity_tokens(t)).unzip();
     (ngram_stats(&lower), ngram_stats(&nopunct))
 }
 

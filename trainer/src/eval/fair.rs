@@ -9,8 +9,8 @@ use crate::eval::arms::{Arm, ArmPlan};
 use crate::eval::bootstrap::{
     paired_bootstrap, BootstrapParams, Interval, Outcome, RunZ, Verdict, ZStat,
 };
-use crate::eval::evaluate::m_eval_metrics;
 use crate::eval::m_eval::MBounds;
+use crate::eval::m_eval_rows::MEvalRows;
 use crate::io::records::{EvalReport, StepMetrics};
 use std::collections::BTreeMap;
 
@@ -403,17 +403,18 @@ fn compare(
             zx.stat(stat, idx) - zy.stat(stat, idx)
         })
     };
-    let m_of = |run: &ArmRun, idx: &[usize]| {
-        let hyps: Vec<&str> = idx
-            .iter()
-            .map(|&i| run.eval.responses[i].as_str())
-            .collect();
-        let refs: Vec<&str> = idx.iter().map(|&i| inp.refs[i].as_str()).collect();
-        bounds.score(&m_eval_metrics(&hyps, &refs))
+    let refs: Vec<&str> = inp.refs[..prompts].iter().map(String::as_str).collect();
+    let rows = |run: &ArmRun| {
+        let hyps: Vec<&str> = run.eval.responses.iter().map(String::as_str).collect();
+        MEvalRows::new(&hyps, &refs)
     };
+    let prepared: Vec<(MEvalRows, MEvalRows)> = pairs
+        .iter()
+        .map(|((rx, _), (ry, _))| (rows(rx), rows(ry)))
+        .collect();
     let m_eval = paired_bootstrap(s, prompts, p, |k, idx| {
-        let ((rx, _), (ry, _)) = &pairs[k];
-        m_of(rx, idx) - m_of(ry, idx)
+        let (mx, my) = &prepared[k];
+        bounds.score(&mx.metrics(idx)) - bounds.score(&my.metrics(idx))
     });
     Ok(Some(Comparison {
         x,
@@ -508,6 +509,7 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::evaluate::m_eval_metrics;
 
     /// An evaluation with these per-prompt scores of rewards `r0`, `r1` and responses.
     fn ev(r0: &[f64], r1: &[f64], responses: &[&str], refs: &[&str]) -> EvalReport {

@@ -35,7 +35,7 @@ pub struct ReportContext<'a> {
     pub plan: &'a ArmPlan,
     /// The starting policy's evaluation per seed.
     pub start: &'a BTreeMap<u64, EvalReport>,
-    /// Wall-clock seconds so far.
+    /// Wall-clock seconds of this invocation (a resumed comparison counts from its restart).
     pub seconds: f64,
     /// Runs planned in all.
     pub planned: usize,
@@ -171,7 +171,7 @@ pub fn fair_report(
     let _ = writeln!(s, "# Fair test of the paper's claim\n");
     let _ = writeln!(
         s,
-        "{}\n\n{done} of {} runs finished ({:.0} min so far){}.\n",
+        "{}\n\n{done} of {} runs finished ({:.0} min in this invocation){}.\n",
         ctx.budget,
         ctx.planned,
         ctx.seconds / 60.0,

@@ -11,5 +11,6 @@ pub mod fair_report;
 pub mod figures;
 pub mod grid;
 pub mod m_eval;
+pub mod m_eval_rows;
 pub mod plot;
 pub mod report;
