@@ -22,7 +22,7 @@ mod wordnet;
 
 pub use bleu::{corpus_bleu, sentence_bleu, tokenize_13a, Bleu, BleuStats};
 pub use meteor::{meteor, meteor_with, single_meteor, single_meteor_with};
-pub use ngrams::{diversity, diversity_tokens, ngram_stats, NGramOrder, NGramStats};
+pub use ngrams::{cond_entropy, diversity, diversity_tokens, ngram_stats, NGramOrder, NGramStats};
 pub use porter::porter_stem;
 pub use rouge::{rouge_l, rouge_n, rouge_tokenize, Rouge};
 pub use wordnet::WordNet;

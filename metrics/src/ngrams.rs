@@ -79,6 +79,30 @@ impl<'a> Counts<'a> {
     }
 }
 
+/// GEM's conditional entropy of n-grams given their first n-1 tokens, from counts:
+/// `-sum_g p(g) log2(p(g) / p(prefix of g))` over `counts` = (count of each distinct
+/// n-gram g, count of its prefix (n-1)-gram), with `total` n-grams and `ctx_total`
+/// (n-1)-grams in all. GEM computes it whenever there are (n-1)-grams: `None` without.
+pub fn cond_entropy(
+    counts: impl IntoIterator<Item = (usize, usize)>,
+    total: usize,
+    ctx_total: usize,
+) -> Option<f64> {
+    if ctx_total == 0 {
+        return None;
+    }
+    let (tf, ct) = (total as f64, ctx_total as f64);
+    Some(
+        -counts
+            .into_iter()
+            .map(|(c, prefix)| {
+                let pj = c as f64 / tf;
+                pj * (pj / (prefix as f64 / ct)).log2()
+            })
+            .sum::<f64>(),
+    )
+}
+
 /// The statistics of `data` (each element one prediction's tokens). Empty input gives zeros.
 pub fn ngram_stats(data: &[Vec<String>]) -> NGramStats {
     let mut s = NGramStats::default();
@@ -123,20 +147,14 @@ pub fn ngram_stats(data: &[Vec<String>]) -> NGramStats {
             .map(|&(_, c)| c as f64 / tf * (c as f64 / tf).log2())
             .sum::<f64>();
         if let Some(ctx) = &prev {
-            // GEM computes this whenever the lower-order counts are non-empty.
-            if !ctx.order.is_empty() {
-                let ct = ctx.total as f64;
-                o.cond_entropy = Some(
-                    -freqs
-                        .order
-                        .iter()
-                        .map(|&(g, c)| {
-                            let pj = c as f64 / tf;
-                            pj * (pj / (ctx.count(&g[..g.len() - 1]) as f64 / ct)).log2()
-                        })
-                        .sum::<f64>(),
-                );
-            }
+            o.cond_entropy = cond_entropy(
+                freqs
+                    .order
+                    .iter()
+                    .map(|&(g, c)| (c, ctx.count(&g[..g.len() - 1]))),
+                freqs.total,
+                ctx.total,
+            );
         }
         prev = Some(freqs);
     }

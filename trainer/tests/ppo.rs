@@ -211,11 +211,8 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
         ma != mb,
         "neither reward lags over the first 10 steps: {ma}"
     );
-    let (laggard, w_laggard) = if mb < ma {
-        ("share_b", wb[10])
-    } else {
-        ("share_a", get(&lines[9], "weights", "share_a"))
-    };
+    let laggard = if mb < ma { "share_b" } else { "share_a" };
+    let w_laggard = get(&lines[9], "weights", laggard);
     assert!(
         w_laggard > 0.5,
         "the lagging reward {laggard} (a {ma:.3}, b {mb:.3} over the first 10 steps) has \

@@ -3,14 +3,14 @@
 //! a resample (prompt indices, with repeats) is scored from those rows
 //! ([`MEvalRows::metrics`]): corpus SacreBLEU from summed n-gram statistics, ROUGE as
 //! per-response means, the diversity statistics from n-grams interned as numbers (the
-//! counts of a resample are the sums of its rows'; GEM's conditional entropy of 3-grams
-//! reads the 3-gram and 2-gram counts, as `fastrl_metrics::ngram_stats`). The result equals
+//! counts of a resample are the sums of its rows', fed to `fastrl_metrics::cond_entropy`
+//! as `fastrl_metrics::ngram_stats` feeds it). The result equals
 //! [`crate::eval::evaluate::m_eval_metrics`] on the resampled texts (a test checks it);
 //! recomputing that on every draw tokenised and stemmed every response again (8 minutes
 //! of the tiny size's final report).
 
 use crate::io::records::MEvalMetrics;
-use fastrl_metrics::{diversity_tokens, rouge_l, rouge_n, BleuStats};
+use fastrl_metrics::{cond_entropy, diversity_tokens, rouge_l, rouge_n, BleuStats};
 use std::collections::HashMap;
 
 /// One response's share of the metrics.
@@ -98,28 +98,18 @@ impl MEvalRows {
         }
     }
 
-    /// How many responses.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The metrics of the responses `idx` (indices into the rows, repeats allowed).
     pub fn metrics(&self, idx: &[usize]) -> MEvalMetrics {
-        let rows: Vec<&Row> = idx.iter().map(|&i| &self.rows[i]).collect();
-        let n = rows.len().max(1) as f64;
+        let rows = || idx.iter().map(|&i| &self.rows[i]);
+        let n = idx.len().max(1) as f64;
         let mut bleu = BleuStats::default();
-        for r in &rows {
+        for r in rows() {
             bleu.add(&r.bleu);
         }
         let count = |n_ids: usize, of: &dyn Fn(&Row) -> &[u32]| {
-            let mut c = vec![0u32; n_ids];
+            let mut c = vec![0usize; n_ids];
             let mut total = 0usize;
-            for r in &rows {
+            for r in rows() {
                 for &g in of(r) {
                     c[g as usize] += 1;
                 }
@@ -130,26 +120,19 @@ impl MEvalRows {
         let (c2, t2) = count(self.n_ids[0], &|r| &r.bigrams);
         let (c3, t3) = count(self.n_ids[1], &|r| &r.trigrams);
         let (c3np, _) = count(self.n_ids[2], &|r| &r.trigrams_nopunct);
-        // GEM's conditional entropy, defined whenever there are 2-grams.
-        let cond_entropy_3 = (t2 > 0).then(|| {
-            let (t2, t3) = (t2 as f64, t3 as f64);
-            -c3.iter()
-                .zip(&self.prefix)
-                .filter(|(&c, _)| c > 0)
-                .map(|(&c, &pre)| {
-                    let pj = c as f64 / t3;
-                    pj * (pj / (c2[pre as usize] as f64 / t2)).log2()
-                })
-                .sum::<f64>()
-        });
-        let len_nopunct: usize = rows.iter().map(|r| r.len_nopunct).sum();
+        let present = c3
+            .iter()
+            .zip(&self.prefix)
+            .filter(|(&c, _)| c > 0)
+            .map(|(&c, &pre)| (c, c2[pre as usize]));
+        let len_nopunct: usize = rows().map(|r| r.len_nopunct).sum();
         MEvalMetrics {
             sacrebleu: bleu.corpus_score().score,
-            rouge_2: rows.iter().map(|r| r.rouge_2).sum::<f64>() / n,
-            rouge_l: rows.iter().map(|r| r.rouge_l).sum::<f64>() / n,
-            cond_entropy_3,
+            rouge_2: rows().map(|r| r.rouge_2).sum::<f64>() / n,
+            rouge_l: rows().map(|r| r.rouge_l).sum::<f64>() / n,
+            cond_entropy_3: cond_entropy(present, t3, t2),
             vocab_3_nopunct: c3np.iter().filter(|&&c| c > 0).count(),
-            mean_length_nopunct: if rows.is_empty() {
+            mean_length_nopunct: if idx.is_empty() {
                 0.0
             } else {
                 len_nopunct as f64 / n
