@@ -29,6 +29,28 @@ build)
     trainer=$(cargo test -p fastrl-trainer --features cuda --release --no-run --test gpu_fused --message-format=json 2>/dev/null)
     cargo build -q -p fastrl-trainer --features cuda --release
     cp target/release/fastrl-trainer "$bundle/"
+    # The shared libraries the trainer links beside libtorch and glibc (the figures' font
+    # stack: fontconfig, freetype, png, brotli, expat): the GPU image lacks
+    # libfontconfig.so.1 (seen on an H200, 2026-12-04), so they travel in BUNDLE/lib,
+    # searched after the machine's own.
+    mkdir -p "$bundle/lib"
+    ldd target/release/fastrl-trainer | awk '$3 ~ /^\// {print $3}' \
+        | grep -vE '/(libc|libm|libdl|librt|libpthread|libutil|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so|/torch/|/nvidia/' \
+        | while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
+    echo "bundled libraries: $(ls "$bundle/lib" | tr '\n' ' ')"
+    # The figures' font ("sans-serif" through fontconfig), in case the image has none.
+    mkdir -p "$bundle/fonts"
+    font=$(fc-match -f '%{file}' sans-serif 2>/dev/null || true)
+    [ -f "$font" ] && cp -L "$font" "$bundle/fonts/"
+    cat > "$bundle/fonts/fonts.conf" <<'CONF'
+<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">
+<fontconfig>
+  <dir prefix="relative">.</dir>
+  <dir>/usr/share/fonts</dir>
+  <cachedir>/tmp/fastrl-fontconfig</cachedir>
+</fontconfig>
+CONF
     printf '%s\n%s\n%s\n' "$json" "$bench" "$trainer" | python3 -c '
 import json, shutil, sys, os
 bundle = sys.argv[1]
@@ -53,9 +75,10 @@ mkdir -p "$logs"
 for sp in /opt/torch/.venv/lib/python3*/site-packages "$here"/../.venv/lib/python3*/site-packages; do
     [ -d "$sp/nvidia/cu13/lib" ] && export LD_LIBRARY_PATH="$sp/nvidia/cu13/lib:$sp/torch/lib:${LD_LIBRARY_PATH:-}"
 done
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib "$here/lib"; do
     [ -d "$d" ] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:$d"
 done
+export FONTCONFIG_FILE="$here/fonts/fonts.conf"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" > "$logs/summary.txt"
 nvidia-smi > "$logs/nvidia-smi.txt" 2>&1 || true
 head -12 "$logs/nvidia-smi.txt"

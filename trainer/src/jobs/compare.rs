@@ -137,6 +137,38 @@ impl CompareSize {
         a
     }
 
+    /// The runs in the order they are made: seed by seed, every arm of
+    /// [`CompareSize::arms`] (the single-reward arms at seeds 0 and 1 only). The smollm
+    /// size first makes the issue's minimum (A, B, B', D and F at every seed), then C at
+    /// every seed (the verdicts compare with it), then E, so a deadline leaves the
+    /// minimum complete.
+    pub fn planned(self, n: usize) -> Vec<(u64, Arm)> {
+        let arms = self.arms(n);
+        let by_seed = |arms: &[Arm]| -> Vec<(u64, Arm)> {
+            (0..self.seeds())
+                .flat_map(|s| {
+                    arms.iter()
+                        .filter(move |a| !matches!(a, Arm::Single(_)) || s < 2)
+                        .map(move |&a| (s, a))
+                })
+                .collect()
+        };
+        if self != CompareSize::Smollm {
+            return by_seed(&arms);
+        }
+        let later = [Arm::Lagrangian, Arm::GdpoUniform];
+        let first: Vec<Arm> = arms
+            .iter()
+            .filter(|a| !later.contains(a))
+            .copied()
+            .collect();
+        let mut p = by_seed(&first);
+        for a in later {
+            p.extend(by_seed(&[a]));
+        }
+        p
+    }
+
     /// Bootstrap draws of the final report.
     pub fn resamples(self) -> usize {
         match self {
@@ -213,15 +245,7 @@ pub fn compare(
                 .map_err(|e| TrainerError::io(&settings, e))?;
         }
         let plan = plan_for(&cfg, dev, corpus, &start_dir, &dir)?;
-        let arms = size.arms(set.len());
-        let seeds = size.seeds();
-        let planned: Vec<(u64, Arm)> = (0..seeds)
-            .flat_map(|s| {
-                arms.iter()
-                    .filter(move |a| !matches!(a, Arm::Single(_)) || s < 2)
-                    .map(move |&a| (s, a))
-            })
-            .collect();
+        let planned = size.planned(set.len());
         out.planned += planned.len();
         let report = |start: &BTreeMap<u64, EvalReport>,
                       runs: &[ArmRun],
@@ -537,4 +561,39 @@ fn write_report(
     std::fs::write(&path, fair_report(&ctx, &analysis, runs, &figs))
         .map_err(|e| TrainerError::io(&path, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smollm_size_makes_the_issues_minimum_first() {
+        let p = CompareSize::Smollm.planned(4);
+        assert_eq!(p.len(), 21);
+        let minimum = [
+            Arm::Uniform,
+            Arm::FastRl,
+            Arm::Bounded,
+            Arm::Paper,
+            Arm::GdpoBounded,
+        ];
+        let mut want: Vec<(u64, Arm)> = (0..3)
+            .flat_map(|s| minimum.iter().map(move |&a| (s, a)))
+            .collect();
+        want.extend((0..3).map(|s| (s, Arm::Lagrangian)));
+        want.extend((0..3).map(|s| (s, Arm::GdpoUniform)));
+        assert_eq!(p, want);
+        // The other sizes keep seed-major order with single-reward arms at seeds 0, 1.
+        let t = CompareSize::Tiny.planned(2);
+        assert_eq!(t.len(), 5 * 7 + 2 * 2);
+        assert_eq!(
+            &t[..9],
+            &{
+                let mut v: Vec<(u64, Arm)> = COMPOSED.iter().map(|&a| (0, a)).collect();
+                v.extend([(0, Arm::Single(0)), (0, Arm::Single(1))]);
+                v
+            }[..]
+        );
+    }
 }
