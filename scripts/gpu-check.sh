@@ -11,14 +11,14 @@
 #                                         prints a summary (passed / SKIPPED / failed).
 #
 #   scripts/gpu-check.sh stage [BUNDLE] [STAGE]  after build: the SmolLM2 GGUF, Chit Chat and
-#                                         MiniLM (188 MB as xz) in parts STAGE/p1..pN that
+#                                         MiniLM (179 MB as xz) in parts STAGE/p1..pN that
 #                                         each fit one device call (p1 beside BUNDLE); each
 #                                         call runs STAGE/pK/take.sh, the last unpacks into
 #                                         .venv there. It prints the calls.
 #
 # The run takes about 4 minutes on an H100 (tests, compute-sanitizer memcheck and racecheck
 # when present, then the bench with its measurement time cut to fit 8 minutes; the group
-# pass's tests and sanitizer runs add about a minute, not yet measured on a GPU); the last
+# pass's tests and sanitizer runs included, the tests and sanitizer took 30 s on an H200); the last
 # thing it prints is a Markdown table of the fused bench (scripts/gpu-bench-table.py; the
 # group bench, criterion group group_gpu_*, is in bench.log).
 set -euo pipefail
@@ -158,7 +158,7 @@ RUN
     echo "bundle ready in $bundle; on the GPU machine: $bundle/run.sh LOGDIR"
     ;;
 stage)
-    # The SmolLM2 GGUF, Chit Chat and all-MiniLM-L6-v2 from .venv (220 MB, 188 MB as
+    # The SmolLM2 GGUF, Chit Chat and all-MiniLM-L6-v2 from .venv (220 MB, 179 MB as
     # xz) in parts that each fit one device call (64 MiB with the working tree; the
     # first also carries BUNDLE). Each part's take.sh appends it to
     # /tmp/fastrl-stage/data.tar.xz on the GPU machine, refusing a part out of order (a

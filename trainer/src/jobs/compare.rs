@@ -128,45 +128,38 @@ impl CompareSize {
         }
     }
 
-    /// The arms for `n` rewards.
-    pub fn arms(self, n: usize) -> Vec<Arm> {
-        let mut a = COMPOSED.to_vec();
-        if self != CompareSize::Smollm {
-            a.extend((0..n).map(Arm::Single));
+    /// The arms for `n` rewards in groups of priority: a group is made seed by seed, and
+    /// the next group starts when it is done. The smollm size (no single-reward arms)
+    /// first makes the minimum (A, B, B', D and F), then C (the verdicts compare
+    /// with it), then E, so a deadline leaves the minimum complete; the other sizes make
+    /// every arm in one group.
+    pub fn arm_groups(self, n: usize) -> Vec<Vec<Arm>> {
+        use Arm::*;
+        match self {
+            CompareSize::Smollm => vec![
+                vec![Uniform, FastRl, Bounded, Paper, GdpoBounded],
+                vec![Lagrangian],
+                vec![GdpoUniform],
+            ],
+            _ => vec![COMPOSED.iter().copied().chain((0..n).map(Single)).collect()],
         }
-        a
     }
 
-    /// The runs in the order they are made: seed by seed, every arm of
-    /// [`CompareSize::arms`] (the single-reward arms at seeds 0 and 1 only). The smollm
-    /// size first makes the minimum (A, B, B', D and F at every seed), then C at
-    /// every seed (the verdicts compare with it), then E, so a deadline leaves the
-    /// minimum complete.
+    /// The runs in the order they are made ([`CompareSize::arm_groups`]); single-reward
+    /// arms at seeds 0 and 1 only.
     pub fn planned(self, n: usize) -> Vec<(u64, Arm)> {
-        let arms = self.arms(n);
-        let by_seed = |arms: &[Arm]| -> Vec<(u64, Arm)> {
-            (0..self.seeds())
-                .flat_map(|s| {
-                    arms.iter()
+        self.arm_groups(n)
+            .into_iter()
+            .flat_map(|group| {
+                (0..self.seeds()).flat_map(move |s| {
+                    group
+                        .clone()
+                        .into_iter()
                         .filter(move |a| !matches!(a, Arm::Single(_)) || s < 2)
-                        .map(move |&a| (s, a))
+                        .map(move |a| (s, a))
                 })
-                .collect()
-        };
-        if self != CompareSize::Smollm {
-            return by_seed(&arms);
-        }
-        let later = [Arm::Lagrangian, Arm::GdpoUniform];
-        let first: Vec<Arm> = arms
-            .iter()
-            .filter(|a| !later.contains(a))
-            .copied()
-            .collect();
-        let mut p = by_seed(&first);
-        for a in later {
-            p.extend(by_seed(&[a]));
-        }
-        p
+            })
+            .collect()
     }
 
     /// Bootstrap draws of the final report.
