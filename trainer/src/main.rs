@@ -157,7 +157,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         Cmd::Sft { common } => {
             let (cfg, dev) = common.setup()?;
             let corpus = stages::load_corpus(&cfg)?;
-            println!("{}", stages::sft_stage(&cfg, dev, &corpus)?.display());
+            fastrl_trainer::say!("{}", stages::sft_stage(&cfg, dev, &corpus)?.display());
         }
         Cmd::Ppo {
             common,
@@ -167,7 +167,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             let (cfg, dev) = common.setup()?;
             let corpus = stages::load_corpus(&cfg)?;
             let m = model.unwrap_or_else(|| Path::new(&cfg.run.out_dir).join("sft"));
-            println!(
+            fastrl_trainer::say!(
                 "{}",
                 stages::ppo_stage(&cfg, dev, &corpus, &m, resume)?.display()
             );
@@ -187,7 +187,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             let sft_dir = stages::sft_stage(&cfg, dev, &corpus)?;
             let cells = fastrl_trainer::eval::grid::cells(seeds);
             let o = grid::drive(&cfg, dev, &corpus, &sft_dir, &cells, &common.preset)?;
-            println!(
+            fastrl_trainer::say!(
                 "grid of {} runs done in {:.0} s -> {}",
                 o.cells,
                 t0.elapsed().as_secs_f64(),
@@ -205,7 +205,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             let (cfg, dev) = stages::setup(size.preset(), config.as_deref(), &all)?;
             let corpus = stages::load_corpus(&cfg)?;
             let o = compare::compare(&cfg, dev, &corpus, size, deadline_min.map(|m| m * 60.0))?;
-            println!(
+            fastrl_trainer::say!(
                 "compare ({}): {} of {} runs in {:.0} s",
                 size.name(),
                 o.runs,
@@ -213,13 +213,13 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
                 t0.elapsed().as_secs_f64()
             );
             for r in &o.reports {
-                println!("report: {}", r.display());
+                fastrl_trainer::say!("report: {}", r.display());
             }
         }
         Cmd::Eval { common, model } => {
             let (cfg, dev) = common.setup()?;
             let corpus = stages::load_corpus(&cfg)?;
-            println!(
+            fastrl_trainer::say!(
                 "{}",
                 pretty(&stages::eval_model(&cfg, &model, dev, &corpus)?)?
             );
@@ -227,7 +227,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         Cmd::Convert { gguf, out } => {
             let t0 = Instant::now();
             fastrl_trainer::model::gguf_import::convert(&gguf, &out)?;
-            println!(
+            fastrl_trainer::say!(
                 "{} -> {} in {:.1} s",
                 gguf.display(),
                 out.display(),
@@ -243,7 +243,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         } => {
             let (cfg, dev) = common.setup()?;
             for t in sample::sample(&cfg, dev, &model, &context, n, greedy)? {
-                println!("{t}");
+                fastrl_trainer::say!("{t}");
             }
         }
     }
@@ -252,7 +252,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
 
 fn main() {
     if let Err(e) = dispatch(Cli::parse()) {
-        eprintln!("error: {e}");
+        fastrl_trainer::note!("error: {e}");
         std::process::exit(1);
     }
 }

@@ -19,6 +19,21 @@ fn run_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The project root when its `.venv` holds the Chit Chat corpus; else `None`, after
+/// saying that `what` is skipped (a failure where `FASTRL_REQUIRE_DATA` is set).
+fn project_with_corpus(what: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if fastrl_data::chitchat::find(&root).is_ok() {
+        return Some(root);
+    }
+    assert!(
+        std::env::var_os("FASTRL_REQUIRE_DATA").is_none(),
+        "FASTRL_REQUIRE_DATA is set but chitchat-dataset is missing"
+    );
+    println!("SKIPPED: {what} (chitchat-dataset not in .venv)");
+    None
+}
+
 #[test]
 fn bad_input_is_one_clear_message() {
     let dir = std::env::temp_dir().join(format!("fastrl-cli-{}", std::process::id()));
@@ -86,16 +101,10 @@ fn bad_input_is_one_clear_message() {
     // A batch larger than the prompt set is refused before SFT, with both numbers (the
     // old code trained SFT, then the kernel killed the process with no message). Needs
     // the Chit Chat corpus in the project's .venv.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if fastrl_data::chitchat::find(&root).is_err() {
-        assert!(
-            std::env::var_os("FASTRL_REQUIRE_DATA").is_none(),
-            "FASTRL_REQUIRE_DATA is set but chitchat-dataset is missing"
-        );
-        println!("SKIPPED: the batch-size limit (chitchat-dataset not in .venv)");
+    let Some(root) = project_with_corpus("the batch-size limit") else {
         std::fs::remove_dir_all(&dir).ok();
         return;
-    }
+    };
     let (ok, err) = run_in(
         &root,
         &[
@@ -116,5 +125,33 @@ fn bad_input_is_one_clear_message() {
         "{err}"
     );
     assert!(!dir.join("sft-metrics.jsonl").exists(), "SFT ran: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_closed_output_pipe_does_not_stop_the_job() {
+    // `fastrl-trainer run | head -1`: the reader is gone before the job's messages. The
+    // job still finishes (the old code panicked at its next message and exited 101
+    // with only config.toml written). Needs the Chit Chat corpus in the project's .venv.
+    let Some(root) = project_with_corpus("the closed pipe") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("fastrl-cli-pipe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out_dir = format!("run.out_dir=\"{}\"", dir.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fastrl-trainer"))
+        .current_dir(&root)
+        .args(["run", "--preset", "smoke", "--set", &out_dir])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run fastrl-trainer");
+    // Both read ends closed at once: every message meets a broken pipe.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait for fastrl-trainer");
+    assert!(status.success(), "{status}");
+    assert!(dir.join("eval.json").is_file(), "the job did not finish");
+    assert!(dir.join("ppo/final/model.safetensors").is_file());
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,9 +1,10 @@
 //! What a run reads and writes: typed records ([`records`], [`jsonl`]), checkpoints
-//! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]) and files installed
+//! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]), messages that a closed terminal does not stop ([`console`]) and files installed
 //! into `.venv` ([`venv`]).
 
 pub mod checkpoint;
 pub mod checksum;
+pub mod console;
 pub mod jsonl;
 pub mod progress;
 pub mod records;

@@ -62,7 +62,7 @@ impl Progress {
     /// Ends the line.
     pub fn finish(&self) {
         if self.tty {
-            eprintln!();
+            crate::note!();
         }
     }
 }

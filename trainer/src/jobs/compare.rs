@@ -218,7 +218,7 @@ pub fn compare(
     };
     for set in size.reward_sets() {
         if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
-            eprintln!(
+            crate::note!(
                 "[compare] deadline reached: the {}-reward set is not started",
                 set.len()
             );
@@ -275,7 +275,7 @@ pub fn compare(
             let ran = !done.is_file();
             if ran {
                 if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
-                    eprintln!(
+                    crate::note!(
                         "[compare] deadline reached: {} of {} runs of the {}-reward set done",
                         runs.len(),
                         planned.len(),
@@ -302,7 +302,7 @@ pub fn compare(
                     points: read_lines(&curve)?,
                 });
             }
-            eprintln!(
+            crate::note!(
                 "[compare] {}r {}/{} {} s{seed} done ({:.0} s)",
                 set.len(),
                 k + 1,
@@ -336,7 +336,7 @@ pub fn compare(
                     planned.len()
                 ));
         if current {
-            eprintln!(
+            crate::note!(
                 "[compare] {} is up to date (every run finished before it); delete it to \
                  rewrite it",
                 path.display()
@@ -398,10 +398,13 @@ fn plan_for(
         / n as f64;
     let calibration = scores.first().map_or(0, Vec::len);
     let plan = ArmPlan::new(n, se, GROUP_SIZE, (mean, std), calibration);
-    eprintln!(
+    crate::note!(
         "[compare] plan for {n} rewards: batch-mean noise {se:.3} z -> EMA decay {:.3}; KL \
          ball radius {:.4} (largest weight {:.3}); Lagrangian target z >= {}",
-        plan.ema_decay, plan.radius, plan.max_weight, plan.target
+        plan.ema_decay,
+        plan.radius,
+        plan.max_weight,
+        plan.target
     );
     write_json(&path, &plan)?;
     Ok(plan)

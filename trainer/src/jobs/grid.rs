@@ -133,7 +133,7 @@ pub fn drive(
                 "missing field `weights` (the cell's final composer weights)",
             ));
         }
-        eprintln!(
+        crate::note!(
             "[grid] {}/{} {} done ({:.0} s)",
             k + 1,
             cells.len(),

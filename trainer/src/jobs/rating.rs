@@ -20,7 +20,7 @@ pub fn fit(cfg: &Config, max_train: usize, max_val: usize) -> Result<RatingHead,
         std::fs::create_dir_all(dir).map_err(|e| TrainerError::io(dir, e))?;
     }
     head.save(&path)?;
-    println!(
+    crate::say!(
         "rating head fitted on {} conversations in {:.0} s; validation MSE {:.4} vs {:.4} \
          for the mean predictor ({} conversations) -> {}",
         head.n_train,

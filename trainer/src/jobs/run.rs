@@ -13,7 +13,7 @@ use std::time::Instant;
 /// PPO.
 pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, TrainerError> {
     let t0 = Instant::now();
-    eprintln!("device: {dev:?}; run directory: {}", cfg.run.out_dir);
+    crate::note!("device: {dev:?}; run directory: {}", cfg.run.out_dir);
     let corpus = load_corpus(cfg)?;
     let sft_dir = sft_stage(cfg, dev, &corpus)?;
     let before = eval_model(cfg, &sft_dir, dev, &corpus)?;
@@ -25,7 +25,7 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
     };
     let out = Path::new(&cfg.run.out_dir);
     write_json(&out.join("eval.json"), &report)?;
-    println!(
+    crate::say!(
         "reward means on {} validation pairs (sampled):",
         corpus.eval.len()
     );
@@ -36,21 +36,25 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
                 TrainerError::Data(format!("the evaluation has no mean of reward {n}"))
             })
         };
-        println!(
+        crate::say!(
             "  {n:8}  after SFT {:.4}   after PPO {:.4}",
             get(&report.sft)?,
             get(&report.ppo)?
         );
     }
     print_samples(&report, 3);
-    println!(
+    crate::say!(
         "done in {:.0} s; outputs in {}:",
         t0.elapsed().as_secs_f64(),
         out.display()
     );
-    println!("  config.toml, sft/ (SFT model + tokenizer, Hugging Face format), sft-metrics.jsonl");
-    println!("  ppo/metrics.jsonl (per step: rewards, weights, disparity, KL, losses, tokens/s)");
-    println!(
+    crate::say!(
+        "  config.toml, sft/ (SFT model + tokenizer, Hugging Face format), sft-metrics.jsonl"
+    );
+    crate::say!(
+        "  ppo/metrics.jsonl (per step: rewards, weights, disparity, KL, losses, tokens/s)"
+    );
+    crate::say!(
         "  ppo/final/ (PPO model), ppo/LATEST + ppo/ckpt-*/ (resume with --resume), eval.json"
     );
     Ok(report)
@@ -72,11 +76,11 @@ fn tail(text: &str, max: usize) -> String {
 fn print_samples(report: &RunReport, n: usize) {
     let pairs = report.sft.samples.iter().zip(&report.ppo.samples).take(n);
     for (i, (b, a)) in pairs.enumerate() {
-        println!("sample {}:", i + 1);
-        println!("  context    {}", tail(&b.context, 160).replace('\n', " "));
-        println!("  reference  {}", b.reference.replace('\n', " "));
-        println!("  before PPO {}", b.response.replace('\n', " "));
-        println!("  after PPO  {}", a.response.replace('\n', " "));
+        crate::say!("sample {}:", i + 1);
+        crate::say!("  context    {}", tail(&b.context, 160).replace('\n', " "));
+        crate::say!("  reference  {}", b.reference.replace('\n', " "));
+        crate::say!("  before PPO {}", b.response.replace('\n', " "));
+        crate::say!("  after PPO  {}", a.response.replace('\n', " "));
     }
 }
 

@@ -47,7 +47,7 @@ pub fn project_root() -> Result<PathBuf, TrainerError> {
 /// The corpus of the config, with a line on stderr saying its sizes.
 pub fn load_corpus(cfg: &Config) -> Result<Corpus, TrainerError> {
     let corpus = Corpus::load(&cfg.data, &project_root()?)?;
-    eprintln!(
+    crate::note!(
         "corpus: {} training pairs, {} evaluation pairs",
         corpus.train.len(),
         corpus.eval.len()
@@ -59,7 +59,7 @@ pub fn load_corpus(cfg: &Config) -> Result<Corpus, TrainerError> {
 pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<PathBuf, TrainerError> {
     let out = Path::new(&cfg.run.out_dir).join("sft");
     if out.join("model.safetensors").is_file() {
-        eprintln!(
+        crate::note!(
             "using the SFT model in {} (delete it to retrain)",
             out.display()
         );
@@ -88,7 +88,7 @@ pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<Path
     } else {
         pretrained::load(&cfg.model.pretrained, &project_root()?, dev)?
     };
-    eprintln!(
+    crate::note!(
         "tokenizer: {} tokens; model: {} parameters",
         tok.vocab_size(),
         model.parameter_count()
@@ -98,7 +98,7 @@ pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<Path
     let log = Path::new(&cfg.run.out_dir).join("sft-metrics.jsonl");
     sft(cfg, &*model, &tok, corpus, &log)?;
     export_hf(&out, &*model, &tok)?;
-    eprintln!(
+    crate::note!(
         "SFT done in {:.0} s -> {}",
         t0.elapsed().as_secs_f64(),
         out.display()
@@ -129,11 +129,11 @@ pub fn ppo_stage(
 ) -> Result<PathBuf, TrainerError> {
     let (model, tok) = import_hf(model_dir, dev)?;
     for note in limits::check(cfg, corpus, &*model)? {
-        eprintln!("{note}");
+        crate::note!("{note}");
     }
     let dir = Path::new(&cfg.run.out_dir).join("ppo");
     if !resume && !crate::io::checkpoint::list(&dir)?.is_empty() {
-        eprintln!(
+        crate::note!(
             "note: starting over in {}; pass --resume to continue its checkpoint",
             dir.display()
         );
@@ -143,7 +143,7 @@ pub fn ppo_stage(
     let p = train(p, &dir, resume, &corpus.eval)?;
     let fin = dir.join("final");
     export_hf(&fin, &*p.policy, &p.tok)?;
-    eprintln!(
+    crate::note!(
         "PPO done in {:.0} s -> {}",
         t0.elapsed().as_secs_f64(),
         fin.display()

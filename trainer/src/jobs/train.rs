@@ -20,7 +20,7 @@ pub fn resume(dir: &Path, ppo: &mut Ppo) -> Result<Option<usize>, TrainerError> 
         return Ok(None);
     };
     for w in &r.warnings {
-        eprintln!("{w}");
+        crate::note!("{w}");
     }
     copy_exact(
         ppo.reference.vars(),
@@ -83,7 +83,7 @@ pub fn train(
         if curve_path.is_file() {
             truncate_after(&curve_path, step)?;
         }
-        eprintln!("resumed from step {step}");
+        crate::note!("resumed from step {step}");
     } else {
         checkpoint::save_reference(dir, &ppo.reference.named_parameters())?;
         std::fs::write(&log_path, "").map_err(|e| TrainerError::io(&log_path, e))?;

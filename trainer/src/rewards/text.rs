@@ -19,7 +19,7 @@ impl Meteor {
     pub fn load() -> Self {
         let wordnet = WordNet::default_dir().and_then(|d| WordNet::load(&d).ok());
         if wordnet.is_none() {
-            eprintln!(
+            crate::note!(
                 "note: WordNet 3.0 not found (apt-get install wordnet-base \
                  wordnet-sense-index, or set FASTRL_WORDNET); METEOR uses exact \
                  and stem matches only"

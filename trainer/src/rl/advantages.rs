@@ -66,7 +66,9 @@ impl Backend {
             return match composer_cuda::tch::TchFused::new(i) {
                 Ok(g) => Ok(Backend::Cuda(g)),
                 Err(e @ composer_cuda::CudaError::NoCuda { .. }) => {
-                    eprintln!("note: the fused pass runs on the CPU core, not composer-cuda: {e}");
+                    crate::note!(
+                        "note: the fused pass runs on the CPU core, not composer-cuda: {e}"
+                    );
                     Ok(Backend::Cpu)
                 }
                 Err(e) => Err(e.into()),

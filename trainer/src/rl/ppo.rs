@@ -159,7 +159,7 @@ impl Ppo {
         let (mut mean, mut std) = (vec![0.0f32; views.len()], vec![0.0f32; views.len()]);
         reference_stats(&views, &mut mean, &mut std)?;
         for (k, reward) in self.rewards.iter().enumerate() {
-            eprintln!(
+            crate::note!(
                 "calibration ({} responses of the starting policy): {} mean {:.4} std {:.4}",
                 per_reward[k].len(),
                 reward.name(),
@@ -214,7 +214,7 @@ impl Ppo {
         let top = self.cfg.model.train_top_blocks;
         self.shared_blocks = shared_blocks(&*self.policy, &*self.reference, top);
         if top > 0 && self.shared_blocks == 0 {
-            eprintln!(
+            crate::note!(
                 "note: the policy's frozen blocks differ from the reference's; both run \
                  every block"
             );
