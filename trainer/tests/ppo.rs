@@ -224,8 +224,9 @@ fn composite_rises_and_the_lagging_reward_gains_weight() {
     // logged as f32, so where one of them falls below about 1e-3 their ratio is too
     // coarse to check to 1e-3 (and below 6e-8 the other one is 1.0 and cannot move at
     // all: with eta = 5 that happens, and at which steps depends on the machine's
-    // rounding); at every other step the change must be exact.
-    let eta = 5.0;
+    // rounding); at every other step the change must be exact. The step is
+    // eta / temperature (Eq. (5)'s lambda), from the run's own config.
+    let eta = f64::from(cfg.composer.eta) / f64::from(cfg.composer.temperature);
     let log_odds = |w: f64| (w / (1.0 - w)).ln();
     let mut checked = 0;
     for (t, l) in lines.iter().enumerate() {

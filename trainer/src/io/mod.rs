@@ -1,6 +1,7 @@
 //! What a run reads and writes: typed records ([`records`], [`jsonl`]), checkpoints
-//! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]), messages that a closed terminal does not stop ([`console`]) and files installed
-//! into `.venv` ([`venv`]).
+//! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]), messages that a
+//! closed terminal does not stop ([`console`]) and files installed into `.venv`
+//! ([`venv`]).
 
 pub mod checkpoint;
 pub mod checksum;

@@ -203,7 +203,7 @@ mod tests {
                 Box::new(LlamaModel::new(&smollm2_shape(), tch::Device::Cpu).unwrap())
             };
             let need = step_bytes(&cfg, &*model);
-            crate::say!("{name}: {:.2} GiB", need as f64 / (1u64 << 30) as f64);
+            println!("{name}: {:.2} GiB", need as f64 / (1u64 << 30) as f64);
             assert!(need < 8 << 30, "{name}: {need} bytes");
         }
     }
