@@ -265,3 +265,27 @@ fn corpus_bleu_matches_sacrebleu() {
         );
     }
 }
+
+#[test]
+fn vader_compound_matches_vader_sentiment() {
+    // Its own file, so that metrics.json can be regenerated without vaderSentiment and
+    // back; a missing file fails the test.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vader.json");
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (run make_fixtures.py --only vader)"));
+    let doc: Value = serde_json::from_str(&text).expect("vader.json is JSON");
+    let cases = doc["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 300, "{} VADER cases", cases.len());
+    let mut bad = Vec::new();
+    let mut max_diff = 0.0f64;
+    for c in cases {
+        let t = c["text"].as_str().expect("text");
+        let (got, want) = (fastrl_metrics::vader_compound(t), f(&c["compound"]));
+        max_diff = max_diff.max((got - want).abs());
+        if (got - want).abs() > 1e-9 {
+            bad.push(format!("{t:?}: {got} vs {want}"));
+        }
+    }
+    println!("{} VADER cases, max |diff| {max_diff:e}", cases.len());
+    assert!(bad.is_empty(), "{} of {} differ: {bad:#?}", bad.len(), cases.len());
+}

@@ -13,8 +13,13 @@ pub struct Adam {
     v: Vec<Tensor>,
     /// Steps taken.
     pub step: i64,
+    /// Steps each variable took (a variable left out of [`Adam::step_only`] keeps its
+    /// own count, so its bias correction is that of its own first step when it starts).
+    steps: Vec<i64>,
     /// Learning rate.
     pub lr: f64,
+    /// Per variable: its learning rate over `lr` (1 unless [`Adam::set_lr_of`] set it).
+    lr_scale: Vec<f64>,
     beta1: f64,
     beta2: f64,
     eps: f64,
@@ -30,12 +35,15 @@ impl Adam {
             .collect();
         let m = params.iter().map(|(_, p)| p.zeros_like()).collect();
         let v = params.iter().map(|(_, p)| p.zeros_like()).collect();
+        let n = params.len();
         Adam {
             params,
             m,
             v,
             step: 0,
+            steps: vec![0; n],
             lr,
+            lr_scale: vec![1.0; n],
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -80,17 +88,39 @@ impl Adam {
         norm
     }
 
+    /// Gives the variables whose names start with `prefix` the learning rate `lr`
+    /// (while [`Adam::lr`] is the base rate: a later change of `lr` scales theirs too).
+    /// Returns how many variables it set.
+    pub fn set_lr_of(&mut self, prefix: &str, lr: f64) -> usize {
+        let mut n = 0;
+        for (i, (name, _)) in self.params.iter().enumerate() {
+            if name.starts_with(prefix) {
+                self.lr_scale[i] = lr / self.lr;
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// One Adam step from the current gradients.
     pub fn step(&mut self) {
+        self.step_only(|_| true);
+    }
+
+    /// One Adam step of the variables whose names `keep` accepts; the others stay as
+    /// they are, moments included.
+    pub fn step_only(&mut self, keep: impl Fn(&str) -> bool) {
         let _g = tch::no_grad_guard();
         self.step += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.step as i32);
-        let bc2 = 1.0 - self.beta2.powi(self.step as i32);
-        for (i, (_, p)) in self.params.iter_mut().enumerate() {
+        for (i, (name, p)) in self.params.iter_mut().enumerate() {
             let g = p.grad();
-            if !g.defined() {
+            if !g.defined() || !keep(name) {
                 continue;
             }
+            self.steps[i] += 1;
+            let bc1 = 1.0 - self.beta1.powi(self.steps[i] as i32);
+            let bc2 = 1.0 - self.beta2.powi(self.steps[i] as i32);
+            let lr = self.lr * self.lr_scale[i];
             // torch.optim.Adam's arithmetic, in place where it can be (two temporaries
             // per variable): m += (1-b1)(g-m); v += (1-b2)(g^2-v);
             // p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), the last as one addcdiv with
@@ -100,19 +130,21 @@ impl Adam {
             let mut denom = self.v[i].sqrt();
             let _ = denom.g_div_scalar_(bc2.sqrt());
             let _ = denom.g_add_scalar_(self.eps);
-            let _ = denom.g_mul_scalar_(-bc1 / self.lr);
+            let _ = denom.g_mul_scalar_(-bc1 / lr);
             let _ = p.addcdiv_(&self.m[i], &denom);
         }
     }
 
-    /// The state as named tensors (`m.<var>`, `v.<var>`, `step`).
+    /// The state as named tensors (`m.<var>`, `v.<var>`, `step`, and `steps`: each
+    /// variable's own count in name order).
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        let mut out = Vec::with_capacity(2 * self.params.len() + 1);
+        let mut out = Vec::with_capacity(2 * self.params.len() + 2);
         for (i, (name, _)) in self.params.iter().enumerate() {
             out.push((format!("m.{name}"), self.m[i].shallow_clone()));
             out.push((format!("v.{name}"), self.v[i].shallow_clone()));
         }
         out.push(("step".into(), Tensor::from_slice(&[self.step])));
+        out.push(("steps".into(), Tensor::from_slice(&self.steps)));
         out
     }
 
@@ -140,6 +172,21 @@ impl Adam {
             .remove("step")
             .ok_or_else(|| TrainerError::Checkpoint("optimizer state lacks step".into()))?;
         self.step = step.int64_value(&[0]);
+        // A state written before per-variable counts: every variable took every step.
+        self.steps = match by.remove("steps") {
+            Some(t) => {
+                let v: Vec<i64> = Vec::try_from(&t)?;
+                if v.len() != self.params.len() {
+                    return Err(TrainerError::Checkpoint(format!(
+                        "optimizer state has {} step counts for {} variables",
+                        v.len(),
+                        self.params.len()
+                    )));
+                }
+                v
+            }
+            None => vec![self.step; self.params.len()],
+        };
         Ok(())
     }
 }
@@ -172,6 +219,33 @@ mod tests {
         assert_eq!(other.step, 300);
         assert!(other.m[0].allclose(&opt.m[0], 0.0, 0.0, false));
         assert!(other.load_state(vec![]).is_err());
+    }
+
+    #[test]
+    fn a_variable_left_out_keeps_its_moments_and_starts_with_its_own_bias_correction() {
+        // x trains alone for 5 steps, then y's first step must equal a fresh Adam's
+        // first step (3 - lr * g / (|g| + eps)) at y's own rate, 0.05.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let x = vs.root().var("x", &[1], nn::Init::Const(3.0));
+        let y = vs.root().var("y", &[1], nn::Init::Const(3.0));
+        let mut opt = Adam::new(&vs, 0.1);
+        assert_eq!(opt.set_lr_of("y", 0.05), 1);
+        for _ in 0..5 {
+            opt.zero_grad();
+            ((&x - 1.0).square() + (&y - 1.0).square())
+                .sum(Kind::Float)
+                .backward();
+            opt.step_only(|n| n == "x");
+        }
+        assert_eq!(y.double_value(&[0]), 3.0);
+        opt.zero_grad();
+        (&y - 1.0).square().sum(Kind::Float).backward();
+        opt.step();
+        assert!((y.double_value(&[0]) - 2.95).abs() < 1e-6, "{y}");
+        // The counts survive a round trip.
+        let mut other = Adam::new(&vs, 0.1);
+        other.load_state(opt.state()).unwrap();
+        assert_eq!(other.steps, opt.steps);
     }
 
     #[test]

@@ -16,5 +16,5 @@ pub mod validate;
 pub use resolve::PRESETS;
 pub use schema::{
     AdvantageChoice, ComposerChoice, ComposerConfig, Config, CorpusChoice, DataConfig,
-    DeviceChoice, ModelConfig, Placement, PpoConfig, RunConfig, SftConfig, TokenizerConfig,
+    DeviceChoice, LrSchedule, ModelConfig, Placement, PpoConfig, RunConfig, SftConfig, TokenizerConfig,
 };

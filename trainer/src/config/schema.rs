@@ -264,6 +264,51 @@ pub struct PpoConfig {
     /// GRPO's division (`group`, `batch`, `none` = Dr. GRPO).
     #[serde(default, with = "core_name")]
     pub group_scale: GroupScale,
+    /// The value head's learning rate (0 = `lr`). The head starts at zero and has to
+    /// catch up with the returns: a rate above the policy's lets it help sooner.
+    #[serde(default)]
+    pub value_lr: f64,
+    /// Steps at the start that train only the value head (rollouts, rewards and
+    /// returns as usual, no policy update), so the critic is fitted before its values
+    /// shape the advantages. Fewer than `steps`.
+    #[serde(default)]
+    pub value_warmup_steps: usize,
+    /// The critic-free estimators' KL loss coefficient (`kl_loss_coef * mean k3`, verl's
+    /// `actor.kl_loss_coef`, trl GRPO's `beta`); `kl_coef` is the in-reward penalty of
+    /// Eq. (7) on the GAE path and is not used there.
+    #[serde(default = "default_kl_loss_coef")]
+    pub kl_loss_coef: f32,
+    /// The learning rate over the run: `constant`, or `linear` decay to 0 at `steps`
+    /// (trl's PPO and GRPO default).
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+}
+
+/// verl's `actor.kl_loss_coef` default.
+fn default_kl_loss_coef() -> f32 {
+    0.001
+}
+
+/// `ppo.lr_schedule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    #[default]
+    Constant,
+    /// `lr * (1 - step / steps)` at step `step` (0-based), as transformers' linear
+    /// schedule without warm-up.
+    Linear,
+}
+
+impl LrSchedule {
+    /// The base learning rate at 0-based `step` of `steps`.
+    pub fn at(self, lr: f64, step: usize, steps: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Linear => lr * (1.0 - step as f64 / steps.max(1) as f64),
+        }
+    }
 }
 
 fn one() -> usize {

@@ -47,6 +47,33 @@ impl Config {
                 return bad(format!("{k} = {v}: must be finite and > 0"));
             }
         }
+        if !(p.value_lr.is_finite() && p.value_lr >= 0.0) {
+            return bad(format!(
+                "ppo.value_lr = {}: must be finite and >= 0 (0 = ppo.lr)",
+                p.value_lr
+            ));
+        }
+        if p.value_warmup_steps > 0 && p.value_warmup_steps >= p.steps {
+            return bad(format!(
+                "ppo.value_warmup_steps = {} would leave no policy update in ppo.steps = {}: \
+                 give fewer warm-up steps than steps",
+                p.value_warmup_steps, p.steps
+            ));
+        }
+        if p.value_warmup_steps > 0 && p.advantage != AdvantageChoice::Gae {
+            return bad(format!(
+                "ppo.value_warmup_steps = {} warms up the critic, but ppo.advantage = {:?} has \
+                 none: set it to 0",
+                p.value_warmup_steps,
+                p.advantage.to_string()
+            ));
+        }
+        if !(p.kl_loss_coef.is_finite() && p.kl_loss_coef >= 0.0) {
+            return bad(format!(
+                "ppo.kl_loss_coef = {}: must be finite and >= 0",
+                p.kl_loss_coef
+            ));
+        }
         for (k, v) in [("ppo.gamma", p.gamma), ("ppo.lam", p.lam)] {
             if !(0.0..=1.0).contains(&v) {
                 return bad(format!("{k} = {v}: must be in [0, 1]"));

@@ -7,7 +7,7 @@ use crate::io::records::{EvalReport, MEvalMetrics, Sample};
 use crate::model::causal_lm::CausalLm;
 use crate::model::tokenizer::Tok;
 use crate::rewards::reward::{score_all, Reward};
-use crate::rl::rollout::{encode_with, generate};
+use crate::rl::rollout::{encode_with, generate, Sampling};
 use crate::rng::Rng;
 use fastrl_data::Pair;
 
@@ -37,8 +37,7 @@ pub fn evaluate(
             tok,
             &ctx,
             cfg.tokenizer.max_response_tokens,
-            cfg.ppo.temperature,
-            cfg.ppo.top_k,
+            Sampling::of(cfg),
             &mut rng,
         )?;
         texts.extend(ro.texts);

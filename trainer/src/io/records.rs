@@ -35,8 +35,9 @@ pub struct PhaseSeconds {
 pub struct StepMetrics {
     /// The KL coefficient used in this step's penalty.
     pub beta: f64,
-    /// Fraction of valid tokens whose ratio left `[1 - clip, 1 + clip]` (mean over
-    /// minibatches).
+    /// Fraction of valid tokens where the clipped surrogate term was the active one
+    /// (trl's count; mean over minibatches). Records written before counted every
+    /// ratio outside `[1 - clip, 1 + clip]`.
     pub clip_frac: f64,
     /// The composite `sum_i w_i rbar_i` at the weights before this step's update.
     pub composite: f64,
@@ -66,6 +67,25 @@ pub struct StepMetrics {
     pub value_loss: f64,
     /// The weights after this step's update, used in this step's composite reward.
     pub weights: PerReward,
+    /// The value head's explained variance of the returns before the update, over the
+    /// valid tokens: `1 - Var(R - V) / Var(R)` (verl's `critic/vf_explained_var`; 0 on
+    /// the critic-free path; absent from older records).
+    #[serde(default)]
+    pub explained_var: f64,
+    /// The share of responses that ended at end-of-turn (the rest hit the length cap).
+    #[serde(default)]
+    pub eos_share: f64,
+    /// The largest gap between the log-probability the sampler drew a token with and
+    /// the one the ratio and the KL use for it (0 up to rounding when they are the same
+    /// distribution, as they must be).
+    #[serde(default)]
+    pub logp_gap: f64,
+    /// The base learning rate of this step ([`crate::config::LrSchedule`]).
+    #[serde(default)]
+    pub lr: f64,
+    /// Whether this step trained only the value head (`ppo.value_warmup_steps`).
+    #[serde(default)]
+    pub value_warmup: bool,
 }
 
 /// Deserialises an `Option` that must be present (as a value or `null`): serde's default

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::error::TrainerError;
 use crate::model::hf_dir::import_hf;
-use crate::rl::rollout::generate;
+use crate::rl::rollout::{generate, Sampling};
 use crate::rng::Rng;
 use std::path::Path;
 
@@ -27,8 +27,10 @@ pub fn sample(
         &tok,
         &vec![ids; n],
         cfg.tokenizer.max_response_tokens,
-        if greedy { 0.0 } else { cfg.ppo.temperature },
-        cfg.ppo.top_k,
+        Sampling {
+            temperature: if greedy { 0.0 } else { cfg.ppo.temperature },
+            top_k: cfg.ppo.top_k,
+        },
         &mut rng,
     )?;
     Ok(ro.texts)

@@ -193,6 +193,25 @@ pub fn attention_bias(key_mask: &Tensor, past: i64, t: i64, kind: Kind) -> Tenso
     Tensor::zeros([1], (kind, dev)).where_self(&allowed, &neg)
 }
 
+/// The value head `hidden -> 1` of a model, initialised to zero (weights and bias): its
+/// first predictions are exactly 0, so at the start of PPO the advantages are the
+/// returns themselves instead of returns minus a random function of the state, and
+/// the value loss sends no gradient into the policy's trunk until the head has moved
+/// (OpenRLHF starts its head small for the same reason; a random head's error was as
+/// large as the reward signal here).
+pub fn value_head(p: nn::Path<'_>, hidden: i64) -> nn::Linear {
+    nn::linear(
+        p,
+        hidden,
+        1,
+        nn::LinearConfig {
+            ws_init: nn::Init::Const(0.0),
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        },
+    )
+}
+
 /// `cumsum(mask) - 1`, clamped at 0: the position of each token ignoring left padding.
 pub fn positions_from_mask(mask: &Tensor) -> Tensor {
     (mask.to_kind(Kind::Int64).cumsum(1, Kind::Int64) - 1).clamp_min(0)

@@ -9,7 +9,7 @@
 use crate::error::TrainerError;
 use crate::model::causal_lm::{
     attention_bias, group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache,
-    ParamGroup, Window,
+    ParamGroup, Window, value_head,
 };
 use crate::model::layers::layer_norm as ln_layer;
 use crate::model::safetensors;
@@ -215,16 +215,7 @@ impl Gpt2 {
             wpe: (&t / "wpe").var("weight", &[cfg.n_positions, e], init),
             blocks,
             ln_f: ln_layer(&t / "ln_f", e, eps),
-            v_head: nn::linear(
-                vs / "v_head",
-                e,
-                1,
-                nn::LinearConfig {
-                    ws_init: init,
-                    bs_init: Some(Init::Const(0.0)),
-                    bias: true,
-                },
-            ),
+            v_head: value_head(vs / "v_head", e),
         }
     }
 

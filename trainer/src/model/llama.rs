@@ -9,7 +9,7 @@
 use crate::error::TrainerError;
 use crate::model::causal_lm::{
     attention_bias, group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache,
-    ParamGroup, Window,
+    ParamGroup, Window, value_head,
 };
 use crate::model::llama_config::LlamaConfig;
 use crate::model::safetensors;
@@ -141,7 +141,7 @@ impl Llama {
             blocks,
             norm: RmsNorm::new(&m / "norm", e, cfg.rms_norm_eps),
             lm_head,
-            v_head: linear(vs / "v_head", e, 1, true),
+            v_head: value_head(vs / "v_head", e),
             inv_freq: Tensor::from_slice(&inv).to_device(vs.device()),
         }
     }

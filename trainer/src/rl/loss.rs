@@ -66,10 +66,14 @@ pub fn kl_loss(new_logp: &Tensor, ref_logp: &Tensor, mask: &Tensor, denom: &Tens
     (k3 * mask).sum(Kind::Float) / denom
 }
 
-/// Fraction of valid tokens whose ratio left `[1 - eps, 1 + eps]`:
-/// `(1/N) sum m [|rho - 1| > eps]`.
-pub fn clip_fraction(ratio: &Tensor, mask: &Tensor, denom: &Tensor, eps: f64) -> Tensor {
-    ((ratio - 1.0).abs().gt(eps).to_kind(Kind::Float) * mask).sum(Kind::Float) / denom
+/// Fraction of valid tokens where the clipped term is the active one, as trl counts it
+/// (`pg_losses2 > pg_losses`): `(1/N) sum m [-A clip(rho, 1 - eps, 1 + eps) > -A rho]`.
+/// A ratio outside the range whose clipped term is not the maximum (it moved against
+/// the advantage) still has a gradient and is not counted.
+pub fn clip_fraction(ratio: &Tensor, adv: &Tensor, mask: &Tensor, denom: &Tensor, eps: f64) -> Tensor {
+    let pg1 = -adv * ratio;
+    let pg2 = -adv * ratio.clamp(1.0 - eps, 1.0 + eps);
+    (pg2.gt_tensor(&pg1).to_kind(Kind::Float) * mask).sum(Kind::Float) / denom
 }
 
 #[cfg(test)]
@@ -84,17 +88,20 @@ mod tests {
     fn the_losses_are_their_equations_on_hand_values() {
         // Ratios e^0.5 (clipped to 1.2 for A > 0) and e^-0.5 (clipped to 0.8 for A < 0),
         // and a masked third token.
-        let (new, old) = (t(&[0.5, -0.5, 3.0]), t(&[0.0, 0.0, 0.0]));
-        let adv = t(&[1.0, -2.0, 5.0]);
-        let m = t(&[1.0, 1.0, 0.0]);
+        // A fourth token's ratio e^0.5 went against its advantage -1: unclipped.
+        let (new, old) = (t(&[0.5, -0.5, 3.0, 0.5]), t(&[0.0, 0.0, 0.0, 0.0]));
+        let adv = t(&[1.0, -2.0, 5.0, -1.0]);
+        let m = t(&[1.0, 1.0, 0.0, 1.0]);
         let n = m.sum(Kind::Float);
         let (pg, ratio) = policy_loss(&new, &old, &adv, &m, &n, 0.2);
         let r0 = 0.5f64.exp();
         let r1 = (-0.5f64).exp();
-        let want = ((-r0).max(-1.2) + (2.0 * r1).max(2.0 * 0.8)) / 2.0;
+        let want = ((-r0).max(-1.2) + (2.0 * r1).max(2.0 * 0.8) + r0.max(1.2)) / 3.0;
         assert!((pg.double_value(&[]) - want).abs() < 1e-6, "{pg} vs {want}");
-        let cf = clip_fraction(&ratio, &m, &n, 0.2).double_value(&[]);
-        assert!((cf - 1.0).abs() < 1e-9, "{cf}");
+        // trl's count: the clipped term is active on tokens 0 and 1, not on 3 (whose
+        // |rho - 1| > eps too: the old count said 3 of 3).
+        let cf = clip_fraction(&ratio, &adv, &m, &n, 0.2).double_value(&[]);
+        assert!((cf - 2.0 / 3.0).abs() < 1e-6, "{cf}");
         // V moves 0.5 from V_old = 0 with c = 0.2, target 1: max(0.25, 0.64) / 2.
         let vl = value_loss(
             &t(&[0.5]),
@@ -105,10 +112,10 @@ mod tests {
             0.2,
         );
         assert!((vl.double_value(&[]) - 0.32).abs() < 1e-6, "{vl}");
-        // k3 of d = 0.5 and d = -0.5 (a masked third token): (e^-0.5 + 0.5 - 1 +
-        // e^0.5 - 0.5 - 1) / 2.
+        // k3 of d = 0.5, -0.5 and 0.5 (the masked third token left out).
         let kl = kl_loss(&new, &old, &m, &n).double_value(&[]);
-        let want = ((-0.5f64).exp() - 0.5 + 0.5f64.exp() - 1.5) / 2.0;
+        let k3 = |d: f64| (-d).exp() + d - 1.0;
+        let want = (k3(0.5) + k3(-0.5) + k3(0.5)) / 3.0;
         assert!((kl - want).abs() < 1e-6, "{kl} vs {want}");
     }
 }

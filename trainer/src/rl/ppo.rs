@@ -17,7 +17,7 @@ use crate::rl::advantages::{
 };
 use crate::rl::loss::{clip_fraction, kl_loss, policy_loss, value_loss};
 use crate::rl::rollout::{
-    encode_with, generate, response_logp_values, response_logp_values_from, Rollout,
+    encode_with, generate, response_logp_values, response_logp_values_from, Rollout, Sampling,
 };
 use crate::rl::state::PpoState;
 use crate::rng::Rng;
@@ -107,7 +107,10 @@ impl Ppo {
         tok.check_model(policy.vocab_size())?;
         let reference = policy.frozen_copy()?;
         train_top_blocks(&*policy, cfg.model.train_top_blocks)?;
-        let opt = Adam::new(policy.vars(), cfg.ppo.lr);
+        let mut opt = Adam::new(policy.vars(), cfg.ppo.lr);
+        if cfg.ppo.value_lr > 0.0 {
+            opt.set_lr_of(VALUE_HEAD, cfg.ppo.value_lr);
+        }
         let prompts = corpus
             .train
             .iter()
@@ -225,6 +228,10 @@ impl Ppo {
     pub fn step(&mut self) -> Result<StepMetrics, TrainerError> {
         let t0 = Instant::now();
         let dev = self.policy.device();
+        let p = &self.cfg.ppo;
+        let lr = p.lr_schedule.at(p.lr, self.step, p.steps);
+        self.opt.lr = lr;
+        let warmup = self.step < p.value_warmup_steps;
         // Line 5: sample a batch D_b from D.
         let batch = self.sample_prompts();
         let refs: Vec<String> = batch
@@ -291,8 +298,13 @@ impl Ppo {
         let t_fused = phase_end(dev, t0);
         let kl_mean = (adv.kl_sum / adv.valid_tokens.max(1.0)) as f32;
         self.kl.update(kl_mean, b as u64)?;
+        let explained_var = match self.cfg.ppo.advantage {
+            AdvantageChoice::Gae => explained_variance(&old.values, &adv.returns, &ro.mask)?,
+            AdvantageChoice::Group(_) => 0.0,
+        };
+        let logp_gap = logp_gap(&old.logp, &ro.sample_logp, &ro.mask)?;
         // Lines 12, 13: policy and value updates.
-        let losses = self.update(&ro, &old, &adv.advantages, &adv.returns, beta)?;
+        let losses = self.update(&ro, &old, &adv.advantages, &adv.returns, warmup)?;
         self.step += 1;
         let secs = t0.elapsed().as_secs_f64();
         let tokens: usize = ro.tokens.iter().map(Vec::len).sum();
@@ -319,6 +331,11 @@ impl Ppo {
             tokens_per_s: tokens as f64 / secs,
             value_loss: losses.value,
             weights: self.per_reward(&weights),
+            explained_var,
+            eos_share: ro.eos_share(self.tok.eos),
+            logp_gap,
+            lr,
+            value_warmup: warmup,
         })
     }
 
@@ -402,8 +419,7 @@ impl Ppo {
             &self.tok,
             &contexts,
             self.cfg.tokenizer.max_response_tokens,
-            self.cfg.ppo.temperature,
-            self.cfg.ppo.top_k,
+            Sampling::of(&self.cfg),
             &mut self.rng,
         )
     }
@@ -412,12 +428,15 @@ impl Ppo {
         let _g = tch::no_grad_guard();
         let k = self.shared_blocks;
         let lower = (k > 0).then(|| self.policy.lower(&ro.ids, &ro.attn, k));
-        let from = |m: &dyn CausalLm| match &lower {
-            Some(h) => response_logp_values_from(m, h, k, &ro.ids, &ro.attn, ro.ctx_len),
-            None => response_logp_values(m, &ro.ids, &ro.attn, ro.ctx_len),
+        let from = |m: &dyn CausalLm, s: Sampling| match &lower {
+            Some(h) => response_logp_values_from(m, h, k, &ro.ids, &ro.attn, ro.ctx_len, s),
+            None => response_logp_values(m, &ro.ids, &ro.attn, ro.ctx_len, s),
         };
-        let (logp, values) = from(&*self.policy);
-        let (ref_logp, _) = from(&*self.reference);
+        // The policy's log-probabilities under the distribution the tokens were drawn
+        // from; the reference's at the same temperature ([`Sampling::reference`]).
+        let sampling = Sampling::of(&self.cfg);
+        let (logp, values) = from(&*self.policy, sampling);
+        let (ref_logp, _) = from(&*self.reference, sampling.reference());
         Scored {
             logp,
             values,
@@ -456,16 +475,19 @@ impl Ppo {
 
     /// PPO epochs over the rollout in shuffled minibatches of `minibatch_size` rows
     /// (the last minibatch of an epoch holds the remainder when it does not divide
-    /// `batch_size`). A non-finite loss stops before the optimiser applies it.
+    /// `batch_size`). A non-finite loss stops before the optimiser applies it. In a
+    /// value warm-up step (`warmup`) only the value loss trains, and only the value
+    /// head moves: the policy stays as it is.
     fn update(
         &mut self,
         ro: &Rollout,
         old: &Scored,
         adv_t: &Tensor,
         ret_t: &Tensor,
-        beta: f32,
+        warmup: bool,
     ) -> Result<Losses, TrainerError> {
         let p = self.cfg.ppo.clone();
+        let sampling = Sampling::of(&self.cfg);
         let critic_free = p.advantage != AdvantageChoice::Gae;
         let dev = self.policy.device();
         let b = ro.tokens.len();
@@ -490,17 +512,32 @@ impl Ppo {
                         &ids,
                         &attn,
                         ro.ctx_len,
+                        sampling,
                     ),
-                    None => response_logp_values(&*self.policy, &ids, &attn, ro.ctx_len),
+                    None => {
+                        response_logp_values(&*self.policy, &ids, &attn, ro.ctx_len, sampling)
+                    }
                 };
                 let m = sel(&mask_t);
                 let denom = m.sum(Kind::Float).clamp_min(1.0);
+                let mb_adv = sel(adv_t);
                 let (pg, ratio) =
-                    policy_loss(&new_logp, &sel(&old.logp), &sel(adv_t), &m, &denom, p.clip);
+                    policy_loss(&new_logp, &sel(&old.logp), &mb_adv, &m, &denom, p.clip);
                 // Critic-free: no value loss; the KL penalty is a loss term instead.
                 let (vl, loss) = if critic_free {
                     let kl = kl_loss(&new_logp, &sel(&old.ref_logp), &m, &denom);
-                    (kl.zeros_like(), &pg + kl * f64::from(beta))
+                    (kl.zeros_like(), &pg + kl * f64::from(p.kl_loss_coef))
+                } else if warmup {
+                    let vl = value_loss(
+                        &new_v,
+                        &sel(&old.values),
+                        &sel(ret_t),
+                        &m,
+                        &denom,
+                        p.value_clip,
+                    );
+                    let loss = &vl * p.vf_coef;
+                    (vl, loss)
                 } else {
                     let vl = value_loss(
                         &new_v,
@@ -525,8 +562,12 @@ impl Ppo {
                 self.opt.zero_grad();
                 loss.backward();
                 self.opt.clip_grad_norm(p.max_grad_norm);
-                self.opt.step();
-                let clipped = clip_fraction(&ratio, &m, &denom, p.clip);
+                if warmup {
+                    self.opt.step_only(|name| name.starts_with(VALUE_HEAD));
+                } else {
+                    self.opt.step();
+                }
+                let clipped = clip_fraction(&ratio, &mb_adv, &m, &denom, p.clip);
                 pl_sum += pg.double_value(&[]);
                 vl_sum += vl.double_value(&[]);
                 clip_sum += clipped.double_value(&[]);
@@ -571,6 +612,45 @@ impl Ppo {
         self.step = st.step;
         Ok(())
     }
+}
+
+/// The value head's variable prefix (both models name it `v_head`).
+const VALUE_HEAD: &str = "v_head.";
+
+/// The explained variance `1 - Var(R - V) / Var(R)` of `returns` by `values` (`[B, R]`
+/// tensors) over the valid tokens of `mask` (population variances; 0 when the returns
+/// do not vary).
+pub fn explained_variance(
+    values: &Tensor,
+    returns: &Tensor,
+    mask: &[u8],
+) -> Result<f64, TrainerError> {
+    let v: Vec<f32> = Vec::try_from(&values.to_device(Device::Cpu).reshape([-1]))?;
+    let r: Vec<f32> = Vec::try_from(&returns.to_device(Device::Cpu).reshape([-1]))?;
+    let var = |xs: Vec<f64>| {
+        let n = xs.len().max(1) as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        xs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n
+    };
+    let valid: Vec<usize> = (0..mask.len()).filter(|&i| mask[i] != 0).collect();
+    let var_r = var(valid.iter().map(|&i| f64::from(r[i])).collect());
+    let var_e = var(valid
+        .iter()
+        .map(|&i| f64::from(r[i]) - f64::from(v[i]))
+        .collect());
+    Ok(if var_r > 0.0 { 1.0 - var_e / var_r } else { 0.0 })
+}
+
+/// The largest `|logp - sampled|` over the valid tokens of `mask`: `logp` `[B, R]` as
+/// the ratio uses them, `sampled` as the sampler drew them ([`Rollout::sample_logp`]).
+pub fn logp_gap(logp: &Tensor, sampled: &[f32], mask: &[u8]) -> Result<f64, TrainerError> {
+    let l: Vec<f32> = Vec::try_from(&logp.to_device(Device::Cpu).reshape([-1]))?;
+    Ok(l.iter()
+        .zip(sampled)
+        .zip(mask)
+        .filter(|(_, &m)| m != 0)
+        .map(|((&a, &b), _)| f64::from((a - b).abs()))
+        .fold(0.0, f64::max))
 }
 
 /// Mixed into the seed of [`Ppo::prompt_rng`].

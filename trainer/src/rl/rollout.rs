@@ -59,18 +59,85 @@ pub fn left_pad(rows: &[Vec<i64>], pad: i64, device: Device) -> (Tensor, Tensor)
     )
 }
 
+/// How tokens are drawn: `softmax(logits / temperature)`, restricted to the `top_k` most
+/// likely tokens and renormalised when `top_k > 0` (0 = the whole vocabulary);
+/// temperature 0 is greedy decoding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    /// Divides the logits (0 = greedy).
+    pub temperature: f64,
+    /// Keep the k most likely tokens (0 = all).
+    pub top_k: i64,
+}
+
+impl Sampling {
+    /// PPO's sampling (`ppo.temperature`, `ppo.top_k`).
+    pub fn of(cfg: &Config) -> Sampling {
+        Sampling {
+            temperature: cfg.ppo.temperature,
+            top_k: cfg.ppo.top_k,
+        }
+    }
+
+    /// The distribution a reference model is measured under for the KL penalty: the
+    /// same temperature over the whole vocabulary (a top-k cut would give the policy's
+    /// tokens outside the reference's top k an infinite KL).
+    pub fn reference(self) -> Sampling {
+        Sampling {
+            temperature: self.temperature,
+            top_k: 0,
+        }
+    }
+
+    /// Log-probabilities of this distribution over the vocabulary from `logits`
+    /// `[..., V]`: `log_softmax(logits / T)`, and with top-k the renormalised top-k
+    /// distribution (the other tokens at about -1e9, so `exp` is exactly 0 and the
+    /// gradient stays finite). Greedy (T = 0) is measured at T = 1.
+    pub fn log_probs(self, logits: &Tensor) -> Tensor {
+        let t = if self.temperature > 0.0 {
+            self.temperature
+        } else {
+            1.0
+        };
+        let scaled = logits.to_kind(Kind::Float) / t;
+        let v = *logits.size().last().unwrap_or(&0);
+        if self.top_k <= 0 || self.top_k >= v {
+            return scaled.log_softmax(-1, Kind::Float);
+        }
+        // The k-th largest value per position: a token is kept when it is at least that
+        // (ties at the k-th value are kept, as the sampler's sort can pick either).
+        let kth = scaled
+            .detach()
+            .topk(self.top_k, -1, true, true)
+            .0
+            .narrow(-1, self.top_k - 1, 1);
+        let drop = scaled.detach().lt_tensor(&kth);
+        scaled
+            .masked_fill(&drop, TOP_K_OUT)
+            .log_softmax(-1, Kind::Float)
+    }
+}
+
+/// Where a token outside the top k sits before the softmax (exp of it minus any real
+/// logit is 0 in f32).
+const TOP_K_OUT: f64 = -1e9;
+
 /// Samples from `logits` `[B, V]` with temperature and top-k using the host generator;
 /// temperature 0 is greedy decoding (the arg max, the lowest id among ties; `rng` and
-/// top-k unused).
+/// top-k unused). Returns each row's token and the log of the probability it was drawn
+/// with (0 for greedy).
 fn sample(
     logits: &Tensor,
     temperature: f64,
     top_k: i64,
     rng: &mut Rng,
-) -> Result<Vec<i64>, TrainerError> {
+) -> Result<Vec<(i64, f64)>, TrainerError> {
     if temperature == 0.0 {
         let best = logits.argmax(-1, false).to_device(Device::Cpu);
-        return Ok(Vec::try_from(&best)?);
+        return Ok(Vec::<i64>::try_from(&best)?
+            .into_iter()
+            .map(|t| (t, 0.0))
+            .collect());
     }
     let (b, v) = logits.size2()?;
     let scaled = logits.to_kind(Kind::Float) / temperature;
@@ -102,10 +169,11 @@ fn sample(
                     break;
                 }
             }
-            match &idx {
+            let token = match &idx {
                 Some(idx) => idx[row * k + pick],
                 None => pick as i64,
-            }
+            };
+            (token, p[pick].ln())
         })
         .collect())
 }
@@ -126,17 +194,32 @@ pub struct Rollout {
     pub texts: Vec<String>,
     /// Response token ids (up to and including end-of-text).
     pub tokens: Vec<Vec<i64>>,
+    /// The log of the probability the sampler drew each response token with, `[B, R]`
+    /// row-major (0 after a row's end, and everywhere for greedy decoding).
+    pub sample_logp: Vec<f32>,
 }
 
-/// Generates responses for `contexts` (token ids) with the KV cache: sampled at
-/// `temperature` with `top_k` (0 = the whole vocabulary), or greedy at temperature 0.
+impl Rollout {
+    /// The share of responses that ended with `eos` (the rest were cut at the length
+    /// limit).
+    pub fn eos_share(&self, eos: i64) -> f64 {
+        let ended = self
+            .tokens
+            .iter()
+            .filter(|t| t.last() == Some(&eos))
+            .count();
+        ended as f64 / self.tokens.len().max(1) as f64
+    }
+}
+
+/// Generates responses for `contexts` (token ids) with the KV cache, drawn as `sampling`
+/// says.
 pub fn generate(
     model: &dyn CausalLm,
     tok: &Tok,
     contexts: &[Vec<i64>],
     max_new: usize,
-    temperature: f64,
-    top_k: i64,
+    sampling: Sampling,
     rng: &mut Rng,
 ) -> Result<Rollout, TrainerError> {
     let _g = tch::no_grad_guard();
@@ -149,12 +232,15 @@ pub fn generate(
     let (mut last_logits, mut cache) = (first.logits, first.cache);
     let mut attn = ctx_mask.shallow_clone();
     let mut out: Vec<Vec<i64>> = vec![Vec::new(); b];
+    let mut out_logp: Vec<Vec<f32>> = vec![Vec::new(); b];
     let mut done = vec![false; b];
     for step in 1..=max_new as i64 {
-        let picks = sample(&last_logits, temperature, top_k, rng)?;
-        for (i, &t) in picks.iter().enumerate() {
+        let drawn = sample(&last_logits, sampling.temperature, sampling.top_k, rng)?;
+        let picks: Vec<i64> = drawn.iter().map(|&(t, _)| t).collect();
+        for (i, &(t, lp)) in drawn.iter().enumerate() {
             if !done[i] {
                 out[i].push(t);
+                out_logp[i].push(lp as f32);
                 done[i] = t == tok.eos;
             }
         }
@@ -174,7 +260,10 @@ pub fn generate(
     let mut resp = Vec::with_capacity(b * r);
     let mut mask = Vec::with_capacity(b * r);
     let mut texts = Vec::with_capacity(b);
-    for o in &out {
+    let mut sample_logp = Vec::with_capacity(b * r);
+    for (o, lp) in out.iter().zip(&out_logp) {
+        sample_logp.extend_from_slice(lp);
+        sample_logp.extend(std::iter::repeat_n(0.0f32, r - lp.len()));
         resp.extend_from_slice(o);
         resp.extend(std::iter::repeat_n(tok.eos, r - o.len()));
         mask.extend(std::iter::repeat_n(1u8, o.len()));
@@ -193,19 +282,23 @@ pub fn generate(
         mask,
         texts,
         tokens: out,
+        sample_logp,
     })
 }
 
-/// Log-probabilities and values of the response tokens of `ids`: `([B, R], [B, R])`.
-/// Token `j` of the response is predicted at position `Lc + j - 1`.
+/// Log-probabilities under `sampling`'s distribution ([`Sampling::log_probs`]: the one
+/// the tokens were drawn from, for the policy) and values of the response tokens of
+/// `ids`: `([B, R], [B, R])`. Token `j` of the response is predicted at position
+/// `Lc + j - 1`.
 pub fn response_logp_values(
     model: &dyn CausalLm,
     ids: &Tensor,
     attn: &Tensor,
     lc: i64,
+    sampling: Sampling,
 ) -> (Tensor, Tensor) {
     let r = ids.size()[1] - lc;
-    response_logp(model.window(ids, attn, lc - 1, r), ids, lc)
+    response_logp(model.window(ids, attn, lc - 1, r), ids, lc, sampling)
 }
 
 /// [`response_logp_values`] from `hidden`, the output of the lowest `blocks` blocks
@@ -217,18 +310,23 @@ pub fn response_logp_values_from(
     ids: &Tensor,
     attn: &Tensor,
     lc: i64,
+    sampling: Sampling,
 ) -> (Tensor, Tensor) {
     let r = ids.size()[1] - lc;
-    response_logp(model.window_from(hidden, attn, blocks, lc - 1, r), ids, lc)
+    response_logp(
+        model.window_from(hidden, attn, blocks, lc - 1, r),
+        ids,
+        lc,
+        sampling,
+    )
 }
 
 /// The log-probabilities of the response tokens from the window predicting them.
-fn response_logp(f: Window, ids: &Tensor, lc: i64) -> (Tensor, Tensor) {
+fn response_logp(f: Window, ids: &Tensor, lc: i64, sampling: Sampling) -> (Tensor, Tensor) {
     let r = ids.size()[1] - lc;
     let targets = ids.narrow(1, lc, r);
-    let logp = f
-        .logits
-        .log_softmax(-1, Kind::Float)
+    let logp = sampling
+        .log_probs(&f.logits)
         .gather(2, &targets.unsqueeze(-1), false)
         .squeeze_dim(-1);
     (logp, f.values)
