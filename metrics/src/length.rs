@@ -20,10 +20,9 @@ impl fmt::Display for LengthBandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ZeroHi => write!(f, "length_band: `hi` must be >= 1, got 0"),
-            Self::LoAboveHi { lo, hi } => write!(
-                f,
-                "length_band: `lo` must be <= `hi` ({hi}), got lo = {lo}"
-            ),
+            Self::LoAboveHi { lo, hi } => {
+                write!(f, "length_band: `lo` must be <= `hi` ({hi}), got lo = {lo}")
+            }
         }
     }
 }
@@ -53,13 +52,8 @@ pub fn length_band(text: &str, lo: usize, hi: usize) -> Result<f64, LengthBandEr
         return Err(LengthBandError::LoAboveHi { lo, hi });
     }
     let n = text.split_whitespace().count();
-    let d = if n < lo {
-        lo - n
-    } else if n > hi {
-        n - hi
-    } else {
-        0
-    };
+    // lo <= hi, so at most one of the two is non-zero.
+    let d = lo.saturating_sub(n) + n.saturating_sub(hi);
     Ok((1.0 - d as f64 / hi as f64).max(0.0))
 }
 

@@ -22,17 +22,6 @@ const C_INCR: f64 = 0.733;
 /// Negation scalar.
 const N_SCALAR: f64 = -0.74;
 
-/// vaderSentiment's `NEGATE`.
-const NEGATE: &[&str] = &[
-    "aint", "arent", "cannot", "cant", "couldnt", "darent", "didnt", "doesnt", "ain't", "aren't",
-    "can't", "couldn't", "daren't", "didn't", "doesn't", "dont", "hadnt", "hasnt", "havent",
-    "isnt", "mightnt", "mustnt", "neither", "don't", "hadn't", "hasn't", "haven't", "isn't",
-    "mightn't", "mustn't", "neednt", "needn't", "never", "none", "nope", "nor", "not", "nothing",
-    "nowhere", "oughtnt", "shant", "shouldnt", "uhuh", "wasnt", "werent", "oughtn't", "shan't",
-    "shouldn't", "uh-uh", "wasn't", "weren't", "without", "wont", "wouldnt", "won't", "wouldn't",
-    "rarely", "seldom", "despite",
-];
-
 /// vaderSentiment's `BOOSTER_DICT`: the increment of a degree word (lower case).
 fn booster(word: &str) -> Option<f64> {
     match word {
@@ -48,8 +37,8 @@ fn booster(word: &str) -> Option<f64> {
         | "utter" | "utterly" | "very" => Some(B_INCR),
         "almost" | "barely" | "hardly" | "just enough" | "kind of" | "kinda" | "kindof"
         | "kind-of" | "less" | "little" | "marginal" | "marginally" | "occasional"
-        | "occasionally" | "partly" | "scarce" | "scarcely" | "slight" | "slightly" | "somewhat"
-        | "sort of" | "sorta" | "sortof" | "sort-of" => Some(B_DECR),
+        | "occasionally" | "partly" | "scarce" | "scarcely" | "slight" | "slightly"
+        | "somewhat" | "sort of" | "sorta" | "sortof" | "sort-of" => Some(B_DECR),
         _ => None,
     }
 }
@@ -98,7 +87,8 @@ fn lexicons() -> &'static Lexicons {
         for line in EMOJI_LEXICON.trim_end_matches('\n').split('\n') {
             let mut f = line.trim_matches(py_space).split('\t');
             let (emoji, desc) = (f.next().unwrap_or(""), f.next());
-            let desc = desc.unwrap_or_else(|| panic!("embedded VADER emoji lexicon: bad line {line:?}"));
+            let desc =
+                desc.unwrap_or_else(|| panic!("embedded VADER emoji lexicon: bad line {line:?}"));
             let mut cs = emoji.chars();
             if let (Some(c), None) = (cs.next(), cs.next()) {
                 emojis.insert(c, desc);
@@ -148,9 +138,20 @@ fn strip_punc_if_word(token: &str) -> &str {
     }
 }
 
-/// vaderSentiment's `negated([word])` for one lower-case word.
+/// vaderSentiment's `negated([word])` for one lower-case word: a word of its `NEGATE` list,
+/// or one containing "n't".
 fn negated(word: &str) -> bool {
-    NEGATE.contains(&word) || word.contains("n't")
+    match word {
+        "aint" | "arent" | "cannot" | "cant" | "couldnt" | "darent" | "didnt" | "doesnt"
+        | "ain't" | "aren't" | "can't" | "couldn't" | "daren't" | "didn't" | "doesn't" | "dont"
+        | "hadnt" | "hasnt" | "havent" | "isnt" | "mightnt" | "mustnt" | "neither" | "don't"
+        | "hadn't" | "hasn't" | "haven't" | "isn't" | "mightn't" | "mustn't" | "neednt"
+        | "needn't" | "never" | "none" | "nope" | "nor" | "not" | "nothing" | "nowhere"
+        | "oughtnt" | "shant" | "shouldnt" | "uhuh" | "wasnt" | "werent" | "oughtn't"
+        | "shan't" | "shouldn't" | "uh-uh" | "wasn't" | "weren't" | "without" | "wont"
+        | "wouldnt" | "won't" | "wouldn't" | "rarely" | "seldom" | "despite" => true,
+        _ => word.contains("n't"),
+    }
 }
 
 /// The tokens of one text: as written (for the ALL-CAPS tests) and lower-cased.
@@ -170,7 +171,8 @@ impl<'a> Tokens<'a> {
             .collect();
         let lower = words.iter().map(|w| w.to_lowercase()).collect();
         let caps = words.iter().filter(|w| py_isupper(w)).count();
-        let cap_diff = 0 < words.len() - caps && words.len() - caps < words.len();
+        let not_caps = words.len() - caps;
+        let cap_diff = 0 < not_caps && not_caps < words.len();
         Tokens {
             words,
             lower,
@@ -228,8 +230,7 @@ fn negation_check(mut valence: f64, t: &Tokens<'_>, start_i: usize, i: usize) ->
                 || (t.l(i - 1) == "so" || t.l(i - 1) == "this")
             {
                 valence *= 1.25;
-            } else if t.l(i - 3) == "without" && (t.l(i - 2) == "doubt" || t.l(i - 1) == "doubt")
-            {
+            } else if t.l(i - 3) == "without" && (t.l(i - 2) == "doubt" || t.l(i - 1) == "doubt") {
             } else if negated(t.l(i - 3)) {
                 valence *= N_SCALAR;
             }
@@ -295,9 +296,10 @@ fn sentiment_valence(lex: &HashMap<&str, f64>, t: &Tokens<'_>, i: usize) -> f64 
             valence -= C_INCR;
         }
     }
-    for start_i in 0..3 {
-        let j = i.wrapping_sub(start_i + 1);
-        if i > start_i && !in_lex(j) {
+    // The (up to) three words before word i, nearest first.
+    for start_i in 0..i.min(3) {
+        let j = i - start_i - 1;
+        if !in_lex(j) {
             let mut s = scalar_inc_dec(t.words[j], t.l(j), valence, t.cap_diff);
             if start_i == 1 && s != 0.0 {
                 s *= 0.95;
@@ -372,9 +374,12 @@ fn py_round4(x: f64) -> f64 {
 /// compound = round(s / sqrt(s^2 + alpha), 4),   alpha = 15,
 /// ```
 ///
-/// clamped to [-1, 1] before rounding (Hutto & Gilbert 2014, Sec. "Methods"; the
-/// normalisation is the package's `normalize`). An empty text, or one with no sentiment
-/// word, scores 0. The sum runs left to right as CPython <= 3.11's `sum` does.
+/// clamped to [-1, 1] before rounding. The rules and their constants are those of Hutto &
+/// Gilbert (2014), as the package implements them (quirks included, e.g. its `but` rescaling
+/// via `list.index`); the normalisation is the package's `normalize`, not an equation of the
+/// paper. An empty text, or one with no sentiment word, scores 0. The sum runs left to right
+/// as CPython <= 3.11's `sum` does (3.12's compensated `sum` could move a result that sits on
+/// a rounding boundary by 1e-4).
 pub fn vader_compound(text: &str) -> f64 {
     let lex = lexicons();
     // Emoji -> " description", with a space before it unless one precedes it already.

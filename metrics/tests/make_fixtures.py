@@ -319,6 +319,11 @@ VADER_SENTENCES = [
     "Fun but tiring, but worth it.",
     "happy sad happy but sad happy sad",
     "I wanted to like it but I couldn't.",
+    "It was nice but okay.",
+    "The staff was helpful but the room was okay.",
+    "You are kind, but that joke was ok",
+    "I laugh but it is cool.",
+    "nice nice but okay okay",
     # All caps, mixed caps.
     "GREAT!",
     "THIS IS GREAT",
@@ -334,6 +339,8 @@ VADER_SENTENCES = [
     "ÉNORME succès, GOOD job.",
     "ΚΑΛΗΜΕΡΑ friends, GOOD morning.",
     "ǅemal is GOOD.",
+    "ǅA GOOD",
+    "(ÇÀ) GOOD (çà)",
     "LOL that was FUNNY",
     "WTF is this?",
     "OMG I love it",
@@ -580,7 +587,7 @@ def vader_doc():
     cases = [{"text": t, "compound": analyzer.polarity_scores(t)["compound"]} for t in sentences]
     doc = {
         "generated_by": f"vaderSentiment {version('vaderSentiment')} SentimentIntensityAnalyzer().polarity_scores(text)['compound'], "
-        + f"Python {sys.version.split()[0]}; chit-chat lines from chitchat-dataset {version('chitchat-dataset')}",
+        + f"chit-chat lines from chitchat-dataset {version('chitchat-dataset')}",
         "cases": cases,
     }
     return doc, f"{len(cases)} VADER cases"

@@ -46,7 +46,7 @@ fn model() -> (Tok, Gpt2Model) {
     };
     tch::manual_seed(17);
     let m = Gpt2Model::new(&mc, Device::Cpu).unwrap();
-    scale(&m, "wte", 40.0);
+    scale(&m, "wte", 8.0);
     (tok, m)
 }
 
@@ -127,12 +127,19 @@ fn the_ratio_reads_the_log_probabilities_the_sampler_drew_with() {
     }
 }
 
-/// Per row: the sum over its valid tokens of k1 minus the exact KL of the sampling
-/// distribution to the reference's at the sampled positions.
-fn k1_minus_exact(policy: &dyn CausalLm, reference: &dyn CausalLm, ro: &Rollout, s: Sampling) -> Vec<f64> {
+/// Per row: the sum over its valid tokens of k1 (the trainer's log-probabilities under
+/// `measured`) minus the exact KL of the sampling distribution `s` to the reference's
+/// at the sampled positions.
+fn k1_minus_exact(
+    policy: &dyn CausalLm,
+    reference: &dyn CausalLm,
+    ro: &Rollout,
+    s: Sampling,
+    measured: Sampling,
+) -> Vec<f64> {
     let _g = tch::no_grad_guard();
-    let logp = trainer_logp(policy, ro, s);
-    let ref_logp = trainer_logp(reference, ro, s.reference());
+    let logp = trainer_logp(policy, ro, measured);
+    let ref_logp = trainer_logp(reference, ro, measured.reference());
     // The oracle: the distributions from the raw logits, written out here.
     let r = ro.ids.size()[1] - ro.ctx_len;
     let dist = |m: &dyn CausalLm, top_k: i64| {
@@ -178,20 +185,39 @@ fn the_mean_k1_estimate_on_policy_samples_is_the_exact_kl() {
             let _ = t.f_add_(&noise).unwrap();
         }
     }
-    for s in SAMPLINGS {
-        let mut rng = Rng::new(31);
-        let mut d = Vec::new();
-        for batch in 0..8 {
-            let ro = generate(&m, &tok, &contexts(&tok, 32, 100 + batch), 10, s, &mut rng).unwrap();
-            d.extend(k1_minus_exact(&m, &*reference, &ro, s));
-        }
+    let raw = Sampling {
+        temperature: 1.0,
+        top_k: 0,
+    };
+    // Mean and standard error of the per-response k1 - exact KL.
+    let stats = |d: &[f64]| {
         let n = d.len() as f64;
         let mean = d.iter().sum::<f64>() / n;
         let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        let se = sd / n.sqrt();
+        (mean, sd / n.sqrt())
+    };
+    for s in SAMPLINGS {
+        let mut rng = Rng::new(31);
+        let (mut d, mut d_raw) = (Vec::new(), Vec::new());
+        for batch in 0..8 {
+            let ro =
+                generate(&m, &tok, &contexts(&tok, 32, 100 + batch), 10, s, &mut rng).unwrap();
+            d.extend(k1_minus_exact(&m, &*reference, &ro, s, s));
+            d_raw.extend(k1_minus_exact(&m, &*reference, &ro, s, raw));
+        }
+        let (mean, se) = stats(&d);
         assert!(
             mean.abs() < 3.0 * se,
             "{s:?}: mean k1 - exact KL per response {mean:.4} with standard error {se:.4}"
         );
+        // The test has power: k1 from the raw log-probabilities (the old code's) misses
+        // the sampling distribution's KL by more than 3 standard errors.
+        if s.temperature != 1.0 {
+            let (mean, se) = stats(&d_raw);
+            assert!(
+                mean.abs() > 3.0 * se,
+                "{s:?}: raw k1 - exact KL {mean:.4} within 3 x {se:.4}"
+            );
+        }
     }
 }

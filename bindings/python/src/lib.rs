@@ -601,6 +601,27 @@ fn meteor(references: Vec<Vec<String>>, hypothesis: Vec<String>, wordnet: Option
     fastrl_metrics::meteor_with(&refs, &hyp, wordnet.map(|w| &w.0))
 }
 
+/// VADER's compound sentiment in `[-1, 1]`, as `vaderSentiment` 3.3.2's
+/// `SentimentIntensityAnalyzer().polarity_scores(text)["compound"]`.
+#[pyfunction]
+fn vader_compound(text: &str) -> f64 {
+    fastrl_metrics::vader_compound(text)
+}
+
+/// 1 when `text` has between `lo` and `hi` whitespace-separated words, else
+/// `max(0, 1 - d / hi)` with `d` the distance to the band; `ValueError` unless
+/// `0 <= lo <= hi` and `hi >= 1`.
+#[pyfunction]
+fn length_band(text: &str, lo: i64, hi: i64) -> PyResult<f64> {
+    let count = |arg: &str, v: i64| {
+        usize::try_from(v).map_err(|_| {
+            PyValueError::new_err(format!("length_band: `{arg}` must be >= 0, got {v}"))
+        })
+    };
+    fastrl_metrics::length_band(text, count("lo", lo)?, count("hi", hi)?)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// The extension module.
 #[pymodule]
 fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -617,6 +638,8 @@ fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rouge_n, m)?)?;
     m.add_function(wrap_pyfunction!(meteor, m)?)?;
     m.add_class::<WordNet>()?;
+    m.add_function(wrap_pyfunction!(vader_compound, m)?)?;
+    m.add_function(wrap_pyfunction!(length_band, m)?)?;
     m.add("RECORD_LEN", RECORD_LEN)?;
     m.add("MAX_REWARDS", composer_core::MAX_REWARDS)?;
     Ok(())

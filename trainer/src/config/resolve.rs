@@ -90,6 +90,14 @@ impl Config {
             .map_err(|e| TrainerError::Config(format!("the resolved config as TOML: {e}")))
     }
 
+    /// What the rewards read besides their kinds.
+    pub fn reward_settings(&self) -> crate::rewards::registry::RewardSettings {
+        crate::rewards::registry::RewardSettings {
+            rating_head: self.rating_head(),
+            length_band: self.composer.length_band,
+        }
+    }
+
     /// Where the `rating` reward's head is read from.
     pub fn rating_head(&self) -> std::path::PathBuf {
         if self.composer.rating_model.is_empty() {

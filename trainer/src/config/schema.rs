@@ -514,6 +514,9 @@ pub struct ComposerConfig {
     pub placement: Vec<Placement>,
     /// The learned `rating` reward's head (empty = `<out_dir>/reward-model/head.json`).
     pub rating_model: String,
+    /// The `length` reward's band `[lo, hi]` of words: 1 inside, `1/hi` less per word
+    /// outside (`fastrl_metrics::length_band`).
+    pub length_band: [usize; 2],
 }
 
 impl Default for ComposerConfig {
@@ -551,6 +554,7 @@ impl Default for ComposerConfig {
             alpha: 1.0,
             placement: Vec::new(),
             rating_model: String::new(),
+            length_band: [4, 12],
         }
     }
 }

@@ -142,6 +142,12 @@ impl Config {
                     .into(),
             );
         }
+        let [lo, hi] = c.length_band;
+        if c.rewards.contains(&crate::rewards::kind::RewardKind::Length) && (hi == 0 || lo > hi) {
+            return bad(format!(
+                "composer.length_band = [{lo}, {hi}]: give [lo, hi] words with 1 <= hi and lo <= hi"
+            ));
+        }
         if !c.constraints.is_empty() && c.thresholds.is_empty() {
             return bad("composer.constraints is set but composer.thresholds is empty".into());
         }

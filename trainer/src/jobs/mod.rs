@@ -11,4 +11,5 @@ pub mod rating;
 pub mod run;
 pub mod sample;
 pub mod stages;
+pub mod summary;
 pub mod train;

@@ -3,8 +3,9 @@
 
 use crate::config::Config;
 use crate::error::TrainerError;
-use crate::io::jsonl::write_json;
-use crate::io::records::RunReport;
+use crate::io::jsonl::{read_lines, write_json};
+use crate::io::records::{RunReport, StepMetrics};
+use crate::jobs::summary::{path_lines, Summary};
 use crate::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
 use std::path::Path;
 use std::time::Instant;
@@ -25,22 +26,15 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
     };
     let out = Path::new(&cfg.run.out_dir);
     write_json(&out.join("eval.json"), &report)?;
-    crate::say!(
-        "reward means on {} validation pairs (sampled):",
-        corpus.eval.len()
-    );
-    for r in &cfg.composer.rewards {
-        let n = r.name();
-        let get = |e: &crate::io::records::EvalReport| {
-            e.rewards.get(n).copied().ok_or_else(|| {
-                TrainerError::Data(format!("the evaluation has no mean of reward {n}"))
-            })
-        };
-        crate::say!(
-            "  {n:8}  after SFT {:.4}   after PPO {:.4}",
-            get(&report.sft)?,
-            get(&report.ppo)?
-        );
+    let names: Vec<&str> = cfg.composer.rewards.iter().map(|r| r.name()).collect();
+    let summary = Summary::of(&names, &report.sft, &report.ppo)?;
+    for line in summary.lines() {
+        crate::say!("{line}");
+    }
+    let log = out.join("ppo/metrics.jsonl");
+    let metrics: Vec<StepMetrics> = read_lines(&log)?;
+    for line in path_lines(&metrics, 5) {
+        crate::say!("{line}");
     }
     print_samples(&report, 3);
     crate::say!(

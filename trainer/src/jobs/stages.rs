@@ -115,7 +115,7 @@ pub fn eval_model(
     corpus: &Corpus,
 ) -> Result<EvalReport, TrainerError> {
     let (model, tok) = import_hf(dir, dev)?;
-    let rw = registry::build(&cfg.composer.rewards, &cfg.rating_head())?;
+    let rw = registry::build(&cfg.composer.rewards, &cfg.reward_settings())?;
     evaluate(cfg, &*model, &tok, &corpus.eval, &rw)
 }
 

@@ -25,11 +25,17 @@ pub enum RewardKind {
     /// The learned rating head (a linear regression on the sentence embedding):
     /// unbounded, about `[0, 1]` on the Chit Chat ratings it was fitted to.
     Rating,
+    /// VADER's compound sentiment (equal to `vaderSentiment` 3.3.2), in `[-1, 1]`;
+    /// reference-free.
+    Sentiment,
+    /// Closeness of the word count to the band `composer.length_band`, in `[0, 1]`;
+    /// reference-free.
+    Length,
 }
 
 impl RewardKind {
     /// Every reward, in the order of [`RewardKind::NAMES`].
-    pub const ALL: [RewardKind; 7] = [
+    pub const ALL: [RewardKind; 9] = [
         RewardKind::Meteor,
         RewardKind::Bleu,
         RewardKind::RougeL,
@@ -37,10 +43,12 @@ impl RewardKind {
         RewardKind::Bertscore,
         RewardKind::Semantic,
         RewardKind::Rating,
+        RewardKind::Sentiment,
+        RewardKind::Length,
     ];
 
     /// Every accepted name.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 9] = [
         "meteor",
         "bleu",
         "rouge_l",
@@ -48,6 +56,8 @@ impl RewardKind {
         "bertscore",
         "semantic",
         "rating",
+        "sentiment",
+        "length",
     ];
 
     /// The name in configs, metrics and reports.

@@ -6,18 +6,27 @@ use crate::rewards::kind::RewardKind;
 use crate::rewards::rating::{Rating, RatingHead};
 use crate::rewards::reward::Reward;
 use crate::rewards::similarity::{BertScore, Semantic};
-use crate::rewards::text::{Bleu, Meteor, Rouge};
+use crate::rewards::text::{Bleu, Length, Meteor, Rouge, Sentiment};
 use std::path::Path;
 use std::sync::Arc;
 
+/// What some rewards read besides their kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RewardSettings {
+    /// The `rating` reward's head (written by the `reward-model` command).
+    pub rating_head: std::path::PathBuf,
+    /// The `length` reward's band `[lo, hi]` of words.
+    pub length_band: [usize; 2],
+}
+
 /// Builds `kinds`, in order. `bertscore`, `semantic` and `rating` share one
 /// all-MiniLM-L6-v2 encoder (found by [`find_minilm`] from the current directory), on the
-/// CPU; `rating` reads its head from `rating_head` (written by the `reward-model`
-/// command).
+/// CPU; `rating` reads its head from `settings.rating_head`, `length` its band.
 pub fn build(
     kinds: &[RewardKind],
-    rating_head: &Path,
+    settings: &RewardSettings,
 ) -> Result<Vec<Box<dyn Reward>>, TrainerError> {
+    let rating_head = settings.rating_head.as_path();
     let mut encoder: Option<Arc<Shared>> = None;
     let mut shared = || -> Result<Arc<Shared>, TrainerError> {
         if let Some(e) = &encoder {
@@ -44,6 +53,11 @@ pub fn build(
                         head,
                         encoder: shared()?,
                     })
+                }
+                RewardKind::Sentiment => Box::new(Sentiment),
+                RewardKind::Length => {
+                    let [lo, hi] = settings.length_band;
+                    Box::new(Length { lo, hi })
                 }
             })
         })
@@ -79,7 +93,10 @@ mod tests {
 
     #[test]
     fn scores_are_the_metrics_and_nan_stops() {
-        let none = Path::new("/nonexistent");
+        let none = &RewardSettings {
+            rating_head: "/nonexistent".into(),
+            length_band: [2, 4],
+        };
         let kinds = [RewardKind::Bleu, RewardKind::RougeL, RewardKind::Rouge2];
         let rs = build(&kinds, none).unwrap();
         let names: Vec<&str> = rs.iter().map(|r| r.name()).collect();
@@ -104,6 +121,25 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("reward-model"), "{e}");
+    }
+
+    #[test]
+    fn the_reference_free_rewards_read_the_response_and_the_band() {
+        let settings = RewardSettings {
+            rating_head: "/nonexistent".into(),
+            length_band: [2, 4],
+        };
+        let rs = build(&[RewardKind::Sentiment, RewardKind::Length], &settings).unwrap();
+        // vaderSentiment 3.3.2: "good" is 0.4404 whatever the reference; against the
+        // band [2, 4] words, one word scores 1 - 1/4 and six words 1 - 2/4.
+        let s = score_all(
+            &rs,
+            &["good".into(), "one two three four five six".into()],
+            &["terrible awful".into(), "x".into()],
+        )
+        .unwrap();
+        assert!((s[0][0] - 0.4404).abs() < 1e-6, "{s:?}");
+        assert!((s[1][0] - 0.75).abs() < 1e-6 && (s[1][1] - 0.5).abs() < 1e-6, "{s:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::error::TrainerError;
 use crate::rewards::reward::Reward;
-use fastrl_metrics::{meteor_with, rouge_l, rouge_n, WordNet};
+use fastrl_metrics::{length_band, meteor_with, rouge_l, rouge_n, vader_compound, WordNet};
 
 /// nltk's `meteor_score` over whitespace tokens, with WordNet synonyms when present.
 /// In `[0, 1]`.
@@ -72,5 +72,36 @@ impl Reward for Rouge {
         } else {
             rouge_n(reference, response, self.n).fmeasure
         })
+    }
+}
+
+/// VADER's compound sentiment of the response (`vaderSentiment` 3.3.2), in `[-1, 1]`; the
+/// reference is not read.
+pub struct Sentiment;
+
+impl Reward for Sentiment {
+    fn name(&self) -> &str {
+        "sentiment"
+    }
+    fn score(&self, response: &str, _reference: &str) -> Result<f64, TrainerError> {
+        Ok(vader_compound(response))
+    }
+}
+
+/// How close the response's word count is to the band `[lo, hi]`
+/// ([`fastrl_metrics::length_band`]), in `[0, 1]`; the reference is not read.
+pub struct Length {
+    /// Fewest words in the band.
+    pub lo: usize,
+    /// Most words in the band (>= 1, >= `lo`).
+    pub hi: usize,
+}
+
+impl Reward for Length {
+    fn name(&self) -> &str {
+        "length"
+    }
+    fn score(&self, response: &str, _reference: &str) -> Result<f64, TrainerError> {
+        length_band(response, self.lo, self.hi).map_err(|e| TrainerError::Reward(e.to_string()))
     }
 }

@@ -127,7 +127,7 @@ impl Ppo {
             prompt_rng: prompt_rng(cfg.run.seed),
             composer: cfg.composer.build(cfg.ppo.steps, None)?,
             kl: cfg.ppo.kl_controller()?,
-            rewards: registry::build(&cfg.composer.rewards, &cfg.rating_head())?,
+            rewards: registry::build(&cfg.composer.rewards, &cfg.reward_settings())?,
             prompts,
             step: 0,
             backend,
