@@ -412,6 +412,9 @@ def ours_config(a, seed, system, out_dir):
                 "kl_target": 0.0, "checkpoint_every": a.steps, "eval_every": 0,
                 "advantage": "grpo" if grpo else "gae", "group_size": a.group if grpo else 1,
                 "group_convention": "trl", "group_scale": "group",
+                # The critic's value-only warm-up (the main job's 5) would be a quarter
+                # of a 20-step run: 2 on the GAE path; none exists on the GRPO path.
+                "value_warmup_steps": 0 if grpo else min(2, a.steps - 1),
                 OURS_KL_LOSS_KEY: a.beta, OURS_KL_REWARD_KEY: a.beta},
         "composer": {"rewards": [OURS_REWARD[r] for r in REWARDS], "kind": "fixed",
                      "weights": [1.0] * len(REWARDS), "normalization": "none",

@@ -13,7 +13,7 @@ use fastrl_trainer::model::causal_lm::CausalLm;
 use fastrl_trainer::model::chat::turns_of;
 use fastrl_trainer::model::gguf_import::import_gguf;
 use fastrl_trainer::model::hf_dir::import_hf;
-use fastrl_trainer::rl::rollout::generate;
+use fastrl_trainer::rl::rollout::{generate, Sampling};
 use fastrl_trainer::rng::Rng;
 mod common;
 
@@ -298,8 +298,10 @@ fn smollm2_gguf_equals_transformers() {
         &imp.tok,
         &[prompt, short.clone()],
         32,
-        0.0,
-        0,
+        Sampling {
+            temperature: 0.0,
+            top_k: 0,
+        },
         &mut Rng::new(0),
     )
     .expect("greedy rollout");
@@ -323,8 +325,10 @@ fn smollm2_gguf_equals_transformers() {
         &imp.tok,
         &[ids_of(&r["stop_prompt"])],
         48,
-        0.0,
-        0,
+        Sampling {
+            temperature: 0.0,
+            top_k: 0,
+        },
         &mut Rng::new(0),
     )
     .expect("greedy rollout");

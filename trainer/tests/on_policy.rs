@@ -23,7 +23,9 @@ use tch::{Device, Kind, Tensor};
 /// would hardly matter).
 fn model() -> (Tok, Gpt2Model) {
     tch::set_num_threads(1);
-    let words = ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta"];
+    let words = [
+        "alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta",
+    ];
     let mut rng = Rng::new(5);
     let texts: Vec<String> = (0..400)
         .map(|_| {
@@ -157,8 +159,8 @@ fn k1_minus_exact(
     let q = lq.exp();
     // 0 * (-inf) where the policy's top-k leaves a token out: those terms are 0.
     let terms = (&q * (&lq - &lp)).nan_to_num(0.0, 0.0, 0.0);
-    let exact: Vec<f64> = Vec::try_from(&terms.sum_dim_intlist(-1, false, Kind::Double).reshape([-1]))
-        .unwrap();
+    let exact: Vec<f64> =
+        Vec::try_from(&terms.sum_dim_intlist(-1, false, Kind::Double).reshape([-1])).unwrap();
     let b = ro.tokens.len();
     let len = ro.mask.len() / b;
     (0..b)
@@ -200,8 +202,7 @@ fn the_mean_k1_estimate_on_policy_samples_is_the_exact_kl() {
         let mut rng = Rng::new(31);
         let (mut d, mut d_raw) = (Vec::new(), Vec::new());
         for batch in 0..8 {
-            let ro =
-                generate(&m, &tok, &contexts(&tok, 32, 100 + batch), 10, s, &mut rng).unwrap();
+            let ro = generate(&m, &tok, &contexts(&tok, 32, 100 + batch), 10, s, &mut rng).unwrap();
             d.extend(k1_minus_exact(&m, &*reference, &ro, s, s));
             d_raw.extend(k1_minus_exact(&m, &*reference, &ro, s, raw));
         }

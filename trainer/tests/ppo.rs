@@ -477,14 +477,16 @@ fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
 /// two conflicting rewards (their summed share rises, as with GAE above), keeps its
 /// weights inside the KL ball, trains no value head, and measures the KL it penalises.
 /// The CI learning test: one reward the policy controls directly, closeness of the
-/// response's word count to the band [1, 3] (`length`; after the short SFT the
-/// responses are about 4 words, the corpus's length), must rise by a fixed margin
-/// within 40 steps. Returns the first and the last 8 steps' mean.
+/// response's word count to the band [6, 8] (`length`; after the short SFT the
+/// responses end after about 4 words, the corpus's length, so the policy has to learn
+/// to hold back its end-of-text), must rise by a fixed margin within 40 steps. Returns
+/// the first and the last 8 steps' mean.
 fn length_rises(path: &[&str]) -> (f64, f64) {
     let mut sets = vec![
         "ppo.steps=40",
         "composer.rewards=[\"length\"]",
-        "composer.length_band=[1, 3]",
+        "composer.length_band=[6, 8]",
+        "tokenizer.max_response_tokens=8",
         "composer.kind=\"fixed\"",
         "sft.steps=150",
         "sft.batch_size=16",
@@ -497,25 +499,32 @@ fn length_rises(path: &[&str]) -> (f64, f64) {
     std::fs::remove_file(&log).ok();
     let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
     let lines: Vec<StepMetrics> = (0..cfg.ppo.steps).map(|_| p.step().unwrap()).collect();
-    let mean = |l: &[StepMetrics]| l.iter().map(|m| m.rewards["length"]).sum::<f64>() / l.len() as f64;
+    let mean =
+        |l: &[StepMetrics]| l.iter().map(|m| m.rewards["length"]).sum::<f64>() / l.len() as f64;
     (mean(&lines[..8]), mean(&lines[32..]))
 }
 
-/// The margin both paths must clear (a quarter of the reward's range).
-const LENGTH_MARGIN: f64 = 0.25;
+/// The margin both paths must clear.
+const LENGTH_MARGIN: f64 = 0.1;
 
 #[test]
 fn a_length_reward_rises_on_the_gae_path() {
     let (first, last) = length_rises(&["ppo.value_lr=0.01"]);
     println!("GAE: length reward first 8 steps {first:.3}, last 8 {last:.3}");
-    assert!(last > first + LENGTH_MARGIN, "GAE: first {first:.3}, last {last:.3}");
+    assert!(
+        last > first + LENGTH_MARGIN,
+        "GAE: first {first:.3}, last {last:.3}"
+    );
 }
 
 #[test]
 fn a_length_reward_rises_on_the_grpo_path() {
     let (first, last) = length_rises(&["ppo.advantage=\"grpo\"", "ppo.group_size=4"]);
     println!("GRPO: length reward first 8 steps {first:.3}, last 8 {last:.3}");
-    assert!(last > first + LENGTH_MARGIN, "GRPO: first {first:.3}, last {last:.3}");
+    assert!(
+        last > first + LENGTH_MARGIN,
+        "GRPO: first {first:.3}, last {last:.3}"
+    );
 }
 
 #[test]

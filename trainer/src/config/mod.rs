@@ -16,5 +16,6 @@ pub mod validate;
 pub use resolve::PRESETS;
 pub use schema::{
     AdvantageChoice, ComposerChoice, ComposerConfig, Config, CorpusChoice, DataConfig,
-    DeviceChoice, LrSchedule, ModelConfig, Placement, PpoConfig, RunConfig, SftConfig, TokenizerConfig,
+    DeviceChoice, LrSchedule, ModelConfig, Placement, PpoConfig, RunConfig, SftConfig,
+    TokenizerConfig,
 };

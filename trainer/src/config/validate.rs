@@ -143,7 +143,10 @@ impl Config {
             );
         }
         let [lo, hi] = c.length_band;
-        if c.rewards.contains(&crate::rewards::kind::RewardKind::Length) && (hi == 0 || lo > hi) {
+        if c.rewards
+            .contains(&crate::rewards::kind::RewardKind::Length)
+            && (hi == 0 || lo > hi)
+        {
             return bad(format!(
                 "composer.length_band = [{lo}, {hi}]: give [lo, hi] words with 1 <= hi and lo <= hi"
             ));

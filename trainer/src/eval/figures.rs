@@ -392,6 +392,7 @@ pub(crate) mod tests {
             tokens_per_s: 0.0,
             value_loss: 0.0,
             weights: per(&[("meteor", a), ("semantic", 1.0 - a)]),
+            ..StepMetrics::default()
         }
     }
 

@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::error::TrainerError;
 use crate::io::jsonl::{read_lines, write_json};
 use crate::io::records::{RunReport, StepMetrics};
-use crate::jobs::summary::{path_lines, Summary};
 use crate::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
+use crate::jobs::summary::{path_lines, Summary};
 use std::path::Path;
 use std::time::Instant;
 

@@ -124,8 +124,15 @@ impl Summary {
         for r in &self.rewards {
             out.push(format!(
                 "  {:10} {:>8.4} {:>8.4} {:>+10.4} [{:+.4}, {:+.4}] {:>+8.3} [{:+.3}, {:+.3}]",
-                r.name, r.before, r.after, r.change.estimate, r.change.lo, r.change.hi,
-                r.z.estimate, r.z.lo, r.z.hi
+                r.name,
+                r.before,
+                r.after,
+                r.change.estimate,
+                r.change.lo,
+                r.change.hi,
+                r.z.estimate,
+                r.z.lo,
+                r.z.hi
             ));
         }
         out.push(format!(
@@ -151,13 +158,19 @@ pub fn path_lines(metrics: &[StepMetrics], points: usize) -> Vec<String> {
         .map(|i| i * (n - 1) / (points.max(2) - 1))
         .collect();
     picks.dedup();
-    let mut out = vec![
-        "weights and diagnostics along the run (training batches):".to_string(),
-    ];
+    let mut out = vec!["weights and diagnostics along the run (training batches):".to_string()];
     for i in picks {
         let m = &metrics[i];
-        let w: Vec<String> = m.weights.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
-        let r: Vec<String> = m.rewards.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
+        let w: Vec<String> = m
+            .weights
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
+        let r: Vec<String> = m
+            .rewards
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
         out.push(format!(
             "  step {:>4}: weights {} | batch means {} | KL {:.3} | explained var {:+.2} | \
              end-of-turn {:.0}%",

@@ -8,8 +8,8 @@
 
 use crate::error::TrainerError;
 use crate::model::causal_lm::{
-    attention_bias, group_by_name, positions_from_mask, CausalLm, Decoded, Dims, KvCache,
-    ParamGroup, Window, value_head,
+    attention_bias, group_by_name, positions_from_mask, value_head, CausalLm, Decoded, Dims,
+    KvCache, ParamGroup, Window,
 };
 use crate::model::layers::layer_norm as ln_layer;
 use crate::model::safetensors;

@@ -70,7 +70,13 @@ pub fn kl_loss(new_logp: &Tensor, ref_logp: &Tensor, mask: &Tensor, denom: &Tens
 /// (`pg_losses2 > pg_losses`): `(1/N) sum m [-A clip(rho, 1 - eps, 1 + eps) > -A rho]`.
 /// A ratio outside the range whose clipped term is not the maximum (it moved against
 /// the advantage) still has a gradient and is not counted.
-pub fn clip_fraction(ratio: &Tensor, adv: &Tensor, mask: &Tensor, denom: &Tensor, eps: f64) -> Tensor {
+pub fn clip_fraction(
+    ratio: &Tensor,
+    adv: &Tensor,
+    mask: &Tensor,
+    denom: &Tensor,
+    eps: f64,
+) -> Tensor {
     let pg1 = -adv * ratio;
     let pg2 = -adv * ratio.clamp(1.0 - eps, 1.0 + eps);
     (pg2.gt_tensor(&pg1).to_kind(Kind::Float) * mask).sum(Kind::Float) / denom

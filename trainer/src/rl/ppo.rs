@@ -514,9 +514,7 @@ impl Ppo {
                         ro.ctx_len,
                         sampling,
                     ),
-                    None => {
-                        response_logp_values(&*self.policy, &ids, &attn, ro.ctx_len, sampling)
-                    }
+                    None => response_logp_values(&*self.policy, &ids, &attn, ro.ctx_len, sampling),
                 };
                 let m = sel(&mask_t);
                 let denom = m.sum(Kind::Float).clamp_min(1.0);
@@ -638,7 +636,11 @@ pub fn explained_variance(
         .iter()
         .map(|&i| f64::from(r[i]) - f64::from(v[i]))
         .collect());
-    Ok(if var_r > 0.0 { 1.0 - var_e / var_r } else { 0.0 })
+    Ok(if var_r > 0.0 {
+        1.0 - var_e / var_r
+    } else {
+        0.0
+    })
 }
 
 /// The largest `|logp - sampled|` over the valid tokens of `mask`: `logp` `[B, R]` as
