@@ -457,6 +457,17 @@ fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
     std::fs::remove_file(&log).ok();
     let (cfg, tok, model, c) = setup(&["ppo.lr=1e30"]);
     let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    // A reward of 1 for every response: the value head (which starts at 0) has a
+    // return to fit, so the first minibatch has a gradient (the untrained model's
+    // METEOR and BLEU are 0 everywhere, which gives none).
+    p.rewards = vec![
+        Box::new(Constant(1.0)),
+        Box::new(WordShare {
+            word: "a",
+            name: "share_a",
+            scale: 1.0,
+        }),
+    ];
     let e = p.step().unwrap_err();
     assert!(
         matches!(
