@@ -134,6 +134,20 @@ impl Ppo {
             shared_blocks: 0,
         };
         ppo.share_frozen_blocks();
+        if let AdvantageChoice::Group(_) = cfg.ppo.advantage {
+            let prompts = cfg.ppo.batch_size / cfg.ppo.group_size.max(1);
+            if prompts < MIN_GROUP_PROMPTS {
+                crate::note!(
+                    "note: ppo.advantage = {:?} draws {prompts} prompt(s) per step \
+                     (ppo.batch_size {} / ppo.group_size {}); trl and verl use at least \
+                     {MIN_GROUP_PROMPTS}: the baseline of each group is noisy and a step \
+                     sees few contexts",
+                    cfg.ppo.advantage.to_string(),
+                    cfg.ppo.batch_size,
+                    cfg.ppo.group_size
+                );
+            }
+        }
         if cfg.composer.normalization == Normalization::Reference {
             let (mean, std) = if cfg.composer.reference_mean.is_empty() {
                 ppo.calibrate()?
@@ -611,6 +625,9 @@ impl Ppo {
         Ok(())
     }
 }
+
+/// Fewer prompts per step than this on a group-relative path is said at the start.
+const MIN_GROUP_PROMPTS: usize = 8;
 
 /// The value head's variable prefix (both models name it `v_head`).
 const VALUE_HEAD: &str = "v_head.";
