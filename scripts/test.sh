@@ -111,11 +111,16 @@ rm -rf "$cmp"
 
 step "the main job's default preset on SmolLM2-135M-Instruct, 2 PPO steps (calibration, chat prompts, top blocks, samples)"
 smol=$(mktemp -d)
+# One value-only warm-up step, then one PPO step (the preset's 5 warm-up steps would be
+# refused as longer than a 2-step run).
 log=$(target/release/fastrl-trainer run --set "run.out_dir=\"$smol\"" --set ppo.steps=2 \
+    --set ppo.value_warmup_steps=1 \
     --set composer.calibration=8 --set data.max_eval_pairs=4 --set data.max_train_pairs=200 2>&1)
 grep -q "model: 134515585 parameters" <<<"$log"
 grep -q "^sample 3:" <<<"$log"
 grep -q "after PPO" <<<"$log"
+grep -q "^  mean z over the rewards" <<<"$log"
+grep -q "explained var" <<<"$log"
 test "$(wc -l < "$smol/ppo/metrics.jsonl")" -eq 2 && test -f "$smol/ppo/final/model.safetensors"
 rm -rf "$smol"
 

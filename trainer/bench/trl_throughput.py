@@ -126,7 +126,8 @@ def main():
                 f"ppo.minibatch_size={a.minibatch}", f"ppo.epochs={a.epochs}",
                 f"tokenizer.max_response_tokens={a.response}",
                 f"tokenizer.max_context_tokens={a.context}", "ppo.top_k=0", "ppo.temperature=0.7",
-                "ppo.checkpoint_every=1000", "ppo.eval_every=1000", "data.max_train_pairs=2000",
+                "ppo.checkpoint_every=1000", "ppo.eval_every=1000", "ppo.value_warmup_steps=0",
+                "data.max_train_pairs=2000",
                 f"model.train_top_blocks={a.top_blocks}", "composer.normalization=\"none\"",
                 "composer.compose_on=\"raw\""]
         cmd = [str(exe), "ppo", "--preset", preset, "--model", str(model_dir)]

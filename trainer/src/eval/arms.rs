@@ -236,6 +236,8 @@ pub fn arm_config(base: &Config, arm: Arm, plan: &ArmPlan) -> Result<Config, Tra
     if matches!(arm, Arm::GdpoUniform | Arm::GdpoBounded) {
         c.ppo.advantage = AdvantageChoice::Group(GroupEstimator::Gdpo);
         c.ppo.group_size = plan.group_size;
+        // No critic to warm up.
+        c.ppo.value_warmup_steps = 0;
     } else {
         c.ppo.advantage = AdvantageChoice::Gae;
     }
