@@ -166,6 +166,41 @@ mod tests {
     }
 
     #[test]
+    fn the_critic_and_sampling_keys_are_checked_with_one_message_each() {
+        for (sets, want) in [
+            (vec!["ppo.value_lr=-1e-4"], "ppo.value_lr = -0.0001"),
+            (vec!["ppo.value_warmup_steps=4"], "ppo.value_warmup_steps = 4"),
+            (
+                vec![
+                    "ppo.value_warmup_steps=1",
+                    "ppo.advantage=\"grpo\"",
+                    "ppo.group_size=4",
+                ],
+                "has none",
+            ),
+            (vec!["ppo.kl_loss_coef=-0.1"], "ppo.kl_loss_coef"),
+            (vec!["ppo.top_k=20", "ppo.temperature=0.0"], "ppo.temperature = 0"),
+            (vec!["ppo.lr_schedule=\"cosine\""], "cosine"),
+            (
+                vec![
+                    "composer.rewards=[\"length\"]",
+                    "composer.length_band=[9, 3]",
+                ],
+                "composer.length_band = [9, 3]",
+            ),
+        ] {
+            let sets: Vec<String> = sets.into_iter().map(String::from).collect();
+            let e = Config::resolve("smoke", None, &sets)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{sets:?}: {e}");
+        }
+        // The smoke preset runs 4 steps: 3 warm-up steps leave one PPO step.
+        let c = Config::resolve("smoke", None, &["ppo.value_warmup_steps=3".into()]).unwrap();
+        assert_eq!(c.ppo.value_warmup_steps, 3);
+    }
+
+    #[test]
     fn every_choice_is_a_typed_value() {
         let c = Config::resolve(
             "smoke",
