@@ -169,7 +169,10 @@ mod tests {
     fn the_critic_and_sampling_keys_are_checked_with_one_message_each() {
         for (sets, want) in [
             (vec!["ppo.value_lr=-1e-4"], "ppo.value_lr = -0.0001"),
-            (vec!["ppo.value_warmup_steps=4"], "ppo.value_warmup_steps = 4"),
+            (
+                vec!["ppo.value_warmup_steps=4"],
+                "ppo.value_warmup_steps = 4",
+            ),
             (
                 vec![
                     "ppo.value_warmup_steps=1",
@@ -179,7 +182,10 @@ mod tests {
                 "has none",
             ),
             (vec!["ppo.kl_loss_coef=-0.1"], "ppo.kl_loss_coef"),
-            (vec!["ppo.top_k=20", "ppo.temperature=0.0"], "ppo.temperature = 0"),
+            (
+                vec!["ppo.top_k=20", "ppo.temperature=0.0"],
+                "ppo.temperature = 0",
+            ),
             (vec!["ppo.lr_schedule=\"cosine\""], "cosine"),
             (
                 vec![
