@@ -539,17 +539,6 @@ impl Ppo {
                 let (vl, loss) = if critic_free {
                     let kl = kl_loss(&new_logp, &sel(&old.ref_logp), &m, &denom);
                     (kl.zeros_like(), &pg + kl * f64::from(p.kl_loss_coef))
-                } else if warmup {
-                    let vl = value_loss(
-                        &new_v,
-                        &sel(&old.values),
-                        &sel(ret_t),
-                        &m,
-                        &denom,
-                        p.value_clip,
-                    );
-                    let loss = &vl * p.vf_coef;
-                    (vl, loss)
                 } else {
                     let vl = value_loss(
                         &new_v,
@@ -559,7 +548,12 @@ impl Ppo {
                         &denom,
                         p.value_clip,
                     );
-                    let loss = &pg + &vl * p.vf_coef;
+                    // A warm-up step trains the value head alone.
+                    let loss = if warmup {
+                        &vl * p.vf_coef
+                    } else {
+                        &pg + &vl * p.vf_coef
+                    };
                     (vl, loss)
                 };
                 let lv = loss.double_value(&[]);
