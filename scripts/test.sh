@@ -121,6 +121,7 @@ grep -q "^sample 3:" <<<"$log"
 grep -q "after PPO" <<<"$log"
 grep -q "^  mean z over the rewards" <<<"$log"
 grep -q "explained var" <<<"$log"
+grep -q "^  relevance " <<<"$log"
 test "$(wc -l < "$smol/ppo/metrics.jsonl")" -eq 2 && test -f "$smol/ppo/final/model.safetensors"
 rm -rf "$smol"
 

@@ -5,8 +5,8 @@
 //! FASTRL_REQUIRE_VENV=1).
 
 use fastrl_trainer::rewards::encoder::{Encoder, Shared};
-use fastrl_trainer::rewards::reward::Reward;
-use fastrl_trainer::rewards::similarity::{BertScore, Semantic};
+use fastrl_trainer::rewards::reward::{last_turn, score_all, Reward, Targets};
+use fastrl_trainer::rewards::similarity::{BertScore, Relevance, Semantic};
 mod common;
 
 use common::python;
@@ -109,6 +109,41 @@ fn embeddings_equal_sentence_transformers() {
     let s1 = sem.score_batch(&hyps, &refs).unwrap();
     assert_eq!(bs.score_batch(&hyps, &refs).unwrap(), batched);
     assert_eq!(sem.score_batch(&hyps, &refs).unwrap(), s1);
+    // `relevance` scores a response against the utterance it answers, the context's last
+    // turn, whatever the reference: the cosine of sentence-transformers' embeddings.
+    let py_sent = flat(&r["sentence"]);
+    let dim = py_sent.len() / texts.len();
+    let dot = |a: usize, b: usize| -> f64 {
+        (0..dim)
+            .map(|k| f64::from(py_sent[a * dim + k]) * f64::from(py_sent[b * dim + k]))
+            .sum()
+    };
+    let cos = |a: usize, b: usize| dot(a, b) / (dot(a, a) * dot(b, b)).sqrt();
+    let contexts = [
+        format!("{} <EOU> {} <EOU>", texts[2], texts[1]),
+        format!("{} <EOU>", texts[2]),
+    ];
+    let last: Vec<String> = contexts.iter().map(|c| last_turn(c)).collect();
+    assert_eq!(last, [texts[1], texts[2]]);
+    let responses: Vec<String> = [texts[0], texts[0]].map(String::from).to_vec();
+    let unrelated: Vec<String> = ["x".to_string(), "y".to_string()].to_vec();
+    let rel: Vec<Box<dyn Reward>> = vec![Box::new(Relevance(Semantic(shared.clone())))];
+    let got = score_all(
+        &rel,
+        &responses,
+        Targets {
+            references: &unrelated,
+            last_turns: &last,
+        },
+    )
+    .unwrap();
+    for (i, want) in [cos(0, 1), cos(0, 2)].into_iter().enumerate() {
+        assert!(
+            (f64::from(got[0][i]) - want).abs() < 1e-4,
+            "relevance row {i}: {} vs sentence-transformers {want}",
+            got[0][i]
+        );
+    }
     let sem = Semantic(shared);
     assert!(s1.iter().all(|x| x.is_finite()));
     assert!((sem.score(texts[1], texts[1]).unwrap() - 1.0).abs() < 1e-5);

@@ -6,7 +6,7 @@ use crate::error::TrainerError;
 use crate::io::records::{EvalReport, MEvalMetrics, Sample};
 use crate::model::causal_lm::CausalLm;
 use crate::model::tokenizer::Tok;
-use crate::rewards::reward::{score_all, Reward};
+use crate::rewards::reward::{last_turn, score_all, Reward, Targets};
 use crate::rl::rollout::{encode_with, generate, Sampling};
 use crate::rng::Rng;
 use fastrl_data::Pair;
@@ -43,7 +43,15 @@ pub fn evaluate(
         texts.extend(ro.texts);
         refs.extend(chunk.iter().map(|p| p.response.clone()));
     }
-    let scores = score_all(rewards, &texts, &refs)?;
+    let last_turns: Vec<String> = pairs.iter().map(|p| last_turn(&p.context)).collect();
+    let scores = score_all(
+        rewards,
+        &texts,
+        Targets {
+            references: &refs,
+            last_turns: &last_turns,
+        },
+    )?;
     let mut means = std::collections::BTreeMap::new();
     let mut each = std::collections::BTreeMap::new();
     for (r, s) in rewards.iter().zip(&scores) {

@@ -31,11 +31,14 @@ pub enum RewardKind {
     /// Closeness of the word count to the band `composer.length_band`, in `[0, 1]`;
     /// reference-free.
     Length,
+    /// Cosine similarity of the all-MiniLM-L6-v2 sentence embeddings of the response and
+    /// the utterance it answers (the context's last turn), in `[-1, 1]`; reference-free.
+    Relevance,
 }
 
 impl RewardKind {
     /// Every reward, in the order of [`RewardKind::NAMES`].
-    pub const ALL: [RewardKind; 9] = [
+    pub const ALL: [RewardKind; 10] = [
         RewardKind::Meteor,
         RewardKind::Bleu,
         RewardKind::RougeL,
@@ -45,10 +48,11 @@ impl RewardKind {
         RewardKind::Rating,
         RewardKind::Sentiment,
         RewardKind::Length,
+        RewardKind::Relevance,
     ];
 
     /// Every accepted name.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "meteor",
         "bleu",
         "rouge_l",
@@ -58,6 +62,7 @@ impl RewardKind {
         "rating",
         "sentiment",
         "length",
+        "relevance",
     ];
 
     /// The name in configs, metrics and reports.
@@ -69,7 +74,10 @@ impl RewardKind {
     pub fn needs_encoder(self) -> bool {
         matches!(
             self,
-            RewardKind::Bertscore | RewardKind::Semantic | RewardKind::Rating
+            RewardKind::Bertscore
+                | RewardKind::Semantic
+                | RewardKind::Rating
+                | RewardKind::Relevance
         )
     }
 }

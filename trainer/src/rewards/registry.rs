@@ -5,7 +5,7 @@ use crate::rewards::encoder::{find_minilm, Encoder, Shared};
 use crate::rewards::kind::RewardKind;
 use crate::rewards::rating::{Rating, RatingHead};
 use crate::rewards::reward::Reward;
-use crate::rewards::similarity::{BertScore, Semantic};
+use crate::rewards::similarity::{BertScore, Relevance, Semantic};
 use crate::rewards::text::{Bleu, Length, Meteor, Rouge, Sentiment};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub struct RewardSettings {
     pub length_band: [usize; 2],
 }
 
-/// Builds `kinds`, in order. `bertscore`, `semantic` and `rating` share one
+/// Builds `kinds`, in order. `bertscore`, `semantic`, `relevance` and `rating` share one
 /// all-MiniLM-L6-v2 encoder (found by [`find_minilm`] from the current directory), on the
 /// CPU; `rating` reads its head from `settings.rating_head`, `length` its band.
 pub fn build(
@@ -47,6 +47,7 @@ pub fn build(
                 RewardKind::Rouge2 => Box::new(Rouge { n: 2 }),
                 RewardKind::Bertscore => Box::new(BertScore(shared()?)),
                 RewardKind::Semantic => Box::new(Semantic(shared()?)),
+                RewardKind::Relevance => Box::new(Relevance(Semantic(shared()?))),
                 RewardKind::Rating => {
                     let head = RatingHead::load(rating_head)?;
                     Box::new(Rating {
@@ -67,7 +68,15 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewards::reward::score_all;
+    use crate::rewards::reward::{score_all, Targets};
+
+    /// `refs` as both the references and the last turns.
+    fn against(refs: &[String]) -> Targets<'_> {
+        Targets {
+            references: refs,
+            last_turns: refs,
+        }
+    }
 
     struct Broken;
     impl Reward for Broken {
@@ -104,14 +113,14 @@ mod tests {
         let s = score_all(
             &rs,
             &["the cat sat on the mat".into()],
-            &["the cat sat on the mat".into()],
+            against(&["the cat sat on the mat".into()]),
         )
         .unwrap();
         for r in &s {
             assert!((r[0] - 1.0).abs() < 1e-6, "{s:?}");
         }
         let broken: Vec<Box<dyn Reward>> = vec![Box::new(Broken)];
-        let e = score_all(&broken, &["a".into()], &["b".into()]).unwrap_err();
+        let e = score_all(&broken, &["a".into()], against(&["b".into()])).unwrap_err();
         assert!(
             e.to_string().contains("broken returned NaN for row 0"),
             "{e}"
@@ -135,7 +144,7 @@ mod tests {
         let s = score_all(
             &rs,
             &["good".into(), "one two three four five six".into()],
-            &["terrible awful".into(), "x".into()],
+            against(&["terrible awful".into(), "x".into()]),
         )
         .unwrap();
         assert!((s[0][0] - 0.4404).abs() < 1e-6, "{s:?}");
@@ -148,7 +157,7 @@ mod tests {
     #[test]
     fn a_failing_reward_keeps_its_cause() {
         let failing: Vec<Box<dyn Reward>> = vec![Box::new(Failing)];
-        let e = score_all(&failing, &["a".into()], &["b".into()]).unwrap_err();
+        let e = score_all(&failing, &["a".into()], against(&["b".into()])).unwrap_err();
         assert!(matches!(e, TrainerError::RewardFailed { ref reward, .. } if reward == "failing"));
         let cause = std::error::Error::source(&e).map(|c| c.to_string());
         assert_eq!(

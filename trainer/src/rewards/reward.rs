@@ -2,7 +2,47 @@
 
 use crate::error::TrainerError;
 
-/// A reward function: scores a generated response against the reference response.
+/// What a reward scores a response against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The reference reply (METEOR, BLEU, semantic similarity, ...; reference-free rewards
+    /// ignore it).
+    Reference,
+    /// The last utterance of the context, the one the response answers (relevance).
+    LastTurn,
+}
+
+/// The texts a batch of responses is scored against: `references[i]` and the last turn of
+/// the context, `last_turns[i]`, for response `i`.
+#[derive(Clone, Copy, Debug)]
+pub struct Targets<'a> {
+    /// The reference replies.
+    pub references: &'a [String],
+    /// The last utterance of each context ([`last_turn`]).
+    pub last_turns: &'a [String],
+}
+
+impl<'a> Targets<'a> {
+    /// The texts `reward` reads as its second argument.
+    pub fn of(&self, reward: &dyn Reward) -> &'a [String] {
+        match reward.target() {
+            Target::Reference => self.references,
+            Target::LastTurn => self.last_turns,
+        }
+    }
+}
+
+/// The last non-empty utterance of a corpus context (utterances separated by `<EOU>`);
+/// the whole context, trimmed, when it has no marker.
+pub fn last_turn(context: &str) -> String {
+    crate::model::chat::turns_of(context)
+        .pop()
+        .map(|m| m.content)
+        .unwrap_or_default()
+}
+
+/// A reward function: scores a generated response against the reference response (or,
+/// for a [`Target::LastTurn`] reward, against the utterance it answers).
 ///
 /// A score that cannot be computed is an `Err` (its cause kept); a non-finite score is
 /// refused by [`score_all`] with the row and the texts. Each implementation documents
@@ -10,7 +50,11 @@ use crate::error::TrainerError;
 pub trait Reward: Send + Sync {
     /// Its name in metrics and configs.
     fn name(&self) -> &str;
-    /// Score of `response` given the `reference`.
+    /// What the second argument of [`Reward::score`] is.
+    fn target(&self) -> Target {
+        Target::Reference
+    }
+    /// Score of `response` given the `reference` (or the last turn, see [`Reward::target`]).
     fn score(&self, response: &str, reference: &str) -> Result<f64, TrainerError>;
     /// Scores of many pairs (rewards with a model override this to batch).
     fn score_batch(
@@ -34,17 +78,26 @@ pub fn failed(reward: &dyn Reward, e: TrainerError) -> TrainerError {
     }
 }
 
-/// Scores every response with every reward: `[reward][row]`. A failure keeps its cause;
-/// a non-finite score stops with the reward, the row and the texts, so it never reaches
-/// the optimiser.
+/// Scores every response with every reward, each against its [`Target`]: `[reward][row]`.
+/// A failure keeps its cause; a non-finite score stops with the reward, the row and the
+/// texts, so it never reaches the optimiser.
 pub fn score_all(
     rewards: &[Box<dyn Reward>],
     responses: &[String],
-    references: &[String],
+    targets: Targets<'_>,
 ) -> Result<Vec<Vec<f32>>, TrainerError> {
     rewards
         .iter()
         .map(|r| {
+            let references = targets.of(&**r);
+            if references.len() != responses.len() {
+                return Err(TrainerError::Reward(format!(
+                    "{}: {} responses and {} texts to score them against",
+                    r.name(),
+                    responses.len(),
+                    references.len()
+                )));
+            }
             let scores = r
                 .score_batch(responses, references)
                 .map_err(|e| failed(&**r, e))?;
@@ -65,7 +118,7 @@ pub fn score_all(
                         Ok(s as f32)
                     } else {
                         Err(TrainerError::Reward(format!(
-                            "{} returned {s} for row {i} (response {h:?}, reference {y:?}); \
+                            "{} returned {s} for row {i} (response {h:?}, against {y:?}); \
                              fix the reward: a non-finite score would corrupt the update",
                             r.name()
                         )))

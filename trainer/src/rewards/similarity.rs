@@ -1,9 +1,10 @@
 //! Rewards on all-MiniLM-L6-v2 embeddings ([`crate::rewards::encoder`]): BERTScore-style
-//! F1 of token embeddings and the cosine of sentence embeddings.
+//! F1 of token embeddings and the cosine of sentence embeddings (against the reference, or
+//! against the utterance the response answers).
 
 use crate::error::TrainerError;
 use crate::rewards::encoder::{l2_normalize, Shared};
-use crate::rewards::reward::Reward;
+use crate::rewards::reward::{Reward, Target};
 use tch::{Kind, Tensor};
 
 /// BERTScore-style F1 between response and reference (greedy cosine matching of the
@@ -129,6 +130,30 @@ impl Reward for Semantic {
         let e = self.0.sentence_embeddings(&texts)?;
         let cos = (e.narrow(0, 0, n) * e.narrow(0, n, n)).sum_dim_intlist(-1, false, Kind::Double);
         Ok(Vec::try_from(&cos)?)
+    }
+}
+
+/// Relevance: [`Semantic`]'s cosine between the response and the utterance it answers
+/// (the context's last turn), in `[-1, 1]`. Reference-free: the policy moves it by
+/// staying on the topic it was given.
+pub struct Relevance(pub Semantic);
+
+impl Reward for Relevance {
+    fn name(&self) -> &str {
+        "relevance"
+    }
+    fn target(&self) -> Target {
+        Target::LastTurn
+    }
+    fn score(&self, response: &str, last_turn: &str) -> Result<f64, TrainerError> {
+        self.0.score(response, last_turn)
+    }
+    fn score_batch(
+        &self,
+        responses: &[String],
+        last_turns: &[String],
+    ) -> Result<Vec<f64>, TrainerError> {
+        self.0.score_batch(responses, last_turns)
     }
 }
 

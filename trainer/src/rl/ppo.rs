@@ -10,7 +10,7 @@ use crate::model::causal_lm::CausalLm;
 use crate::model::tokenizer::Tok;
 use crate::optim::Adam;
 use crate::rewards::registry;
-use crate::rewards::reward::{score_all, Reward};
+use crate::rewards::reward::{last_turn, score_all, Reward, Targets};
 use crate::rewards::sentence::sentence_channel;
 use crate::rl::advantages::{
     advantages, channels, row_totals, AdvantageInputs, Advantages, Backend,
@@ -205,13 +205,9 @@ impl Ppo {
                     .into_iter()
                     .take(want - done)
                     .collect();
-                let refs: Vec<String> = batch
-                    .iter()
-                    .map(|&i| self.prompts[i].1.response.clone())
-                    .collect();
                 let ro = self.rollout(&batch)?;
                 let (b, r) = (batch.len(), ro.mask.len() / batch.len());
-                let scores = self.reward_channels(&ro, &refs, &dense, r)?;
+                let scores = self.reward_channels(&ro, &batch, &dense, r)?;
                 for (k, totals) in row_totals(&scores, &dense, &ro.mask, r).iter().enumerate() {
                     per_reward[k].extend_from_slice(&totals[..b]);
                 }
@@ -248,10 +244,6 @@ impl Ppo {
         let warmup = self.step < p.value_warmup_steps;
         // Line 5: sample a batch D_b from D.
         let batch = self.sample_prompts();
-        let refs: Vec<String> = batch
-            .iter()
-            .map(|&i| self.prompts[i].1.response.clone())
-            .collect();
         // Line 6: sample y^i ~ pi_theta(. | x^i) for each x^i in D_b.
         let ro = self.rollout(&batch)?;
         let t_gen = phase_end(dev, t0);
@@ -260,7 +252,7 @@ impl Ppo {
         // Line 7: rewards r_1, ..., r_n, and their batch means rbar_i.
         let (b, r) = (batch.len(), ro.mask.len() / batch.len());
         let dense = self.dense_channels();
-        let scores = self.reward_channels(&ro, &refs, &dense, r)?;
+        let scores = self.reward_channels(&ro, &batch, &dense, r)?;
         let means = batch_means(&scores, &dense, &ro.mask, Shape::new(b, r))?;
         let t_score = phase_end(dev, t0);
         // Lines 8 and 10: the weights for this batch (Eq. 4, 5: w^pre <- w^cur).
@@ -468,20 +460,33 @@ impl Ppo {
     }
 
     /// Sequence-level scores (`[B]`) or, for sentence placement, per-token channels
-    /// (`[B * R]`).
+    /// (`[B * R]`), of the responses to the prompts `batch` (indices into the prompts).
     fn reward_channels(
         &self,
         ro: &Rollout,
-        refs: &[String],
+        batch: &[usize],
         dense: &[bool],
         r: usize,
     ) -> Result<Vec<Vec<f32>>, TrainerError> {
-        let mut scores = score_all(&self.rewards, &ro.texts, refs)?;
+        let refs: Vec<String> = batch
+            .iter()
+            .map(|&i| self.prompts[i].1.response.clone())
+            .collect();
+        let last_turns: Vec<String> = batch
+            .iter()
+            .map(|&i| last_turn(&self.prompts[i].1.context))
+            .collect();
+        let targets = Targets {
+            references: &refs,
+            last_turns: &last_turns,
+        };
+        let mut scores = score_all(&self.rewards, &ro.texts, targets)?;
         let tok = &self.tok;
         let decode = |ids: &[i64]| tok.decode(ids);
         for (k, reward) in self.rewards.iter().enumerate() {
             if dense[k] {
-                scores[k] = sentence_channel(&**reward, &ro.tokens, refs, r, &decode)?;
+                let against = targets.of(&**reward);
+                scores[k] = sentence_channel(&**reward, &ro.tokens, against, r, &decode)?;
             }
         }
         Ok(scores)
