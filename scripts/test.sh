@@ -83,19 +83,24 @@ again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.o
 grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
 
-step "the fair test, quick size (every arm, 2 seeds: 18 runs), stopped by its deadline, then resumed"
+step "the fair test, quick size (every arm at 2 seeds, then A, B, B', C at 2 more: 26 runs), stopped by its deadline, then resumed"
 cmp=$(mktemp -d)
 target/release/fastrl-trainer compare --size quick --deadline-min 0.15 --set "run.out_dir=\"$cmp/out\"" >"$cmp/first.txt" 2>&1
-grep -q "^compare (quick): [0-9]* of 18 runs" "$cmp/first.txt"
+grep -q "^compare (quick): [0-9]* of 26 runs" "$cmp/first.txt"
 target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/second.txt" 2>&1
-grep -q "^compare (quick): 18 of 18 runs" "$cmp/second.txt"
-r="$cmp/out/2r/report.md"
-grep -q "^18 of 18 runs finished" "$r"
-grep -q "^## Sanity gates" "$r" && grep -q "^## Verdicts" "$r"
-# Seven comparisons, nine arms (A, B, B', C, D, E, F, G0, G1).
+grep -q "^compare (quick): 26 of 26 runs" "$cmp/second.txt"
+r="$cmp/out/quick/report.md"
+grep -q "^26 of 26 runs finished" "$r"
+grep -q "^## Sanity gates" "$r" && grep -q "^## Verdicts" "$r" && grep -q "^## Conflict check" "$r"
+# Seven comparisons, those of the claims over 2 + 2 seeds; nine arms (A-F, G0, G1).
 test "$(grep -c '^| [A-F]'"'"'* - ' "$r")" -eq 7
+test "$(grep -c '^| B'"'"'* - [AC] | 2 + 2 |' "$r")" -eq 4
 test "$(grep -c '^| [A-G][0-9'"'"']* | ' "$r")" -eq 9
-for f in weights z-curves; do test -s "$cmp/out/2r/$f.png"; grep -q "($f.png)" "$r"; done
+for f in final-z weights z-curves; do test -s "$cmp/out/quick/$f.png"; grep -q "($f.png)" "$r"; done
+# The first set's report was written before the replication ran: 18 runs, no 2 + 2.
+f1="$cmp/out/quick/report-first.md"
+grep -q "^18 of 26 runs finished" "$f1" && ! grep -q "| 2 + 2 |" "$f1"
+grep -q "(first-final-z.png)" "$f1" && test -s "$cmp/out/quick/first-final-z.png"
 # Once more: nothing to run, and the final report, newer than every run, is kept.
 # (Captured first: `| grep -q` would close the pipe at its match while the trainer still
 # prints, and pipefail would fail the step on the trainer's broken pipe.)

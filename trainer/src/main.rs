@@ -201,10 +201,22 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
             sets,
         } => {
             let t0 = Instant::now();
-            let all: Vec<String> = size.overrides().into_iter().chain(sets).collect();
-            let (cfg, dev) = stages::setup(size.preset(), config.as_deref(), &all)?;
+            let how = compare::CompareConfig { file: config, sets };
+            let all: Vec<String> = size
+                .overrides()
+                .into_iter()
+                .chain(how.sets.clone())
+                .collect();
+            let (cfg, dev) = stages::setup(size.preset(), how.file.as_deref(), &all)?;
             let corpus = stages::load_corpus(&cfg)?;
-            let o = compare::compare(&cfg, dev, &corpus, size, deadline_min.map(|m| m * 60.0))?;
+            let o = compare::compare(
+                &cfg,
+                &how,
+                dev,
+                &corpus,
+                size,
+                deadline_min.map(|m| m * 60.0),
+            )?;
             fastrl_trainer::say!(
                 "compare ({}): {} of {} runs in {:.0} s",
                 size.name(),

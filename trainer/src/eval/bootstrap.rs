@@ -179,6 +179,23 @@ impl Outcome {
             Outcome::Unclear
         }
     }
+
+    /// The outcome of a replicated comparison: `pooled` is the interval over every seed,
+    /// `parts` the estimates of each set of seeds (the first set and its replication).
+    /// Better (worse) needs the pooled interval above (below) 0 **and** every set's
+    /// estimate on that side: a sign that one set of seeds does not reproduce is not
+    /// claimed. Equivalent reads the pooled interval alone.
+    pub fn replicated(pooled: &Interval, parts: &[f64]) -> Self {
+        if pooled.lo > 0.0 && parts.iter().all(|&e| e > 0.0) {
+            Outcome::Better
+        } else if pooled.hi < 0.0 && parts.iter().all(|&e| e < 0.0) {
+            Outcome::Worse
+        } else if pooled.lo > -MARGIN && pooled.hi < MARGIN {
+            Outcome::Equivalent
+        } else {
+            Outcome::Unclear
+        }
+    }
 }
 
 /// A claim's verdict from the outcomes of its comparisons (e.g. B - A and B - C on
@@ -292,6 +309,27 @@ mod tests {
         assert_eq!(Outcome::of(&iv(-0.4, -0.01)), Outcome::Worse);
         assert_eq!(Outcome::of(&iv(-0.04, 0.04)), Outcome::Equivalent);
         assert_eq!(Outcome::of(&iv(-0.2, 0.3)), Outcome::Unclear);
+        // Replicated: the pooled interval and both sets' signs.
+        assert_eq!(
+            Outcome::replicated(&iv(0.01, 0.4), &[0.1, 0.3]),
+            Outcome::Better
+        );
+        assert_eq!(
+            Outcome::replicated(&iv(0.01, 0.4), &[-0.02, 0.4]),
+            Outcome::Unclear
+        );
+        assert_eq!(
+            Outcome::replicated(&iv(-0.4, -0.01), &[-0.1, -0.3]),
+            Outcome::Worse
+        );
+        assert_eq!(
+            Outcome::replicated(&iv(-0.4, -0.01), &[0.01, -0.3]),
+            Outcome::Unclear
+        );
+        assert_eq!(
+            Outcome::replicated(&iv(-0.04, 0.04), &[0.03, -0.03]),
+            Outcome::Equivalent
+        );
         use Outcome::*;
         assert_eq!(
             Verdict::of(&[Better, Better, Better, Better]),

@@ -11,6 +11,7 @@ use crate::eval::bootstrap::{
 };
 use crate::eval::m_eval::MBounds;
 use crate::eval::m_eval_rows::MEvalRows;
+use crate::eval::student_t::t_interval;
 use crate::io::records::{EvalReport, StepMetrics};
 use std::collections::BTreeMap;
 
@@ -42,6 +43,9 @@ pub struct FairInputs<'a> {
     pub refs: &'a [String],
     /// The bootstrap.
     pub bootstrap: BootstrapParams,
+    /// The first seed of the replication: seeds below it are the first set, seeds from
+    /// it on the replication (`u64::MAX`: no replication).
+    pub replication_from: u64,
 }
 
 /// One arm's row of the table (means over its seeds).
@@ -53,6 +57,9 @@ pub struct ArmRow {
     pub seeds: usize,
     /// Per reward: mean z over seeds.
     pub z: Vec<f64>,
+    /// Per reward, then min z and mean z: the 90% Student-t interval over seeds of each
+    /// seed's final z (for the figure of final z with seed-level intervals).
+    pub z_by_seed: Vec<Interval>,
     /// Per reward: z as a fraction of the single-reward arm's z on that reward (when it
     /// ran and moved the reward, `z_G > 0`).
     pub of_single: Vec<Option<f64>>,
@@ -74,6 +81,27 @@ pub struct ArmRow {
     pub weights: Vec<f64>,
 }
 
+/// The three statistics of a difference X - Y, each with an interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Diffs {
+    /// On m_eval (normalised over all runs).
+    pub m_eval: Interval,
+    /// On min z.
+    pub min_z: Interval,
+    /// On mean z.
+    pub mean_z: Interval,
+}
+
+/// A comparison over one set of seeds: how many, and the seed-level intervals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeedSet {
+    /// Seeds both arms ran in this set.
+    pub seeds: usize,
+    /// 90% Student-t intervals over these seeds of each seed's difference (its mean
+    /// over every evaluation prompt).
+    pub by_seed: Diffs,
+}
+
 /// One paired comparison, X - Y.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
@@ -81,20 +109,36 @@ pub struct Comparison {
     pub x: Arm,
     /// Y.
     pub y: Arm,
-    /// Seeds both ran.
-    pub seeds: usize,
-    /// On min z.
-    pub min_z: Interval,
-    /// On mean z.
-    pub mean_z: Interval,
-    /// On m_eval (normalised over all runs).
-    pub m_eval: Interval,
+    /// Every seed both ran (the first set and the replication pooled): the verdict's
+    /// seed-level intervals.
+    pub pooled: SeedSet,
+    /// The seeds x prompts bootstrap over every seed both ran (for reference: it treats
+    /// one run's prompts as independent evidence about the method).
+    pub bootstrap: Diffs,
+    /// The first set of seeds alone (below [`FairInputs::replication_from`]).
+    pub first: Option<SeedSet>,
+    /// The replication alone (from [`FairInputs::replication_from`] on).
+    pub replication: Option<SeedSet>,
 }
 
 impl Comparison {
-    /// The outcomes the verdicts read: m_eval and min z.
+    /// The outcomes the verdicts read: m_eval and min z, from the pooled seed-level
+    /// intervals; once the replication has run, a side (better or worse) also needs both
+    /// sets' estimates on it ([`Outcome::replicated`]).
     pub fn outcomes(&self) -> [Outcome; 2] {
-        [Outcome::of(&self.m_eval), Outcome::of(&self.min_z)]
+        let pick = |d: &Diffs, m: bool| if m { d.m_eval } else { d.min_z };
+        [true, false].map(|m| match (&self.first, &self.replication) {
+            (Some(f), Some(r)) => Outcome::replicated(
+                &pick(&self.pooled.by_seed, m),
+                &[pick(&f.by_seed, m).estimate, pick(&r.by_seed, m).estimate],
+            ),
+            _ => Outcome::of(&pick(&self.pooled.by_seed, m)),
+        })
+    }
+
+    /// Whether both sets of seeds are in it.
+    pub fn replicated(&self) -> bool {
+        self.first.is_some() && self.replication.is_some()
     }
 }
 
@@ -116,8 +160,33 @@ pub struct Claim {
     pub what: String,
     /// Its verdict.
     pub verdict: Verdict,
+    /// Whether every comparison it reads has both sets of seeds (a verdict on the first
+    /// set alone is not a claim).
+    pub replicated: bool,
     /// The comparisons (X - Y) it reads, present or not.
     pub reads: Vec<(Arm, Arm)>,
+}
+
+/// What moving one reward alone does to another: the single-reward arm `G_single`'s
+/// final z on reward `other`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conflict {
+    /// The reward the arm puts all weight on.
+    pub single: usize,
+    /// The reward measured.
+    pub other: usize,
+    /// The arm's seeds.
+    pub seeds: usize,
+    /// Its mean z on `other` with a 90% seeds x prompts bootstrap interval (the arm runs
+    /// two seeds: a t interval over two would say nothing).
+    pub z: Interval,
+}
+
+impl Conflict {
+    /// Whether moving `single` alone lowers `other` (the interval lies below 0).
+    pub fn lowers(&self) -> bool {
+        self.z.hi < 0.0
+    }
 }
 
 /// The whole analysis.
@@ -131,10 +200,16 @@ pub struct FairAnalysis {
     pub gates: Vec<Gate>,
     /// The claims.
     pub claims: Vec<Claim>,
+    /// Every single-reward arm's z on every other reward (the conflict check).
+    pub conflicts: Vec<Conflict>,
     /// `(run, metric)` of each m_eval metric a run leaves undefined (scored 0, out of the
     /// bounds: [`MBounds`]).
     pub undefined_m_eval: Vec<(String, &'static str)>,
 }
+
+/// The budget gate: arm A must improve mean z by at least this (0.2 before the
+/// amendment of issue 25; `docs/fair-test.md`).
+pub const GATE_MEAN_Z: f64 = 0.3;
 
 /// The comparisons of the issue, X - Y.
 pub const COMPARISONS: [(Arm, Arm); 7] = [
@@ -262,6 +337,17 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
                 .map(|i| mean(of.iter().map(|(_, z)| z.means(&every(z))[i])))
                 .collect();
             let stat = |s: ZStat| mean(of.iter().map(|(_, z)| z.stat(s, &every(z))));
+            let level = inp.bootstrap.level;
+            let z_by_seed = (0..n)
+                .map(|i| {
+                    let v: Vec<f64> = of.iter().map(|(_, z)| z.means(&every(z))[i]).collect();
+                    t_interval(&v, level)
+                })
+                .chain([ZStat::Min, ZStat::Mean].map(|st| {
+                    let v: Vec<f64> = of.iter().map(|(_, z)| z.stat(st, &every(z))).collect();
+                    t_interval(&v, level)
+                }))
+                .collect();
             let kl = mean(of.iter().map(|(r, _)| {
                 let tail = (r.metrics.len() / 10).max(1);
                 mean(r.metrics.iter().rev().take(tail).map(|l| l.kl))
@@ -287,6 +373,7 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
                     })
                     .collect(),
                 z: per_reward,
+                z_by_seed,
                 min_z: stat(ZStat::Min),
                 mean_z: stat(ZStat::Mean),
                 spread: stat(ZStat::Spread),
@@ -326,9 +413,15 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
         } else {
             Verdict::Inconclusive
         };
+        let replicated = reads.iter().all(|&(x, y)| {
+            comparisons
+                .iter()
+                .any(|c| c.x == x && c.y == y && c.replicated())
+        });
         Claim {
             what: what.into(),
             verdict,
+            replicated,
             reads,
         }
     };
@@ -342,11 +435,13 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
             Arm::Bounded,
         ),
     ];
+    let conflicts = conflicts(inp, &zs);
     Ok(FairAnalysis {
         rows,
         comparisons,
         gates,
         claims,
+        conflicts,
         undefined_m_eval,
     })
 }
@@ -416,14 +511,85 @@ fn compare(
         let (mx, my) = &prepared[k];
         bounds.score(&mx.metrics(idx)) - bounds.score(&my.metrics(idx))
     });
+    let bootstrap = Diffs {
+        m_eval,
+        min_z: z_iv(ZStat::Min),
+        mean_z: z_iv(ZStat::Mean),
+    };
+    // Per seed, the difference on every prompt: (seed, m_eval, min z, mean z), m_eval of
+    // each run's whole evaluation with the bounds over every run.
+    let all: Vec<usize> = (0..prompts).collect();
+    let per_seed: Vec<(u64, [f64; 3])> = pairs
+        .iter()
+        .map(|((rx, zx), (ry, zy))| {
+            (
+                rx.seed,
+                [
+                    bounds.score(&rx.eval.m_eval_metrics) - bounds.score(&ry.eval.m_eval_metrics),
+                    zx.stat(ZStat::Min, &all) - zy.stat(ZStat::Min, &all),
+                    zx.stat(ZStat::Mean, &all) - zy.stat(ZStat::Mean, &all),
+                ],
+            )
+        })
+        .collect();
+    let level = p.level;
+    let set_of = |keep: &dyn Fn(u64) -> bool| -> Option<SeedSet> {
+        let d: Vec<&[f64; 3]> = per_seed
+            .iter()
+            .filter(|(seed, _)| keep(*seed))
+            .map(|(_, d)| d)
+            .collect();
+        let col = |j: usize| t_interval(&d.iter().map(|v| v[j]).collect::<Vec<_>>(), level);
+        (!d.is_empty()).then(|| SeedSet {
+            seeds: d.len(),
+            by_seed: Diffs {
+                m_eval: col(0),
+                min_z: col(1),
+                mean_z: col(2),
+            },
+        })
+    };
+    let from = inp.replication_from;
+    let pooled = set_of(&|_| true).ok_or_else(|| TrainerError::Data("no seed pairs".into()))?;
+    let replication = set_of(&|seed| seed >= from);
     Ok(Some(Comparison {
         x,
         y,
-        seeds: s,
-        min_z: z_iv(ZStat::Min),
-        mean_z: z_iv(ZStat::Mean),
-        m_eval,
+        pooled,
+        bootstrap,
+        first: replication.and_then(|_| set_of(&|seed| seed < from)),
+        replication,
     }))
+}
+
+/// Each single-reward arm's z on each other reward, with a seeds x prompts bootstrap.
+fn conflicts(inp: &FairInputs<'_>, zs: &[RunZ]) -> Vec<Conflict> {
+    let n = inp.rewards.len();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let of: Vec<&RunZ> = inp
+            .runs
+            .iter()
+            .zip(zs)
+            .filter(|(r, _)| r.arm == Arm::Single(i))
+            .map(|(_, z)| z)
+            .collect();
+        let Some(prompts) = of.first().map(|z| z.z[0].len()) else {
+            continue;
+        };
+        for j in (0..n).filter(|&j| j != i) {
+            let z = paired_bootstrap(of.len(), prompts, &inp.bootstrap, |k, idx| {
+                of[k].means(idx)[j]
+            });
+            out.push(Conflict {
+                single: i,
+                other: j,
+                seeds: of.len(),
+                z,
+            });
+        }
+    }
+    out
 }
 
 /// The sanity gates, printed before the verdicts.
@@ -431,11 +597,12 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
     let mut out = Vec::new();
     if let Some(a) = rows.iter().find(|r| r.arm == Arm::Uniform) {
         out.push(Gate {
-            what: "A (uniform) improves mean z by >= 0.2 (else the budget cannot separate \
-                   methods)"
-                .into(),
+            what: format!(
+                "A (uniform) improves mean z by >= {GATE_MEAN_Z} (else the budget cannot \
+                 separate methods)"
+            ),
             measured: format!("mean z {:+.3}", a.mean_z),
-            passed: a.mean_z >= 0.2,
+            passed: a.mean_z >= GATE_MEAN_Z,
         });
     }
     let n = inp.rewards.len();
@@ -565,6 +732,7 @@ mod tests {
             plan: &plan,
             refs: &refs.map(String::from),
             bootstrap: BootstrapParams::default(),
+            replication_from: u64::MAX,
         };
         let an = analyse(&inp).unwrap();
         let row = |arm: Arm| an.rows.iter().find(|r| r.arm == arm).unwrap();
@@ -572,17 +740,151 @@ mod tests {
         assert!(close(row(Arm::Uniform).z[0], 0.5) && close(row(Arm::Uniform).z[1], 0.0));
         assert!(close(row(Arm::FastRl).min_z, 0.1) && close(row(Arm::FastRl).spread, 0.1));
         let c = &an.comparisons[0];
-        assert_eq!((c.x, c.y, c.seeds), (Arm::FastRl, Arm::Uniform, 2));
-        for v in [c.min_z.estimate, c.min_z.lo, c.min_z.hi] {
-            assert!(close(v, 0.1), "{:?}", c.min_z);
+        assert_eq!((c.x, c.y, c.pooled.seeds), (Arm::FastRl, Arm::Uniform, 2));
+        assert!(c.first.is_none() && c.replication.is_none());
+        // Both seeds alike: the seed-level interval and the bootstrap are the point.
+        for d in [&c.pooled.by_seed, &c.bootstrap] {
+            for v in [d.min_z.estimate, d.min_z.lo, d.min_z.hi] {
+                assert!(close(v, 0.1), "{:?}", d.min_z);
+            }
+            assert!(close(d.mean_z.estimate, 0.15 - 0.25));
+            assert!(close(d.m_eval.lo, 0.0) && close(d.m_eval.hi, 0.0));
         }
-        assert!(close(c.mean_z.estimate, 0.15 - 0.25));
-        assert_eq!((c.m_eval.lo, c.m_eval.hi), (0.0, 0.0));
         assert_eq!(c.outcomes(), [Outcome::Equivalent, Outcome::Better]);
         // Only B - A of the paper claim's four: inconclusive, not a verdict.
         assert_eq!(an.claims[0].verdict, Verdict::Inconclusive);
-        // The A gate reads A's mean z (0.25 >= 0.2).
-        assert!(an.gates[0].passed, "{:?}", an.gates);
+        assert!(!an.claims[0].replicated);
+        // The A gate reads A's mean z: 0.25 is below the amended 0.3.
+        assert!(!an.gates[0].passed, "{:?}", an.gates);
+        assert!(an.gates[0].measured.contains("+0.250"), "{:?}", an.gates);
+    }
+
+    /// Runs of A (z 0 on both rewards) and B whose min z at seed `s` is `d[s]` (reward 0
+    /// at `d[s]` z, reward 1 at 1 z), on three identical prompts.
+    fn seeded(d: &[f64]) -> (Vec<ArmRun>, BTreeMap<u64, EvalReport>, ArmPlan) {
+        let refs = ["a b c", "b c d", "c d e"];
+        let texts = ["a b c", "b c x", "c y e"];
+        let plan = ArmPlan::new(2, 0.2, 4, (vec![0.0, 0.0], vec![0.5, 2.0]), 16);
+        let start = (0..d.len() as u64)
+            .map(|s| (s, ev(&[0.2; 3], &[2.0; 3], &texts, &refs)))
+            .collect();
+        let runs = d
+            .iter()
+            .enumerate()
+            .flat_map(|(s, &di)| {
+                [
+                    (Arm::Uniform, ev(&[0.2; 3], &[2.0; 3], &texts, &refs)),
+                    (
+                        Arm::FastRl,
+                        ev(&[0.2 + 0.5 * di; 3], &[4.0; 3], &texts, &refs),
+                    ),
+                ]
+                .map(|(arm, eval)| ArmRun {
+                    arm,
+                    seed: s as u64,
+                    eval,
+                    metrics: vec![],
+                })
+            })
+            .collect();
+        (runs, start, plan)
+    }
+
+    #[test]
+    fn verdicts_read_seed_level_t_intervals_and_a_replication_must_agree_in_sign() {
+        let names = ["r0".to_string(), "r1".to_string()];
+        let refs = ["a b c", "b c d", "c d e"].map(String::from);
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-9;
+        // Four seeds, two in each set: scipy's stats.t.interval(0.9, df, mean, sem) of
+        // the per-seed differences is the oracle.
+        let (runs, start, plan) = seeded(&[0.3, 0.1, 0.2, 0.4]);
+        let inp = FairInputs {
+            rewards: &names,
+            runs: &runs,
+            start: &start,
+            plan: &plan,
+            refs: &refs,
+            bootstrap: BootstrapParams::default(),
+            replication_from: 2,
+        };
+        let an = analyse(&inp).unwrap();
+        let c = &an.comparisons[0];
+        assert_eq!((c.x, c.y), (Arm::FastRl, Arm::Uniform));
+        let iv = c.pooled.by_seed.min_z;
+        assert_eq!(c.pooled.seeds, 4);
+        assert!(close(iv.estimate, 0.25) && close(iv.lo, 0.09809104349065084));
+        assert!(close(iv.hi, 0.4019089565093491), "{iv:?}");
+        let (f, r) = (c.first.unwrap(), c.replication.unwrap());
+        assert_eq!((f.seeds, r.seeds), (2, 2));
+        assert!(close(f.by_seed.min_z.lo, -0.43137515146750444), "{f:?}");
+        assert!(close(r.by_seed.min_z.hi, 0.9313751514675037), "{r:?}");
+        // Every prompt alike: the seeds x prompts bootstrap only resamples seeds, and its
+        // interval is narrower than the t interval over four seeds.
+        assert!(c.bootstrap.min_z.lo > iv.lo, "{:?}", c.bootstrap.min_z);
+        assert_eq!(c.outcomes()[1], Outcome::Better);
+        assert!(c.replicated());
+        // The same pooled sign, but the replication's estimate below 0: not claimed.
+        let (runs, start, plan) = seeded(&[0.4, 0.5, 0.45, 0.02, -0.01, -0.02]);
+        let inp = FairInputs {
+            runs: &runs,
+            start: &start,
+            plan: &plan,
+            replication_from: 3,
+            ..inp
+        };
+        let an = analyse(&inp).unwrap();
+        let c = &an.comparisons[0];
+        assert!(c.pooled.by_seed.min_z.lo > 0.0, "{:?}", c.pooled);
+        assert!(c.replication.unwrap().by_seed.min_z.estimate < 0.0);
+        assert_eq!(c.outcomes()[1], Outcome::Unclear);
+        // Without the replication the first set's interval decides alone.
+        let inp = FairInputs {
+            replication_from: u64::MAX,
+            ..inp
+        };
+        let c = analyse(&inp).unwrap().comparisons[0].clone();
+        assert!(c.first.is_none() && c.replication.is_none());
+        assert_eq!(c.pooled.seeds, 6);
+        assert_eq!(c.outcomes()[1], Outcome::Better);
+    }
+
+    #[test]
+    fn a_single_reward_arm_that_lowers_another_reward_is_a_conflict() {
+        let (mut runs, start, plan) = seeded(&[0.3, 0.1]);
+        let refs = ["a b c", "b c d", "c d e"];
+        let texts = ["a b c", "b c x", "c y e"];
+        // G0 raises reward 0 by 1 z and lowers reward 1 by 0.5 z; G1 leaves reward 0.
+        for s in 0..2 {
+            runs.push(ArmRun {
+                arm: Arm::Single(0),
+                seed: s,
+                eval: ev(&[0.7; 3], &[1.0; 3], &texts, &refs),
+                metrics: vec![],
+            });
+            runs.push(ArmRun {
+                arm: Arm::Single(1),
+                seed: s,
+                eval: ev(&[0.2, 0.25, 0.15], &[3.0; 3], &texts, &refs),
+                metrics: vec![],
+            });
+        }
+        let names = ["r0".to_string(), "r1".to_string()];
+        let inp = FairInputs {
+            rewards: &names,
+            runs: &runs,
+            start: &start,
+            plan: &plan,
+            refs: &refs.map(String::from),
+            bootstrap: BootstrapParams::default(),
+            replication_from: u64::MAX,
+        };
+        let an = analyse(&inp).unwrap();
+        assert_eq!(an.conflicts.len(), 2);
+        let g0 = an.conflicts.iter().find(|c| c.single == 0).unwrap();
+        assert_eq!((g0.other, g0.seeds), (1, 2));
+        assert!((g0.z.estimate + 0.5).abs() < 1e-9 && g0.lowers(), "{g0:?}");
+        let g1 = an.conflicts.iter().find(|c| c.single == 1).unwrap();
+        assert!(g1.z.estimate.abs() < 1e-9 && !g1.lowers(), "{g1:?}");
     }
 
     #[test]
@@ -621,6 +923,7 @@ mod tests {
             plan: &plan,
             refs: &refs.map(String::from),
             bootstrap: BootstrapParams::default(),
+            replication_from: u64::MAX,
         };
         let an = analyse(&inp).unwrap();
         assert_eq!(

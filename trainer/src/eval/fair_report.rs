@@ -5,8 +5,9 @@
 use crate::error::TrainerError;
 use crate::eval::arms::{Arm, ArmPlan};
 use crate::eval::bootstrap::{Interval, Outcome, MARGIN};
-use crate::eval::fair::{ArmRun, FairAnalysis};
+use crate::eval::fair::{ArmRow, ArmRun, FairAnalysis};
 use crate::eval::figures::over_seeds;
+use crate::eval::interval_plot::{intervals_png, IntervalPanel};
 use crate::eval::plot::{panels_png, Panel};
 use crate::io::records::{EvalPoint, EvalReport};
 use std::collections::BTreeMap;
@@ -39,6 +40,8 @@ pub struct ReportContext<'a> {
     pub seconds: f64,
     /// Runs planned in all.
     pub planned: usize,
+    /// The first seed of the replication.
+    pub replication_from: u64,
 }
 
 fn iv(i: &Interval) -> String {
@@ -54,13 +57,16 @@ fn outcome(o: Outcome) -> &'static str {
     }
 }
 
-/// The figures: final weights over training per arm, and each reward's z over training
-/// per arm (mean +/- std over seeds). Returns `(path, caption)`.
+/// The figures: each arm's final z with seed-level intervals, the weights over training
+/// per arm, and each reward's z over training per arm (mean +/- std over seeds), into `dir` with the file names prefixed by
+/// `prefix`. Returns `(path, caption)`.
 pub fn fair_figures(
     ctx: &ReportContext<'_>,
+    rows: &[ArmRow],
     runs: &[ArmRun],
     curves: &[RunCurve],
     dir: &Path,
+    prefix: &str,
 ) -> Result<Vec<(PathBuf, String)>, TrainerError> {
     let mut arms: Vec<Arm> = runs.iter().map(|r| r.arm).collect();
     arms.sort();
@@ -93,7 +99,7 @@ pub fn fair_figures(
             })
         })
         .collect();
-    let wpath = dir.join("weights.png");
+    let wpath = dir.join(format!("{prefix}weights.png"));
     panels_png(
         &wpath,
         "Composer weights over training (mean +/- std over seeds)",
@@ -139,7 +145,7 @@ pub fn fair_figures(
             })
         })
         .collect();
-    let zpath = dir.join("z-curves.png");
+    let zpath = dir.join(format!("{prefix}z-curves.png"));
     panels_png(
         &zpath,
         "Validation z-scores over training (mean +/- std over seeds)",
@@ -147,7 +153,36 @@ pub fn fair_figures(
         2,
         (560, 340),
     )?;
+    let final_panels: Vec<IntervalPanel> = ctx
+        .rewards
+        .iter()
+        .map(|n| format!("z {n}"))
+        .chain(["min z over rewards".into(), "mean z over rewards".into()])
+        .enumerate()
+        .map(|(k, title)| IntervalPanel {
+            title,
+            y_label: "final z".into(),
+            values: rows
+                .iter()
+                .filter_map(|r| Some((r.arm.letter(), *r.z_by_seed.get(k)?)))
+                .collect(),
+        })
+        .collect();
+    let fpath = dir.join(format!("{prefix}final-z.png"));
+    intervals_png(
+        &fpath,
+        "Final z per arm (mean over seeds, 90% t interval over seeds)",
+        &final_panels,
+        3,
+        (460, 320),
+    )?;
     Ok(vec![
+        (
+            fpath,
+            "Each arm's final z per reward, min and mean over rewards, with 90% intervals \
+             over seeds (t)"
+                .into(),
+        ),
         (
             wpath,
             "Composer weights at every step, per arm (one line per reward)".into(),
@@ -203,10 +238,14 @@ pub fn fair_report(
     );
     let _ = writeln!(
         s,
-        "- Intervals: 90% paired bootstrap over seeds x evaluation prompts. Outcome of X - Y: \
-         better (above 0), worse (below 0), equivalent (inside +/-{MARGIN}), else unclear. A \
-         claim agrees when its four outcomes are better, disagrees when any is worse or \
-         equivalent, else is inconclusive.\n"
+        "- Intervals: 90% Student-t over seeds of each seed's paired difference (its mean over \
+         the evaluation prompts); the seeds x evaluation prompts bootstrap is shown beside it \
+         for reference. Outcome of X - Y: better (above 0), worse (below 0), equivalent \
+         (inside +/-{MARGIN}), else unclear; once the replication (seeds from {}) has run, \
+         better and worse also need the first set's and the replication's estimates on \
+         that side. A claim agrees when its four outcomes are better, disagrees when any is \
+         worse or equivalent, else is inconclusive; it is a claim only when replicated.\n",
+        ctx.replication_from
     );
     let _ = writeln!(s, "## Sanity gates\n");
     for g in &a.gates {
@@ -239,25 +278,111 @@ pub fn fair_report(
     }
     let _ = writeln!(s, "\n## Verdicts\n");
     for c in &a.claims {
-        let _ = writeln!(s, "- **{}**: {}", c.verdict.words(), c.what);
+        let _ = writeln!(
+            s,
+            "- **{}**{}: {}",
+            c.verdict.words(),
+            if c.replicated {
+                " (replicated)"
+            } else {
+                " (first set of seeds only: not a claim until the replication agrees)"
+            },
+            c.what
+        );
     }
     let _ = writeln!(
         s,
-        "\n| X - Y | seeds | m_eval | min z | mean z | outcome (m_eval, min z) |\n|---|---|---|---|---|---|"
+        "\n| X - Y | seeds | m_eval | min z | mean z | first set / replication (m_eval; min z) | \
+         bootstrap seeds x prompts (m_eval; min z) | outcome (m_eval, min z) |\n\
+         |---|---|---|---|---|---|---|---|"
     );
     for c in &a.comparisons {
         let [om, oz] = c.outcomes();
+        let d = &c.pooled.by_seed;
+        let parts = match (&c.first, &c.replication) {
+            (Some(f), Some(r)) => format!(
+                "{:+.3} / {:+.3}; {:+.3} / {:+.3}",
+                f.by_seed.m_eval.estimate,
+                r.by_seed.m_eval.estimate,
+                f.by_seed.min_z.estimate,
+                r.by_seed.min_z.estimate
+            ),
+            _ => "not yet".into(),
+        };
+        let seeds = match (&c.first, &c.replication) {
+            (Some(f), Some(r)) => format!("{} + {}", f.seeds, r.seeds),
+            _ => c.pooled.seeds.to_string(),
+        };
         let _ = writeln!(
             s,
-            "| {} - {} | {} | {} | {} | {} | {}, {} |",
+            "| {} - {} | {seeds} | {} | {} | {} | {parts} | {}; {} | {}, {} |",
             c.x.letter(),
             c.y.letter(),
-            c.seeds,
-            iv(&c.m_eval),
-            iv(&c.min_z),
-            iv(&c.mean_z),
+            iv(&d.m_eval),
+            iv(&d.min_z),
+            iv(&d.mean_z),
+            iv(&c.bootstrap.m_eval),
+            iv(&c.bootstrap.min_z),
             outcome(om),
             outcome(oz)
+        );
+    }
+    if !a.conflicts.is_empty() {
+        let _ = writeln!(s, "\n## Conflict check\n");
+        let _ = writeln!(
+            s,
+            "Each single-reward arm's final z on the other rewards (90% seeds x prompts \
+             bootstrap). The rewards conflict when moving one alone lowers another (the \
+             interval lies below 0).\n"
+        );
+        let head: String = ctx.rewards.iter().map(|n| format!(" z {n} |")).collect();
+        let _ = writeln!(
+            s,
+            "| arm |{head}\n|---|{}",
+            "---|".repeat(ctx.rewards.len())
+        );
+        let mut singles: Vec<usize> = a.conflicts.iter().map(|c| c.single).collect();
+        singles.dedup();
+        for i in singles {
+            let cells: String = (0..ctx.rewards.len())
+                .map(|j| {
+                    a.conflicts
+                        .iter()
+                        .find(|c| c.single == i && c.other == j)
+                        .map_or(" (its own) |".to_string(), |c| {
+                            format!(
+                                " {}{} |",
+                                iv(&c.z),
+                                if c.lowers() { " lowered" } else { "" }
+                            )
+                        })
+                })
+                .collect();
+            let _ = writeln!(s, "| G{i} ({}) |{cells}", ctx.rewards[i]);
+        }
+        let lowered: Vec<String> = a
+            .conflicts
+            .iter()
+            .filter(|c| c.lowers())
+            .map(|c| {
+                format!(
+                    "{} alone lowers {} ({})",
+                    ctx.rewards[c.single],
+                    ctx.rewards[c.other],
+                    iv(&c.z)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n{}",
+            if lowered.is_empty() {
+                "No single-reward arm lowered another reward: in this budget the set does not \
+                 conflict, and a composer has nothing to arbitrate."
+                    .to_string()
+            } else {
+                format!("The rewards conflict: {}.", lowered.join("; "))
+            }
         );
     }
     let _ = writeln!(s, "\n## Arms\n");

@@ -104,54 +104,86 @@ impl CompareSize {
             .collect()
     }
 
-    /// Seeds per arm (the single-reward arms run `min(2, seeds)`).
+    /// Overrides of one reward set after the size's (before the user's `--set`s): its
+    /// budget, measured by a pilot of arm A alone so that A passes the gate with margin
+    /// (`docs/fair-test.md`).
+    pub fn set_overrides(self, set: RewardSet) -> Vec<String> {
+        let v: &[&str] = match (self, set) {
+            (CompareSize::Tiny, RewardSet::Moving) => &[
+                "ppo.steps=60",
+                "ppo.eval_every=20",
+                "ppo.checkpoint_every=20",
+            ],
+            // 200 steps at beta 0.05 reached +0.32 (a plateau at KL 0.23); lr 3e-4
+            // +0.19; beta 0.02 at 100 steps +0.41.
+            (CompareSize::Tiny, RewardSet::Paper) => &[
+                "ppo.steps=100",
+                "ppo.kl_coef=0.02",
+                "ppo.eval_every=25",
+                "ppo.checkpoint_every=25",
+            ],
+            _ => &[],
+        };
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Seeds of the first set per arm (the single-reward arms run `min(2, seeds)`).
     pub fn seeds(self) -> u64 {
         match self {
             CompareSize::Quick => 2,
-            CompareSize::Smollm => 3,
-            CompareSize::Tiny | CompareSize::Gpu => 5,
+            CompareSize::Smollm | CompareSize::Gpu => 5,
+            CompareSize::Tiny => 8,
         }
     }
 
-    /// The reward sets: the 4-reward dialogue set (METEOR, semantic similarity, BLEU,
-    /// BERTScore) where the disagreement is, and the 2-reward set (METEOR, semantic);
-    /// the quick size uses METEOR + BLEU (no encoder to load).
-    pub fn reward_sets(self) -> Vec<Vec<RewardKind>> {
-        use RewardKind::*;
+    /// Seeds of the replication: as many again, disjoint (`seeds()..2 * seeds()`).
+    pub fn replication_seeds(self) -> u64 {
+        self.seeds()
+    }
+
+    /// The reward sets: 3 that the policy can move and that conflict (relevance,
+    /// sentiment, a length band), then the paper's 4 (METEOR, semantic similarity, BLEU,
+    /// BERTScore); the quick size uses METEOR + BLEU (no encoder to load).
+    pub fn reward_sets(self) -> Vec<RewardSet> {
         match self {
-            CompareSize::Quick => vec![vec![Meteor, Bleu]],
-            CompareSize::Smollm => vec![vec![Meteor, Semantic, Bleu, Bertscore]],
-            CompareSize::Tiny | CompareSize::Gpu => vec![
-                vec![Meteor, Semantic, Bleu, Bertscore],
-                vec![Meteor, Semantic],
-            ],
+            CompareSize::Quick => vec![RewardSet::Quick],
+            _ => vec![RewardSet::Moving, RewardSet::Paper],
         }
     }
 
-    /// The arms for `n` rewards in groups of priority: a group is made seed by seed, and
-    /// the next group starts when it is done. The smollm size (no single-reward arms)
-    /// first makes the issue's minimum (A, B, B', D and F), then C (the verdicts compare
-    /// with it), then E, so a deadline leaves the minimum complete; the other sizes make
+    /// The arms of the first set of seeds for `n` rewards in groups of priority: a group
+    /// is made seed by seed, and the next group starts when it is done. The smollm size
+    /// makes the issue's minimum (A, B', C, E, F) first, then B; the other sizes make
     /// every arm in one group.
     pub fn arm_groups(self, n: usize) -> Vec<Vec<Arm>> {
         use Arm::*;
         match self {
             CompareSize::Smollm => vec![
-                vec![Uniform, FastRl, Bounded, Paper, GdpoBounded],
-                vec![Lagrangian],
-                vec![GdpoUniform],
+                vec![Uniform, Bounded, Lagrangian, GdpoUniform, GdpoBounded],
+                vec![FastRl],
             ],
             _ => vec![COMPOSED.iter().copied().chain((0..n).map(Single)).collect()],
         }
     }
 
-    /// The runs in the order they are made ([`CompareSize::arm_groups`]); single-reward
-    /// arms at seeds 0 and 1 only.
+    /// The arms the replication repeats, in groups as [`CompareSize::arm_groups`]: those
+    /// the claims read (A, B, B', C; the smollm size A, B', C, then B).
+    pub fn replicated_arms(self) -> Vec<Vec<Arm>> {
+        use Arm::*;
+        match self {
+            CompareSize::Smollm => vec![vec![Uniform, Bounded, Lagrangian], vec![FastRl]],
+            _ => vec![vec![Uniform, FastRl, Bounded, Lagrangian]],
+        }
+    }
+
+    /// The runs in the order they are made: the first set of seeds
+    /// ([`CompareSize::arm_groups`]; single-reward arms at seeds 0 and 1 only), then the
+    /// replication ([`CompareSize::replicated_arms`] at the next seeds).
     pub fn planned(self, n: usize) -> Vec<(u64, Arm)> {
-        self.arm_groups(n)
-            .into_iter()
-            .flat_map(|group| {
-                (0..self.seeds()).flat_map(move |s| {
+        let first = self.seeds();
+        let groups = |groups: Vec<Vec<Arm>>, seeds: std::ops::Range<u64>| {
+            groups.into_iter().flat_map(move |group| {
+                seeds.clone().flat_map(move |s| {
                     group
                         .clone()
                         .into_iter()
@@ -159,6 +191,12 @@ impl CompareSize {
                         .map(move |a| (s, a))
                 })
             })
+        };
+        groups(self.arm_groups(n), 0..first)
+            .chain(groups(
+                self.replicated_arms(),
+                first..first + self.replication_seeds(),
+            ))
             .collect()
     }
 
@@ -167,6 +205,40 @@ impl CompareSize {
         match self {
             CompareSize::Quick => 200,
             _ => 2000,
+        }
+    }
+}
+
+/// A set of rewards the arms compose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RewardSet {
+    /// The paper's dialogue rewards against the reference reply: METEOR, semantic
+    /// similarity, BLEU, BERTScore.
+    Paper,
+    /// Rewards a small policy can move in the budget, which conflict: relevance to the
+    /// utterance answered, VADER sentiment, a length band (`composer.length_band`).
+    Moving,
+    /// METEOR + BLEU (the quick size: no encoder to load).
+    Quick,
+}
+
+impl RewardSet {
+    /// Its rewards, in the composer's order.
+    pub fn rewards(self) -> Vec<RewardKind> {
+        use RewardKind::*;
+        match self {
+            RewardSet::Paper => vec![Meteor, Semantic, Bleu, Bertscore],
+            RewardSet::Moving => vec![Relevance, Sentiment, Length],
+            RewardSet::Quick => vec![Meteor, Bleu],
+        }
+    }
+
+    /// Its directory under the size's run directory.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            RewardSet::Paper => "paper",
+            RewardSet::Moving => "moving",
+            RewardSet::Quick => "quick",
         }
     }
 }
@@ -195,10 +267,40 @@ pub struct CompareOutcome {
     pub planned: usize,
 }
 
-/// Runs the comparison of `size` from `base` (its preset plus overrides) in
-/// `run.out_dir`, one directory per reward set (`4r`, `2r`), stopping before a new run once `deadline_s` seconds have passed.
+/// How the comparison's configs are made: the size's preset, the user's file merged over
+/// it, then the size's overrides, a reward set's ([`CompareSize::set_overrides`]) and the
+/// user's `--set`s, in that order.
+#[derive(Clone, Debug, Default)]
+pub struct CompareConfig {
+    /// The user's TOML file (`--config`).
+    pub file: Option<PathBuf>,
+    /// The user's `--set`s.
+    pub sets: Vec<String>,
+}
+
+impl CompareConfig {
+    /// The config of `size` (for `set`, or the one every set shares: the starting model's).
+    pub fn resolve(
+        &self,
+        size: CompareSize,
+        set: Option<RewardSet>,
+    ) -> Result<Config, TrainerError> {
+        let all: Vec<String> = size
+            .overrides()
+            .into_iter()
+            .chain(set.map(|s| size.set_overrides(s)).unwrap_or_default())
+            .chain(self.sets.iter().cloned())
+            .collect();
+        Config::resolve(size.preset(), self.file.as_deref(), &all)
+    }
+}
+
+/// Runs the comparison of `size` from `base` (its config for every set: [`CompareConfig`])
+/// in `run.out_dir`, one directory per reward set ([`RewardSet::dir_name`]), stopping
+/// before a new run once `deadline_s` seconds have passed.
 pub fn compare(
     base: &Config,
+    how: &CompareConfig,
     dev: tch::Device,
     corpus: &Corpus,
     size: CompareSize,
@@ -216,18 +318,17 @@ pub fn compare(
         runs: 0,
         planned: 0,
     };
-    for set in size.reward_sets() {
+    for reward_set in size.reward_sets() {
+        let set = reward_set.rewards();
+        let tag = reward_set.dir_name();
         if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
-            crate::note!(
-                "[compare] deadline reached: the {}-reward set is not started",
-                set.len()
-            );
+            crate::note!("[compare] deadline reached: the {tag} reward set is not started");
             break;
         }
-        let mut cfg = base.clone();
+        let mut cfg = how.resolve(size, Some(reward_set))?;
         cfg.composer.rewards = set.clone();
         let names: Vec<String> = set.iter().map(|r| r.name().to_string()).collect();
-        let dir = root.join(format!("{}r", set.len()));
+        let dir = root.join(tag);
         std::fs::create_dir_all(&dir).map_err(|e| TrainerError::io(&dir, e))?;
         // The calibration and the starting evaluations are reused only with the
         // settings they were made with.
@@ -240,12 +341,14 @@ pub fn compare(
         let plan = plan_for(&cfg, dev, corpus, &start_dir, &dir)?;
         let planned = size.planned(set.len());
         out.planned += planned.len();
-        let report = |start: &BTreeMap<u64, EvalReport>,
+        let replication_from = size.seeds();
+        let report = |path: &Path,
+                      start: &BTreeMap<u64, EvalReport>,
                       runs: &[ArmRun],
                       curves: &[RunCurve],
                       resamples: usize| {
             write_report(
-                &dir,
+                path,
                 size,
                 &cfg,
                 &names,
@@ -256,9 +359,13 @@ pub fn compare(
                 &refs,
                 planned.len(),
                 resamples,
+                replication_from,
                 t0,
             )
         };
+        let path = dir.join("report.md");
+        // The first set's report, written once before any run of the replication.
+        let first_path = dir.join("report-first.md");
         let mut start = BTreeMap::new();
         let mut runs: Vec<ArmRun> = Vec::new();
         let mut curves: Vec<RunCurve> = Vec::new();
@@ -268,6 +375,15 @@ pub fn compare(
             if let std::collections::btree_map::Entry::Vacant(v) = start.entry(seed) {
                 v.insert(start_eval(&cfg, dev, corpus, &start_dir, &dir, seed)?);
             }
+            if seed >= replication_from && !first_path.is_file() {
+                crate::note!(
+                    "[compare] {tag}: the first set of seeds is done ({} runs); its report \
+                     -> {}",
+                    runs.len(),
+                    first_path.display()
+                );
+                report(&first_path, &start, &runs, &curves, size.resamples())?;
+            }
             let rdir = dir.join(format!("{}-s{seed}", arm.slug()));
             let done = rdir.join("eval.json");
             let rcfg = run_config(&cfg, arm, seed, &plan, &rdir)?;
@@ -276,10 +392,9 @@ pub fn compare(
             if ran {
                 if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
                     crate::note!(
-                        "[compare] deadline reached: {} of {} runs of the {}-reward set done",
+                        "[compare] deadline reached: {} of {} runs of the {tag} set done",
                         runs.len(),
                         planned.len(),
-                        set.len()
                     );
                     break;
                 }
@@ -303,8 +418,7 @@ pub fn compare(
                 });
             }
             crate::note!(
-                "[compare] {}r {}/{} {} s{seed} done ({:.0} s)",
-                set.len(),
+                "[compare] {tag} {}/{} {} s{seed} done ({:.0} s)",
                 k + 1,
                 planned.len(),
                 arm.letter(),
@@ -317,12 +431,11 @@ pub fn compare(
                 && k + 1 < planned.len()
                 && last_interim.is_none_or(|t| t.elapsed().as_secs_f64() > INTERIM_EVERY_S)
             {
-                report(&start, &runs, &curves, 200)?;
+                report(&path, &start, &runs, &curves, 200)?;
                 last_interim = Some(Instant::now());
             }
         }
         out.runs += runs.len();
-        let path = dir.join("report.md");
         // A final report newer than every evaluation it reads is kept (the full bootstrap
         // takes minutes); delete it to rewrite it.
         let current = runs.len() == planned.len()
@@ -342,7 +455,7 @@ pub fn compare(
                 path.display()
             );
         } else {
-            report(&start, &runs, &curves, size.resamples())?;
+            report(&path, &start, &runs, &curves, size.resamples())?;
         }
         out.reports.push(path);
     }
@@ -504,10 +617,12 @@ fn run_arm(
     Ok(())
 }
 
-/// Analyses the finished runs and writes `report.md` and its figures into `dir`.
+/// Analyses the finished runs and writes the report `path` (`report.md`, or
+/// `report-first.md` for the first set of seeds) and its figures beside it (the first
+/// set's with the prefix `first-`).
 #[allow(clippy::too_many_arguments)]
 fn write_report(
-    dir: &Path,
+    path: &Path,
     size: CompareSize,
     cfg: &Config,
     names: &[String],
@@ -518,6 +633,7 @@ fn write_report(
     refs: &[String],
     planned: usize,
     resamples: usize,
+    replication_from: u64,
     t0: Instant,
 ) -> Result<(), TrainerError> {
     let inputs = FairInputs {
@@ -530,6 +646,7 @@ fn write_report(
             resamples,
             ..BootstrapParams::default()
         },
+        replication_from,
     };
     let analysis = analyse(&inputs)?;
     let budget = format!(
@@ -551,11 +668,17 @@ fn write_report(
         start,
         seconds: t0.elapsed().as_secs_f64(),
         planned,
+        replication_from,
     };
-    let figs = fair_figures(&ctx, runs, curves, dir)?;
-    let path = dir.join("report.md");
-    std::fs::write(&path, fair_report(&ctx, &analysis, runs, &figs))
-        .map_err(|e| TrainerError::io(&path, e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = if path.ends_with("report-first.md") {
+        "first-"
+    } else {
+        ""
+    };
+    let figs = fair_figures(&ctx, &analysis.rows, runs, curves, dir, prefix)?;
+    std::fs::write(path, fair_report(&ctx, &analysis, runs, &figs))
+        .map_err(|e| TrainerError::io(path, e))?;
     Ok(())
 }
 
@@ -564,25 +687,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_smollm_size_makes_the_issues_minimum_first() {
-        let p = CompareSize::Smollm.planned(4);
-        assert_eq!(p.len(), 21);
+    fn the_first_set_comes_first_then_the_replication_on_disjoint_seeds() {
+        let p = CompareSize::Smollm.planned(3);
+        // 5 seeds x (A, B', C, E, F), then B at 5 seeds; the replication: seeds 5-9 x
+        // (A, B', C), then B.
+        assert_eq!(p.len(), 25 + 5 + 15 + 5);
         let minimum = [
             Arm::Uniform,
-            Arm::FastRl,
             Arm::Bounded,
-            Arm::Paper,
+            Arm::Lagrangian,
+            Arm::GdpoUniform,
             Arm::GdpoBounded,
         ];
-        let mut want: Vec<(u64, Arm)> = (0..3)
+        let mut want: Vec<(u64, Arm)> = (0..5)
             .flat_map(|s| minimum.iter().map(move |&a| (s, a)))
             .collect();
-        want.extend((0..3).map(|s| (s, Arm::Lagrangian)));
-        want.extend((0..3).map(|s| (s, Arm::GdpoUniform)));
+        want.extend((0..5).map(|s| (s, Arm::FastRl)));
+        want.extend(
+            (5..10).flat_map(|s| [Arm::Uniform, Arm::Bounded, Arm::Lagrangian].map(|a| (s, a))),
+        );
+        want.extend((5..10).map(|s| (s, Arm::FastRl)));
         assert_eq!(p, want);
-        // The other sizes keep seed-major order with single-reward arms at seeds 0, 1.
+        // The tiny size: seed-major, single-reward arms at seeds 0 and 1, then the four
+        // arms the claims read at seeds 8-15.
         let t = CompareSize::Tiny.planned(2);
-        assert_eq!(t.len(), 5 * 7 + 2 * 2);
+        assert_eq!(t.len(), 8 * 7 + 2 * 2 + 8 * 4);
         assert_eq!(
             &t[..9],
             &{
@@ -590,6 +719,17 @@ mod tests {
                 v.extend([(0, Arm::Single(0)), (0, Arm::Single(1))]);
                 v
             }[..]
+        );
+        let first: Vec<u64> = t.iter().take(8 * 7 + 4).map(|r| r.0).collect();
+        let second: Vec<u64> = t.iter().skip(8 * 7 + 4).map(|r| r.0).collect();
+        assert!(first.iter().all(|&s| s < 8) && second.iter().all(|&s| s >= 8));
+        assert_eq!(
+            &t[8 * 7 + 4..8 * 7 + 8],
+            &[8, 8, 8, 8]
+                .iter()
+                .zip([Arm::Uniform, Arm::FastRl, Arm::Bounded, Arm::Lagrangian])
+                .map(|(&s, a)| (s, a))
+                .collect::<Vec<_>>()[..]
         );
     }
 }
