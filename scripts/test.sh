@@ -41,7 +41,7 @@ gpu_test cargo test -p composer-cuda --release --test gpu
 gpu_test cargo test -p fastrl-trainer --features cuda --release --test gpu_fused
 
 step "benchmarks compile and run once each (criterion test mode)"
-cargo test -p fastrl-benches --release --benches
+cargo test -p composer-core --release --benches
 cargo test -p composer-cuda --release --benches
 
 step "Python tests (bindings, trl GRPO and verl examples)"
@@ -58,6 +58,9 @@ step "no_std: composer-core builds for a target without std or alloc"
 rustup target add thumbv7em-none-eabihf >/dev/null
 cargo build -p composer-core --no-default-features --target thumbv7em-none-eabihf
 cargo build -p composer-core --no-default-features --features alloc --target thumbv7em-none-eabihf
+
+step "composer-core and composer-cuda package and verify as crates.io would build them (kernels inside the crate)"
+cargo publish --dry-run --allow-dirty -p composer-core -p composer-cuda 2>&1 | grep -E "Packaged|Verifying|aborting upload"
 
 step "the composer-core example runs"
 cargo run --release -q -p composer-core --example synthetic -- --steps 10 >/dev/null

@@ -19,7 +19,7 @@ pub enum Error {
     },
     /// `n = 0` reward channels.
     NoRewards,
-    /// More reward channels than [`MAX_REWARDS`](crate::MAX_REWARDS).
+    /// More reward channels than [`MAX_REWARDS`](crate::shape::MAX_REWARDS).
     TooManyRewards {
         /// The maximum.
         max: usize,
@@ -239,7 +239,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// Checks that `x` is finite.
-pub(crate) fn finite(arg: &'static str, x: f32) -> crate::Result<()> {
+pub(crate) fn finite(arg: &'static str, x: f32) -> Result<()> {
     if x.is_finite() {
         Ok(())
     } else {
@@ -254,7 +254,7 @@ pub(crate) fn in_range(
     lo: f32,
     hi: f32,
     expected: &'static str,
-) -> crate::Result<()> {
+) -> Result<()> {
     if x.is_finite() && x >= lo && x <= hi {
         Ok(())
     } else {
@@ -267,7 +267,7 @@ pub(crate) fn in_range(
 }
 
 /// Checks a slice length.
-pub(crate) fn length(arg: &'static str, expected: usize, actual: usize) -> crate::Result<()> {
+pub(crate) fn length(arg: &'static str, expected: usize, actual: usize) -> Result<()> {
     if expected == actual {
         Ok(())
     } else {
@@ -278,3 +278,6 @@ pub(crate) fn length(arg: &'static str, expected: usize, actual: usize) -> crate
         })
     }
 }
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

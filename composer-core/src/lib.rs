@@ -5,13 +5,13 @@
 //!
 //! | paper | item |
 //! |---|---|
-//! | Eq. (4), (5): mirror-descent weight update | [`FastRl::update`](fastrl::FastRl) via [`Composer::update`] |
+//! | Eq. (4), (5): mirror-descent weight update | [`FastRl::update`](composers::fastrl::FastRl) via [`Composer::update`] |
 //! | Eq. (6): composition | [`compose()`] |
 //! | Eq. (7): KL penalty | [`kl_penalty()`], [`KlEstimator`], [`KlController`] |
 //! | Algorithm 1, line 11: advantages and target values | [`gae()`], [`whiten()`] |
 //! | Algorithm 1, lines 8-11 in one pass | [`fused_pass()`] |
 //! | Theorems 1 and 2 | [`Diagnostics`] |
-//! | beyond the paper: reference z-scores, the KL ball, Hedge's eta, optimistic steps | [`Normalization::Reference`], [`reference_stats`], [`ball`], [`AutoEta`], [`UpdateRule`] |
+//! | beyond the paper: reference z-scores, the KL ball, Hedge's eta, optimistic steps | [`Normalization::Reference`], [`reference_stats`], [`ball`](composers::ball), [`AutoEta`], [`UpdateRule`] |
 //! | critic-free group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO) | [`group_advantages()`] |
 //!
 //! Baseline composers ([`Fixed`], [`Lagrangian`]) sit behind the same [`Composer`]
@@ -58,70 +58,46 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod ball;
-pub mod baselines;
-pub mod compose;
-pub mod composer;
-pub mod diag;
-mod diagnose;
+pub mod composers;
 pub mod error;
-pub mod estimator;
-mod expf;
-pub mod fastrl;
-mod forward;
-pub mod fused;
-pub mod gae;
-pub mod group;
-pub mod kind;
-pub mod kl;
 mod names;
-pub mod on_reference;
-mod prepared;
-pub mod reduce;
-mod reference;
-mod row;
+pub mod ops;
 pub mod shape;
 pub mod state;
 pub mod storage;
-pub mod whiten;
 
-pub use ball::{kl_ball_max_weight, kl_ball_min_weight, kl_from_uniform};
-pub use baselines::{Constraint, ConstraintKind, Fixed, Lagrangian, LagrangianConfig, Squash};
-pub use compose::compose;
-pub use composer::Composer;
-pub use diag::Diagnostics;
-pub use error::Error;
-pub use estimator::KlEstimator;
-pub use fastrl::{
+pub use composers::ball::{kl_ball_max_weight, kl_ball_min_weight, kl_from_uniform};
+pub use composers::baselines::{
+    Constraint, ConstraintKind, Fixed, Lagrangian, LagrangianConfig, Squash,
+};
+pub use composers::composer::Composer;
+pub use composers::diagnostics::Diagnostics;
+pub use composers::fastrl::{
     AutoEta, ComposeOn, FastRl, FastRlConfig, Normalization, Smoothing, SmoothingKind, UpdateRule,
 };
-pub use fused::{fused_pass, FusedInputs, FusedOutputs, FusedParams, FusedStats};
-pub use gae::{gae, GaeParams};
-pub use group::{
+pub use composers::kind::ComposerKind;
+pub use composers::on_reference::OnReference;
+pub use error::{Error, Result};
+pub use ops::compose::compose;
+pub use ops::fused::{fused_pass, FusedInputs, FusedOutputs, FusedParams, FusedStats};
+pub use ops::gae::{gae, GaeParams};
+pub use ops::group::{
     broadcast_rows, group_advantages, group_scratch_len, Convention, GroupEstimator, GroupParams,
     GroupScale, GroupStats,
 };
-pub use kind::ComposerKind;
-pub use kl::{kl_penalty, KlController, KlStats};
-pub use on_reference::OnReference;
-pub use reduce::reward_means;
-pub use reference::reference_stats;
-pub use shape::{Channel, MaskMode, Shape};
+pub use ops::kl::{kl_penalty, KlController, KlStats};
+pub use ops::kl_estimator::KlEstimator;
+pub use ops::reduce::reward_means;
+pub use ops::reference_stats::reference_stats;
+pub use ops::whiten::{whiten, WhitenStats};
+pub use shape::{Channel, MaskMode, Shape, MAX_REWARDS};
 pub use state::{StateRecord, RECORD_LEN, RECORD_LEN_V1, RECORD_VERSION};
 pub use storage::Storage;
-pub use whiten::{whiten, WhitenStats};
 
 /// Re-export of the `bf16` storage type accepted by every per-token function.
 pub use half::bf16;
-
-/// The largest number of reward channels a composer holds. State lives in fixed-size
-/// arrays of this length so that nothing allocates and the state record has one layout.
-pub const MAX_REWARDS: usize = 16;
 
 /// The README's code blocks, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
-
-/// Result alias for this crate.
-pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -35,7 +35,7 @@ macro_rules! named_enum {
 
             /// Parses a name of [`Self::NAMES`]; anything else is
             /// [`Error::UnknownName`]($crate::Error::UnknownName).
-            fn from_str(s: &str) -> $crate::Result<Self> {
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
                 match s {
                     $($name => Ok($variant),)+
                     _ => Err($crate::Error::UnknownName {
@@ -51,7 +51,7 @@ macro_rules! named_enum {
 
             /// Decodes a code of [`Self::code`]; anything else is
             /// [`Error::UnknownCode`]($crate::Error::UnknownCode).
-            fn try_from(code: i32) -> $crate::Result<Self> {
+            fn try_from(code: i32) -> $crate::error::Result<Self> {
                 match code {
                     $($code => Ok($variant),)+
                     _ => Err($crate::Error::UnknownCode { what: $what, code }),

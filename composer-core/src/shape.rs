@@ -1,8 +1,12 @@
 //! Batch shape, mask semantics and reward channels.
 
+use crate::error::Result;
 use crate::error::{length, Error};
 use crate::names::named_enum;
-use crate::Result;
+
+/// The largest number of reward channels a composer holds. State lives in fixed-size
+/// arrays of this length so that nothing allocates and the state record has one layout.
+pub const MAX_REWARDS: usize = 16;
 
 /// A `[batch, len]` token grid, stored row-major: token `t` of row `b` is at `b * len + t`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,9 +93,9 @@ pub(crate) fn check_batch<T>(
 pub(crate) fn check_channel_count(n: usize) -> Result<()> {
     if n == 0 {
         Err(Error::NoRewards)
-    } else if n > crate::MAX_REWARDS {
+    } else if n > MAX_REWARDS {
         Err(Error::TooManyRewards {
-            max: crate::MAX_REWARDS,
+            max: MAX_REWARDS,
             actual: n,
         })
     } else {

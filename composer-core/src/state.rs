@@ -25,9 +25,10 @@
 //! | 1072 | 128 | running average of the weights `[f64; 16]` (all 0: none) |
 //! | 1200 | 8 | FNV-1a 64 checksum of bytes 0..1200 |
 
+use crate::composers::kind::ComposerKind;
 use crate::error::Error;
-use crate::kind::ComposerKind;
-use crate::{Result, MAX_REWARDS};
+use crate::error::Result;
+use crate::shape::MAX_REWARDS;
 
 /// Record layout version written and read by this build.
 pub const RECORD_VERSION: u32 = 2;

@@ -1,9 +1,9 @@
-//! The kernel sources (`kernels/`) and their NVRTC compilation.
+//! The kernel sources (`composer-cuda/kernels/`) and their NVRTC compilation.
 
 use crate::error::CudaError;
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 
-const COMMON: &str = include_str!("../../kernels/common.cuh");
+const COMMON: &str = include_str!("../kernels/common.cuh");
 
 /// A kernel family: one `.cu` file and the `extern "C"` kernels it defines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct Family {
 /// Fused composition + KL + GAE + returns.
 pub const FUSED: Family = Family {
     name: "fused",
-    source: include_str!("../../kernels/fused.cu"),
+    source: include_str!("../kernels/fused.cu"),
     kernels: &[
         "fused_f32",
         "fused_bf16",
@@ -30,19 +30,19 @@ pub const FUSED: Family = Family {
 /// Per-reward masked sums and the Fast RL weight update.
 pub const UPDATE: Family = Family {
     name: "update",
-    source: include_str!("../../kernels/update.cu"),
+    source: include_str!("../kernels/update.cu"),
     kernels: &["reward_sums_f32", "reward_sums_bf16", "fastrl_update"],
 };
 /// Masked whitening.
 pub const WHITEN: Family = Family {
     name: "whiten",
-    source: include_str!("../../kernels/whiten.cu"),
+    source: include_str!("../kernels/whiten.cu"),
     kernels: &["whiten_sum_f32", "whiten_sq_f32", "whiten_apply_f32"],
 };
 /// Group-relative advantages (GRPO, RLOO, REINFORCE++, GDPO), in launch order.
 pub const GROUP: Family = Family {
     name: "group",
-    source: include_str!("../../kernels/group.cu"),
+    source: include_str!("../kernels/group.cu"),
     kernels: &[
         "group_init",
         "group_scores_f32",
@@ -56,7 +56,7 @@ pub const GROUP: Family = Family {
 /// The per-time-step GAE launch the frameworks' loop amounts to (benchmark baseline).
 pub const BASELINE: Family = Family {
     name: "baseline",
-    source: include_str!("../../kernels/baseline.cu"),
+    source: include_str!("../kernels/baseline.cu"),
     kernels: &["gae_step_f32"],
 };
 /// Every family.

@@ -224,27 +224,15 @@ pub struct FastrlU32 {
 }
 
 /// An opaque composer handle.
-pub struct FastrlComposer(Held);
-
-/// Fast RL (whose reference statistics need the concrete type) or another composer.
-enum Held {
-    Fast(Box<FastRl>),
-    Other(Box<dyn Composer + Send>),
-}
+pub struct FastrlComposer(Box<dyn Composer + Send>);
 
 impl FastrlComposer {
     fn get(&self) -> &dyn Composer {
-        match &self.0 {
-            Held::Fast(c) => c.as_ref(),
-            Held::Other(c) => c.as_ref(),
-        }
+        self.0.as_ref()
     }
 
     fn get_mut(&mut self) -> &mut dyn Composer {
-        match &mut self.0 {
-            Held::Fast(c) => c.as_mut(),
-            Held::Other(c) => c.as_mut(),
-        }
+        self.0.as_mut()
     }
 }
 
@@ -716,7 +704,7 @@ pub unsafe extern "C" fn fastrl_fused_bf16(
     }
 }
 
-fn new_handle(out: *mut *mut FastrlComposer, c: Held) -> Result<(), Fail> {
+fn new_handle(out: *mut *mut FastrlComposer, c: Box<dyn Composer + Send>) -> Result<(), Fail> {
     if out.is_null() {
         return Err(Fail(FastrlStatus::Null, "`out` is a null pointer".into()));
     }
@@ -766,7 +754,7 @@ pub unsafe extern "C" fn fastrl_fastrl_new(
         if !b.is_empty() {
             c = c.with_bias(b)?;
         }
-        new_handle(out, Held::Fast(Box::new(c)))
+        new_handle(out, Box::new(c))
     })
 }
 
@@ -782,7 +770,7 @@ pub unsafe extern "C" fn fastrl_fixed_new(
     guard(|| {
         // SAFETY: the caller's contract covers `weights`.
         let w = unsafe { slice("weights", weights.ptr, weights.len)? };
-        new_handle(out, Held::Other(Box::new(Fixed::new(w)?)))
+        new_handle(out, Box::new(Fixed::new(w)?))
     })
 }
 
@@ -795,7 +783,7 @@ pub unsafe extern "C" fn fastrl_shaping_new(
     alpha: f32,
     out: *mut *mut FastrlComposer,
 ) -> FastrlStatus {
-    guard(|| new_handle(out, Held::Other(Box::new(Fixed::reward_shaping(alpha)?))))
+    guard(|| new_handle(out, Box::new(Fixed::reward_shaping(alpha)?)))
 }
 
 /// safe-rlhf's Lagrangian over `[reward, cost]`, cost constrained to `<= threshold`.
@@ -813,12 +801,7 @@ pub unsafe extern "C" fn fastrl_safe_rlhf_new(
     guard(|| {
         new_handle(
             out,
-            Held::Other(Box::new(Lagrangian::safe_rlhf(
-                threshold,
-                lr,
-                init,
-                max_multiplier,
-            )?)),
+            Box::new(Lagrangian::safe_rlhf(threshold, lr, init, max_multiplier)?),
         )
     })
 }
@@ -998,15 +981,8 @@ pub unsafe extern "C" fn fastrl_fastrl_set_reference(
             let c = handle(c)?;
             let m = slice("mean", mean.ptr, mean.len)?;
             let s = slice("std", std.ptr, std.len)?;
-            match &mut c.0 {
-                Held::Fast(f) => f.set_reference(m, s)?,
-                Held::Other(_) => {
-                    return Err(Fail(
-                        FastrlStatus::Config,
-                        "only a Fast RL composer has reference statistics".into(),
-                    ))
-                }
-            }
+            // A composer without reference statistics: Error::Incompatible (CONFIG).
+            c.get_mut().set_reference(m, s)?;
         }
         Ok(())
     })

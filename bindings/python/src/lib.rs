@@ -6,8 +6,8 @@
 
 use composer_core::{
     compose, fused_pass, gae, group_advantages, group_scratch_len, kl_penalty, reference_stats,
-    AutoEta, Channel, Composer, Constraint, Diagnostics, Error, FastRl, FastRlConfig, Fixed,
-    FusedInputs, FusedOutputs, FusedParams, GaeParams, GroupParams, KlEstimator, Lagrangian,
+    AutoEta, Channel, Composer, ComposerKind, Constraint, Diagnostics, Error, FastRl, FastRlConfig,
+    Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, GroupParams, KlEstimator, Lagrangian,
     LagrangianConfig, MaskMode, Shape, Smoothing, Squash, RECORD_LEN,
 };
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -315,42 +315,31 @@ fn reference_stats_flat(scores: Vec<Vec<f32>>) -> PyResult<(Vec<f32>, Vec<f32>)>
     Ok((mean, std))
 }
 
-/// A composer: Fast RL (whose extra methods need the concrete type) or any other behind
-/// the core's `Composer` trait.
-enum Held {
-    Fast(Box<FastRl>),
-    Other(Box<dyn Composer + Send + Sync>),
-}
-
 /// A composer behind the core's `Composer` trait.
 #[pyclass(module = "fastrl._fastrl")]
-struct RawComposer(Held);
+struct RawComposer(Box<dyn Composer + Send + Sync>);
 
 impl RawComposer {
     fn other(c: impl Composer + Send + Sync + 'static) -> Self {
-        RawComposer(Held::Other(Box::new(c)))
+        RawComposer(Box::new(c))
     }
 
     fn get(&self) -> &dyn Composer {
-        match &self.0 {
-            Held::Fast(c) => c.as_ref(),
-            Held::Other(c) => c.as_ref(),
-        }
+        self.0.as_ref()
     }
 
     fn get_mut(&mut self) -> &mut dyn Composer {
-        match &mut self.0 {
-            Held::Fast(c) => c.as_mut(),
-            Held::Other(c) => c.as_mut(),
-        }
+        self.0.as_mut()
     }
 
-    fn fast(&mut self) -> PyResult<&mut FastRl> {
-        match &mut self.0 {
-            Held::Fast(c) => Ok(c),
-            Held::Other(_) => Err(PyValueError::new_err(
+    /// The composer, when it is Fast RL (the methods only Fast RL has in Python).
+    fn fast(&mut self) -> PyResult<&mut dyn Composer> {
+        if self.0.kind() == ComposerKind::FastRl {
+            Ok(self.0.as_mut())
+        } else {
+            Err(PyValueError::new_err(
                 "only a Fast RL composer has reference statistics and a composition",
-            )),
+            ))
         }
     }
 }
@@ -400,7 +389,7 @@ impl RawComposer {
         if let Some(bias) = bias {
             c = c.with_bias(&bias).map_err(err)?;
         }
-        Ok(RawComposer(Held::Fast(Box::new(c))))
+        Ok(RawComposer::other(c))
     }
 
     /// Fast RL only: sets the reference statistics (mean, per-response std per reward).
@@ -426,7 +415,9 @@ impl RawComposer {
 
     /// Fast RL only: the step size in effect.
     fn eta(&mut self) -> PyResult<f32> {
-        Ok(self.fast()?.eta())
+        self.fast()?
+            .step_size()
+            .ok_or_else(|| PyValueError::new_err("this composer has no step size"))
     }
 
     /// Fixed linear weights.

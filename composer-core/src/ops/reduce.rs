@@ -1,10 +1,10 @@
 //! Per-reward batch means `rbar_i`, the input of the weight update (Eq. (4), (5)).
 
 use crate::error::Error;
-use crate::row;
+use crate::error::Result;
+use crate::ops::row;
 use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
-use crate::Result;
 
 /// Computes each channel's batch mean `rbar_i` into `out[..n]` and returns the number
 /// of valid tokens.
@@ -25,7 +25,7 @@ pub fn reward_means<T: Storage>(
 ) -> Result<usize> {
     check_batch(channels, mask, shape)?;
     crate::error::length("out", channels.len(), out.len())?;
-    let mut sums = [0.0f64; crate::MAX_REWARDS];
+    let mut sums = [0.0f64; crate::shape::MAX_REWARDS];
     let mut rows = 0usize;
     let mut tokens = 0usize;
     for b in 0..shape.batch {

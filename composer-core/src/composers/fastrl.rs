@@ -1,12 +1,13 @@
 //! The Fast RL composer: mirror-descent (exponentiated-gradient) weights, Eq. (4)-(5).
 
-use crate::composer::{check_means, Composer, ComposerKind};
+use crate::composers::composer::{check_means, Composer, ComposerKind};
+use crate::error::Result;
 use crate::error::{finite, in_range, length, Error};
-use crate::expf::exp_nonpositive;
 use crate::names::named_enum;
+use crate::ops::expf::exp_nonpositive;
 use crate::shape::check_channel_count;
+use crate::shape::MAX_REWARDS;
 use crate::state::StateRecord;
-use crate::{Result, MAX_REWARDS};
 
 /// `smooth(.)` of Eq. (5): applied to each reward's (optionally normalised) batch mean
 /// before the update.
@@ -192,7 +193,7 @@ pub struct FastRlConfig {
     /// Plain (Eq. (5)) or optimistic exponentiated gradient.
     pub rule: UpdateRule,
     /// Radius `rho >= 0` of the KL ball around uniform the weights are projected onto
-    /// after each step ([`crate::ball`]); `f32::INFINITY` (default) is the paper's rule.
+    /// after each step ([`crate::composers::ball`]); `f32::INFINITY` (default) is the paper's rule.
     pub radius: f32,
     /// Return the running average of the iterates `(1/t) sum_s w_s` instead of the last
     /// one (Cesaro averaging; the average of the max-min dynamics converges).
@@ -307,7 +308,7 @@ impl FastRlConfig {
 ///         = 2 s_i - s_prev_i     (optimistic, s_prev := s on the first step)
 /// log w_i <- log w_i - eta * g_i / temperature + b_i
 /// log w_i <- log w_i - logsumexp_j(log w_j)              (so sum_i w_i = 1)
-/// w       <- argmin_{KL(w||1/n) <= rho} KL(w || v)       (only when outside; crate::ball)
+/// w       <- argmin_{KL(w||1/n) <= rho} KL(w || v)       (only when outside; crate::composers::ball)
 /// w       <- (1 - f) w + f / n                           (floor, when f > 0)
 /// return  w, or (1/t) sum_s w_s with averaging
 /// ```
@@ -401,7 +402,7 @@ impl FastRl {
     /// and `> 0`: a reward that does not vary on the calibration set cannot be
     /// normalised. Nothing changes on error.
     pub fn set_reference(&mut self, mean: &[f32], std: &[f32]) -> Result<()> {
-        let (m, s) = crate::reference::checked_reference(self.n, mean, std)?;
+        let (m, s) = crate::ops::reference_stats::checked_reference(self.n, mean, std)?;
         self.reference = Some((m, s));
         Ok(())
     }
@@ -573,6 +574,18 @@ impl Composer for FastRl {
         ComposerKind::FastRl
     }
 
+    fn set_reference(&mut self, mean: &[f32], std: &[f32]) -> Result<()> {
+        FastRl::set_reference(self, mean, std)
+    }
+
+    fn reference(&self) -> Option<(&[f64], &[f64])> {
+        FastRl::reference(self)
+    }
+
+    fn step_size(&self) -> Option<f32> {
+        Some(FastRl::eta(self))
+    }
+
     fn num_rewards(&self) -> usize {
         self.n
     }
@@ -601,7 +614,9 @@ impl Composer for FastRl {
         };
         self.step_by(&g);
         let rho = self.cfg.radius as f64;
-        if rho.is_finite() && crate::ball::project(&mut self.log_w[..n], &self.w[..n], rho) < 1.0 {
+        if rho.is_finite()
+            && crate::composers::ball::project(&mut self.log_w[..n], &self.w[..n], rho) < 1.0
+        {
             for i in 0..n {
                 self.w[i] = libm::exp(self.log_w[i]) as f32;
             }

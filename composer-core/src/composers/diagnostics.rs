@@ -1,8 +1,9 @@
 //! Cheap per-step diagnostics, including the decomposition of Theorems 1 and 2.
 
 use crate::error::length;
+use crate::error::Result;
 use crate::shape::check_channel_count;
-use crate::{Result, MAX_REWARDS};
+use crate::shape::MAX_REWARDS;
 
 /// One step's view of the composition.
 ///

@@ -8,11 +8,11 @@
 //! once.
 
 use crate::error::Error;
-use crate::estimator::KlEstimator;
-use crate::prepared::Prepared;
+use crate::error::Result;
+use crate::ops::kl_estimator::KlEstimator;
+use crate::ops::prepared::Prepared;
 use crate::shape::MaskMode;
 use crate::storage::Storage;
-use crate::Result;
 
 /// What a row's mask says: its last valid token, and whether masked tokens sit before it.
 #[derive(Clone, Copy, Debug, Default)]

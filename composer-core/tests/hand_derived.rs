@@ -7,7 +7,9 @@ use composer_core::{
     KlController, KlEstimator, Lagrangian, LagrangianConfig, MaskMode, Normalization, Shape,
     Smoothing,
 };
-use fastrl_tests::appendix_update;
+#[allow(dead_code)]
+mod common;
+use common::appendix_update;
 
 fn close(a: f32, b: f64, tol: f64) {
     assert!((a as f64 - b).abs() <= tol, "{a} != {b} (tol {tol})");

@@ -337,6 +337,45 @@ fn reference_z_scores_by_hand() {
 }
 
 #[test]
+fn the_reference_is_set_through_the_trait_and_refused_by_composers_without_one() {
+    let cfg = FastRlConfig {
+        eta: 1.0,
+        normalization: Normalization::Reference,
+        compose_on: ComposeOn::Normalized,
+        ..Default::default()
+    };
+    // Through `dyn Composer`, as the C and Python bindings hold every composer.
+    let mut fast: Box<dyn Composer> = Box::new(FastRl::new(2, cfg).unwrap());
+    assert!(fast.reference().is_none());
+    fast.set_reference(&[0.1, 0.5], &[0.05, 0.2]).unwrap();
+    let (m, s) = fast.reference().unwrap();
+    assert_eq!(
+        (m[0] as f32, m[1] as f32, s[0] as f32, s[1] as f32),
+        (0.1, 0.5, 0.05, 0.2)
+    );
+    assert_eq!(fast.step_size(), Some(1.0));
+    // The same z = (1, 0) as `reference_z_scores_by_hand`: the trait call took effect.
+    let w = fast.update(&[0.15, 0.5]).unwrap();
+    assert!(
+        (w[0] as f64 - 1.0 / (1.0 + std::f64::consts::E)).abs() < 1e-6,
+        "{w:?}"
+    );
+    // A bad std through the trait: the inherent method's error, nothing changed.
+    assert!(fast.set_reference(&[0.1, 0.5], &[0.0, 0.2]).is_err());
+    assert_eq!(fast.reference().unwrap().1[0] as f32, 0.05);
+    let mut fixed: Box<dyn Composer> = Box::new(composer_core::Fixed::new(&[0.5, 0.5]).unwrap());
+    assert!(matches!(
+        fixed.set_reference(&[0.1, 0.5], &[0.05, 0.2]),
+        Err(Error::Incompatible {
+            arg: "set_reference",
+            ..
+        })
+    ));
+    assert!(fixed.reference().is_none() && fixed.step_size().is_none());
+    assert_eq!(fixed.weights(), &[0.5, 0.5]);
+}
+
+#[test]
 fn reference_stats_are_mean_and_sample_std() {
     let a = [1.0f32, 2.0, 3.0, 4.0];
     let b = [10.0f32, 10.0, 10.0, 14.0];

@@ -1,17 +1,17 @@
 //! One fused pass per row: composition (Eq. (6)) + KL penalty (Eq. (7)) + GAE + returns.
 
-use crate::diagnose::diagnose_row;
 use crate::error::length;
 use crate::error::Error;
-use crate::estimator::KlEstimator;
-use crate::forward::forward_row;
-use crate::gae::GaeParams;
-use crate::kl::check_beta;
-use crate::prepared::Prepared;
-use crate::row;
+use crate::error::Result;
+use crate::ops::forward::forward_row;
+use crate::ops::gae::GaeParams;
+use crate::ops::kl::check_beta;
+use crate::ops::kl_estimator::KlEstimator;
+use crate::ops::non_finite::diagnose_row;
+use crate::ops::prepared::Prepared;
+use crate::ops::row;
 use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
-use crate::Result;
 
 /// Inputs of [`fused_pass`]; every per-token slice is `[batch * len]`, row-major.
 #[derive(Clone, Copy, Debug)]

@@ -1,11 +1,11 @@
 //! Composition, Eq. (6): `r_com = sum_i w_i r_i`, per token.
 
 use crate::error::length;
-use crate::prepared::Prepared;
-use crate::row;
+use crate::error::Result;
+use crate::ops::prepared::Prepared;
+use crate::ops::row;
 use crate::shape::{check_batch, Channel, MaskMode, Shape};
 use crate::storage::Storage;
-use crate::Result;
 
 /// Eq. (6) per token: `out[b,t] = sum_i w_i r_i[b,t]` at valid tokens, 0 at masked ones.
 ///

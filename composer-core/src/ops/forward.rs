@@ -6,8 +6,8 @@
 //! each token's arithmetic is the same expressions in the same order, so results are the
 //! same bits; the `fused_equals_separate` property test holds it to that.
 
-use crate::estimator::KlEstimator;
-use crate::prepared::Prepared;
+use crate::ops::kl_estimator::KlEstimator;
+use crate::ops::prepared::Prepared;
 use crate::storage::Storage;
 
 /// Per-row outputs of [`forward_row`].

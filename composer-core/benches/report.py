@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarise the criterion results of `cargo bench -p fastrl-benches` as Markdown tables.
+"""Summarise the criterion results of `cargo bench -p composer-core` as Markdown tables.
 
 Reads target/criterion/*/new/estimates.json (mean time per iteration). For each shape it
 prints the fused pass's tokens/s and GB/s (bytes it must move: inputs read once, three
@@ -7,7 +7,7 @@ f32 outputs written), the same with whitening, the unfused multi-pass baseline (
 also whitens), and the ratio fused+whiten / unfused: both sides do the same work, in the
 same process, on the same inputs.
 
-    python3 benches/report.py [target/criterion]
+    python3 composer-core/benches/report.py [target/criterion]
 """
 import json
 import os

@@ -1,11 +1,12 @@
 //! [`Prepared`]: reward channels split into dense and sequence-level lists with their
 //! weights, the form the row kernels read (shared by composition and the fused pass).
 
-use crate::diagnose::diagnose_row;
+use crate::error::Result;
 use crate::error::{length, Error};
+use crate::ops::non_finite::diagnose_row;
+use crate::shape::MAX_REWARDS;
 use crate::shape::{Channel, Shape};
 use crate::storage::Storage;
-use crate::{Result, MAX_REWARDS};
 
 /// Channels split into dense and sequence-level lists with their weights, in channel
 /// order, as the row kernels in `row.rs` read them.

@@ -1,5 +1,5 @@
 //! Invariants, checked with proptest over random shapes, masks, channel mixes and
-//! configurations. Failures persist in `tests/proptest-regressions/` (committed).
+//! configurations. Failures persist in `composer-core/tests/proptest-regressions/` (committed).
 
 use composer_core::{
     bf16, compose, fused_pass, gae, kl_penalty, Channel, Composer, Constraint, Diagnostics, FastRl,
@@ -7,7 +7,9 @@ use composer_core::{
     Lagrangian, LagrangianConfig, MaskMode, Normalization, Shape, Smoothing, Squash, StateRecord,
     Storage, UpdateRule, RECORD_LEN,
 };
-use fastrl_tests::verl_gae_row;
+#[allow(dead_code)]
+mod common;
+use common::verl_gae_row;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
@@ -200,8 +202,8 @@ fn params(bt: &Batch, gamma: f32, lambda: f32, beta: f32, estimator: KlEstimator
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 256,
-        // Relative to the package directory: tests/proptest-regressions/invariants.txt.
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/invariants.txt"))),
+        // Relative to the package directory (composer-core/).
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/proptest-regressions/invariants.txt"))),
         ..ProptestConfig::default()
     })]
 

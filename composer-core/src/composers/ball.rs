@@ -40,7 +40,7 @@
 //! `[0.0776, 0.4567]`; `n = 3, rho = 0.1`: `[0.1378, 0.5516]`. The floor is 0 once `rho >= ln(n / (n - 1))`.
 
 use crate::error::Error;
-use crate::Result;
+use crate::error::Result;
 
 /// `h(p) = KL(w || u)` for `w = (p, (1-p)/(n-1), ...)`, `n >= 2`.
 fn h(n: usize, p: f64) -> f64 {
@@ -173,7 +173,7 @@ pub(crate) fn project(log_w: &mut [f64], w: &[f32], rho: f64) -> f64 {
         log_w.fill(-libm::log(n as f64));
         return 0.0;
     }
-    let mut l = [0.0f64; crate::MAX_REWARDS];
+    let mut l = [0.0f64; crate::shape::MAX_REWARDS];
     l[..n].copy_from_slice(log_w);
     let l = &l[..n];
     let mut max_l = f64::NEG_INFINITY;

@@ -8,14 +8,15 @@
 //! `sum_i w_i z_i = sum_i (w_i / sigma_i) r_i - sum_i w_i mu_i / sigma_i`, returned by
 //! [`Composer::composition`] as raw weights and a batch-constant offset.
 
-use crate::composer::Composer;
-use crate::diag::Diagnostics;
+use crate::composers::composer::Composer;
+use crate::composers::diagnostics::Diagnostics;
+use crate::composers::fastrl::ComposeOn;
+use crate::composers::kind::ComposerKind;
 use crate::error::length;
-use crate::fastrl::ComposeOn;
-use crate::kind::ComposerKind;
-use crate::reference::checked_reference;
+use crate::error::Result;
+use crate::ops::reference_stats::checked_reference;
+use crate::shape::MAX_REWARDS;
 use crate::state::StateRecord;
-use crate::{Result, MAX_REWARDS};
 
 /// A composer on reference z-scores (see the module docs).
 #[derive(Clone, Debug)]
@@ -114,7 +115,7 @@ impl<C: Composer> Composer for OnReference<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::baselines::{Constraint, Fixed, Lagrangian, LagrangianConfig};
+    use crate::composers::baselines::{Constraint, Fixed, Lagrangian, LagrangianConfig};
 
     #[test]
     fn fixed_weights_compose_the_z_scores() {

@@ -1,14 +1,14 @@
 //! The KL penalty of Eq. (7): per-token estimators, the penalised reward, and the fixed
 //! or adaptive coefficient `beta`.
 
-use crate::diagnose::diagnose_row;
+use crate::error::Result;
 use crate::error::{length, Error};
-pub use crate::estimator::KlEstimator;
-use crate::row;
+pub use crate::ops::kl_estimator::KlEstimator;
+use crate::ops::non_finite::diagnose_row;
+use crate::ops::row;
 use crate::shape::{MaskMode, Shape};
 use crate::state::StateRecord;
 use crate::storage::Storage;
-use crate::Result;
 
 /// Sum of the KL estimate over valid tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -45,11 +45,11 @@
 //! Everything is accumulated in `f64` and rounded once to `f32`, so results equal the
 //! peers' `f32` arithmetic to within rounding.
 
+use crate::error::Result;
 use crate::error::{length, Error};
 use crate::names::named_enum;
 use crate::shape::{check_batch, Channel, Shape};
 use crate::storage::Storage;
-use crate::Result;
 
 /// Which critic-free estimator (the module docs' table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -1,9 +1,10 @@
 //! Calibration for [`Normalization::Reference`](crate::Normalization::Reference): each
 //! reward's mean and per-response standard deviation on the starting policy's samples.
 
+use crate::error::Result;
 use crate::error::{length, Error};
 use crate::shape::check_channel_count;
-use crate::{Result, MAX_REWARDS};
+use crate::shape::MAX_REWARDS;
 
 /// Checks `n` rewards' reference statistics (finite means, finite positive stds, `n`
 /// of each) and widens them to `f64` arrays (std 1 past `n`): what every composer on

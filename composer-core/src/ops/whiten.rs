@@ -1,7 +1,7 @@
 //! Masked advantage whitening.
 
+use crate::error::Result;
 use crate::error::{length, Error};
-use crate::Result;
 
 /// Mean and standard deviation used by [`whiten`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

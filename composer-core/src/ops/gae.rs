@@ -1,11 +1,11 @@
 //! Generalised advantage estimation (Algorithm 1, line 11) over masked, variable-length rows.
 
-use crate::diagnose::diagnose_row;
+use crate::error::Result;
 use crate::error::{length, Error};
-use crate::row;
+use crate::ops::non_finite::diagnose_row;
+use crate::ops::row;
 use crate::shape::{MaskMode, Shape};
 use crate::storage::Storage;
-use crate::Result;
 
 /// GAE's discount `gamma` and trace decay `lambda`, both in `[0, 1]`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,12 +1,13 @@
 //! Baseline composers behind the same [`Composer`] trait: fixed linear weights (and
 //! reward shaping `R - alpha*C`), and Lagrangian constrained composition.
 
-use crate::composer::{check_means, Composer, ComposerKind};
+use crate::composers::composer::{check_means, Composer, ComposerKind};
+use crate::error::Result;
 use crate::error::{length, Error};
 use crate::names::named_enum;
 use crate::shape::check_channel_count;
+use crate::shape::MAX_REWARDS;
 use crate::state::StateRecord;
-use crate::{Result, MAX_REWARDS};
 
 /// Constant linear weights: `r_com = sum_i w_i r_i`.
 ///

@@ -1,12 +1,12 @@
 //! The [`Composer`] trait: one interface for Fast RL and the baseline composers, so a
 //! trainer swaps them by configuration.
 
-use crate::diag::Diagnostics;
+use crate::composers::diagnostics::Diagnostics;
+pub use crate::composers::kind::ComposerKind;
 use crate::error::Error;
-pub use crate::kind::ComposerKind;
-use crate::kl::KlController;
+use crate::error::Result;
+use crate::ops::kl::KlController;
 use crate::state::StateRecord;
-use crate::Result;
 
 /// A reward composer: turns this batch's per-reward means into the weights `w` that
 /// compose this batch, `r_com = sum_i w_i r_i` (Eq. (6)).
@@ -31,6 +31,30 @@ pub trait Composer {
     /// Restores from `record`. Validates everything before changing anything: on error
     /// the composer is unchanged.
     fn restore(&mut self, record: &StateRecord) -> Result<()>;
+
+    /// Sets the reference statistics of [`Normalization::Reference`](crate::Normalization):
+    /// per reward the starting policy's mean and per-response standard deviation. Only a
+    /// composer that normalises by a reference has them ([`FastRl`](crate::FastRl)); the
+    /// others return [`Error::Incompatible`] and are unchanged.
+    fn set_reference(&mut self, mean: &[f32], std: &[f32]) -> Result<()> {
+        let _ = (mean, std);
+        Err(Error::Incompatible {
+            arg: "set_reference",
+            reason: "only a Fast RL composer normalises by reference statistics",
+        })
+    }
+
+    /// The reference statistics `(mean, std)` once set; `None` for a composer without
+    /// them.
+    fn reference(&self) -> Option<(&[f64], &[f64])> {
+        None
+    }
+
+    /// The step size of the weight update in effect, for a composer that has one (Fast
+    /// RL's eta); `None` otherwise.
+    fn step_size(&self) -> Option<f32> {
+        None
+    }
 
     /// Eq. (6) as the fused pass applies it: weights on the *raw* rewards written to
     /// `out[..n]`, and a batch-constant offset, so that a response's composite is

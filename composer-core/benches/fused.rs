@@ -1,7 +1,8 @@
 //! Fused pass (composition + KL + GAE + returns) against the frameworks' multi-pass
 //! pattern, same process, same inputs. `Throughput::Elements` = tokens.
 //!
-//! `cargo bench -p fastrl-benches --bench fused`; summarise with `python3 benches/report.py`.
+//! `cargo bench -p composer-core --bench fused`; summarise with
+//! `python3 composer-core/benches/report.py`.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -10,7 +11,9 @@ use composer_core::{
     fused_pass, whiten, Channel, FusedInputs, FusedOutputs, FusedParams, Shape, Storage,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use fastrl_benches::{unfused, Batch, Bf16, Scratch};
+#[allow(dead_code)]
+mod common;
+use common::{unfused, Batch, Bf16, Scratch};
 use std::hint::black_box;
 use std::time::Duration;
 
