@@ -76,143 +76,6 @@ typedef enum FastrlStatus {
 typedef struct FastrlComposer FastrlComposer;
 
 /**
- * Read-only `float` slice.
- */
-typedef struct FastrlF32 {
-  /**
-   * First element (may be null when `len` is 0).
-   */
-  const float *ptr;
-  /**
-   * Number of elements.
-   */
-  uintptr_t len;
-} FastrlF32;
-
-/**
- * One reward channel: `dense != 0` for `[batch * len]` per-token scores, `0` for
- * `[batch]` sequence-level scores (placed on each row's last valid token).
- */
-typedef struct FastrlChannelF32 {
-  /**
-   * Scores.
-   */
-  struct FastrlF32 data;
-  /**
-   * Dense (per-token) when nonzero.
-   */
-  int32_t dense;
-} FastrlChannelF32;
-
-/**
- * Read-only byte slice (masks: nonzero = valid token; state records).
- */
-typedef struct FastrlU8 {
-  /**
-   * First element (may be null when `len` is 0).
-   */
-  const uint8_t *ptr;
-  /**
-   * Number of elements.
-   */
-  uintptr_t len;
-} FastrlU8;
-
-/**
- * Scalars of the fused pass and GAE.
- */
-typedef struct FastrlParams {
-  /**
-   * Rows.
-   */
-  uintptr_t batch;
-  /**
-   * Tokens per row.
-   */
-  uintptr_t len;
-  /**
-   * Discount, in [0, 1].
-   */
-  float gamma;
-  /**
-   * GAE lambda, in [0, 1].
-   */
-  float lambda;
-  /**
-   * KL coefficient, >= 0.
-   */
-  float beta;
-  /**
-   * 0 = k1, 1 = k2, 2 = k3, 3 = abs.
-   */
-  int32_t estimator;
-  /**
-   * 0 = prefix (trl), 1 = carry (verl).
-   */
-  int32_t mode;
-} FastrlParams;
-
-/**
- * Writable `float` slice.
- */
-typedef struct FastrlMutF32 {
-  /**
-   * First element (may be null when `len` is 0).
-   */
-  float *ptr;
-  /**
-   * Number of elements.
-   */
-  uintptr_t len;
-} FastrlMutF32;
-
-/**
- * Sums returned by the fused pass.
- */
-typedef struct FastrlStats {
-  /**
-   * Valid tokens.
-   */
-  uintptr_t valid_tokens;
-  /**
-   * Sum of the KL estimate over valid tokens.
-   */
-  double kl_sum;
-  /**
-   * Sum of the composite reward (before the penalty) over valid tokens.
-   */
-  double reward_sum;
-} FastrlStats;
-
-/**
- * Read-only bf16 slice (raw bit patterns).
- */
-typedef struct FastrlBf16 {
-  /**
-   * First element (may be null when `len` is 0).
-   */
-  const uint16_t *ptr;
-  /**
-   * Number of elements.
-   */
-  uintptr_t len;
-} FastrlBf16;
-
-/**
- * One bf16 reward channel (see [`FastrlChannelF32`]).
- */
-typedef struct FastrlChannelBf16 {
-  /**
-   * Scores.
-   */
-  struct FastrlBf16 data;
-  /**
-   * Dense (per-token) when nonzero.
-   */
-  int32_t dense;
-} FastrlChannelBf16;
-
-/**
  * Fast RL hyperparameters (see `FastRlConfig`).
  */
 typedef struct FastrlConfig {
@@ -277,6 +140,143 @@ typedef struct FastrlConfig {
 } FastrlConfig;
 
 /**
+ * Read-only `float` slice.
+ */
+typedef struct FastrlF32 {
+  /**
+   * First element (may be null when `len` is 0).
+   */
+  const float *ptr;
+  /**
+   * Number of elements.
+   */
+  uintptr_t len;
+} FastrlF32;
+
+/**
+ * Writable `float` slice.
+ */
+typedef struct FastrlMutF32 {
+  /**
+   * First element (may be null when `len` is 0).
+   */
+  float *ptr;
+  /**
+   * Number of elements.
+   */
+  uintptr_t len;
+} FastrlMutF32;
+
+/**
+ * Read-only byte slice (masks: nonzero = valid token; state records).
+ */
+typedef struct FastrlU8 {
+  /**
+   * First element (may be null when `len` is 0).
+   */
+  const uint8_t *ptr;
+  /**
+   * Number of elements.
+   */
+  uintptr_t len;
+} FastrlU8;
+
+/**
+ * One reward channel: `dense != 0` for `[batch * len]` per-token scores, `0` for
+ * `[batch]` sequence-level scores (placed on each row's last valid token).
+ */
+typedef struct FastrlChannelF32 {
+  /**
+   * Scores.
+   */
+  struct FastrlF32 data;
+  /**
+   * Dense (per-token) when nonzero.
+   */
+  int32_t dense;
+} FastrlChannelF32;
+
+/**
+ * Scalars of the fused pass and GAE.
+ */
+typedef struct FastrlParams {
+  /**
+   * Rows.
+   */
+  uintptr_t batch;
+  /**
+   * Tokens per row.
+   */
+  uintptr_t len;
+  /**
+   * Discount, in [0, 1].
+   */
+  float gamma;
+  /**
+   * GAE lambda, in [0, 1].
+   */
+  float lambda;
+  /**
+   * KL coefficient, >= 0.
+   */
+  float beta;
+  /**
+   * 0 = k1, 1 = k2, 2 = k3, 3 = abs.
+   */
+  int32_t estimator;
+  /**
+   * 0 = prefix (trl), 1 = carry (verl).
+   */
+  int32_t mode;
+} FastrlParams;
+
+/**
+ * Sums returned by the fused pass.
+ */
+typedef struct FastrlStats {
+  /**
+   * Valid tokens.
+   */
+  uintptr_t valid_tokens;
+  /**
+   * Sum of the KL estimate over valid tokens.
+   */
+  double kl_sum;
+  /**
+   * Sum of the composite reward (before the penalty) over valid tokens.
+   */
+  double reward_sum;
+} FastrlStats;
+
+/**
+ * Read-only bf16 slice (raw bit patterns).
+ */
+typedef struct FastrlBf16 {
+  /**
+   * First element (may be null when `len` is 0).
+   */
+  const uint16_t *ptr;
+  /**
+   * Number of elements.
+   */
+  uintptr_t len;
+} FastrlBf16;
+
+/**
+ * One bf16 reward channel (see [`FastrlChannelF32`]).
+ */
+typedef struct FastrlChannelBf16 {
+  /**
+   * Scores.
+   */
+  struct FastrlBf16 data;
+  /**
+   * Dense (per-token) when nonzero.
+   */
+  int32_t dense;
+} FastrlChannelBf16;
+
+/**
  * Read-only `uint32_t` slice (group ids).
  */
 typedef struct FastrlU32 {
@@ -339,99 +339,9 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * The message of the last error on this thread (empty after a success). The pointer
- * stays valid until the next call into this library on the same thread.
- */
-const char *fastrl_last_error(void);
-
-/**
  * Size in bytes of a composer state record.
  */
 uintptr_t fastrl_record_len(void);
-
-/**
- * Eq. (6): composes `n` channels with `weights` into `out` (`[batch * len]`).
- *
- * # Safety
- * Every slice must point to at least its `len` elements (or have `len == 0`);
- * `channels` to `n_channels` channel structs; `out` must not alias the inputs.
- */
-enum FastrlStatus fastrl_compose_f32(const struct FastrlChannelF32 *channels,
-                                     uintptr_t n_channels,
-                                     struct FastrlF32 weights,
-                                     struct FastrlU8 mask,
-                                     struct FastrlParams params,
-                                     struct FastrlMutF32 out);
-
-/**
- * Eq. (7): `out = rewards - beta * kl(logp, ref_logp)` at valid tokens; `kl_sum` (may be
- * null) receives the KL sum over valid tokens.
- *
- * # Safety
- * Every slice must point to at least its `len` elements (or have `len == 0`); `out`
- * must not alias the inputs; `kl_sum` is null or points to a writable `double`.
- */
-enum FastrlStatus fastrl_kl_penalty_f32(struct FastrlF32 rewards,
-                                        struct FastrlF32 logp,
-                                        struct FastrlF32 ref_logp,
-                                        struct FastrlU8 mask,
-                                        struct FastrlParams params,
-                                        struct FastrlMutF32 out,
-                                        double *kl_sum);
-
-/**
- * GAE and returns over `[batch * len]` rewards and values.
- *
- * # Safety
- * Every slice must point to at least its `len` elements (or have `len == 0`); the
- * outputs must not alias the inputs or each other.
- */
-enum FastrlStatus fastrl_gae_f32(struct FastrlF32 rewards,
-                                 struct FastrlF32 values,
-                                 struct FastrlU8 mask,
-                                 struct FastrlParams params,
-                                 struct FastrlMutF32 advantages,
-                                 struct FastrlMutF32 returns);
-
-/**
- * The fused pass (composition + KL penalty + GAE + returns), `f32` inputs.
- *
- * # Safety
- * Every slice must point to at least its `len` elements (or have `len == 0`);
- * `channels` to `n_channels` structs; outputs must not alias inputs or each other;
- * `stats` is null or writable.
- */
-enum FastrlStatus fastrl_fused_f32(const struct FastrlChannelF32 *channels,
-                                   uintptr_t n_channels,
-                                   struct FastrlF32 weights,
-                                   struct FastrlF32 logp,
-                                   struct FastrlF32 ref_logp,
-                                   struct FastrlF32 values,
-                                   struct FastrlU8 mask,
-                                   struct FastrlParams params,
-                                   struct FastrlMutF32 rewards_out,
-                                   struct FastrlMutF32 advantages,
-                                   struct FastrlMutF32 returns,
-                                   struct FastrlStats *stats);
-
-/**
- * The fused pass with `bf16` inputs (raw bits), `f32` outputs.
- *
- * # Safety
- * As [`fastrl_fused_f32`].
- */
-enum FastrlStatus fastrl_fused_bf16(const struct FastrlChannelBf16 *channels,
-                                    uintptr_t n_channels,
-                                    struct FastrlF32 weights,
-                                    struct FastrlBf16 logp,
-                                    struct FastrlBf16 ref_logp,
-                                    struct FastrlBf16 values,
-                                    struct FastrlU8 mask,
-                                    struct FastrlParams params,
-                                    struct FastrlMutF32 rewards_out,
-                                    struct FastrlMutF32 advantages,
-                                    struct FastrlMutF32 returns,
-                                    struct FastrlStats *stats);
 
 /**
  * A Fast RL composer for `n` rewards; `bias` may be empty (zero bias). Free with
@@ -541,6 +451,101 @@ enum FastrlStatus fastrl_fastrl_set_reference(struct FastrlComposer *c,
                                               struct FastrlF32 std);
 
 /**
+ * The largest number of rewards a composer takes.
+ */
+uintptr_t fastrl_max_rewards(void);
+
+/**
+ * The message of the last error on this thread (empty after a success). The pointer
+ * stays valid until the next call into this library on the same thread.
+ */
+const char *fastrl_last_error(void);
+
+/**
+ * Eq. (6): composes `n` channels with `weights` into `out` (`[batch * len]`).
+ *
+ * # Safety
+ * Every slice must point to at least its `len` elements (or have `len == 0`);
+ * `channels` to `n_channels` channel structs; `out` must not alias the inputs.
+ */
+enum FastrlStatus fastrl_compose_f32(const struct FastrlChannelF32 *channels,
+                                     uintptr_t n_channels,
+                                     struct FastrlF32 weights,
+                                     struct FastrlU8 mask,
+                                     struct FastrlParams params,
+                                     struct FastrlMutF32 out);
+
+/**
+ * Eq. (7): `out = rewards - beta * kl(logp, ref_logp)` at valid tokens; `kl_sum` (may be
+ * null) receives the KL sum over valid tokens.
+ *
+ * # Safety
+ * Every slice must point to at least its `len` elements (or have `len == 0`); `out`
+ * must not alias the inputs; `kl_sum` is null or points to a writable `double`.
+ */
+enum FastrlStatus fastrl_kl_penalty_f32(struct FastrlF32 rewards,
+                                        struct FastrlF32 logp,
+                                        struct FastrlF32 ref_logp,
+                                        struct FastrlU8 mask,
+                                        struct FastrlParams params,
+                                        struct FastrlMutF32 out,
+                                        double *kl_sum);
+
+/**
+ * GAE and returns over `[batch * len]` rewards and values.
+ *
+ * # Safety
+ * Every slice must point to at least its `len` elements (or have `len == 0`); the
+ * outputs must not alias the inputs or each other.
+ */
+enum FastrlStatus fastrl_gae_f32(struct FastrlF32 rewards,
+                                 struct FastrlF32 values,
+                                 struct FastrlU8 mask,
+                                 struct FastrlParams params,
+                                 struct FastrlMutF32 advantages,
+                                 struct FastrlMutF32 returns);
+
+/**
+ * The fused pass (composition + KL penalty + GAE + returns), `f32` inputs.
+ *
+ * # Safety
+ * Every slice must point to at least its `len` elements (or have `len == 0`);
+ * `channels` to `n_channels` structs; outputs must not alias inputs or each other;
+ * `stats` is null or writable.
+ */
+enum FastrlStatus fastrl_fused_f32(const struct FastrlChannelF32 *channels,
+                                   uintptr_t n_channels,
+                                   struct FastrlF32 weights,
+                                   struct FastrlF32 logp,
+                                   struct FastrlF32 ref_logp,
+                                   struct FastrlF32 values,
+                                   struct FastrlU8 mask,
+                                   struct FastrlParams params,
+                                   struct FastrlMutF32 rewards_out,
+                                   struct FastrlMutF32 advantages,
+                                   struct FastrlMutF32 returns,
+                                   struct FastrlStats *stats);
+
+/**
+ * The fused pass with `bf16` inputs (raw bits), `f32` outputs.
+ *
+ * # Safety
+ * As [`fastrl_fused_f32`].
+ */
+enum FastrlStatus fastrl_fused_bf16(const struct FastrlChannelBf16 *channels,
+                                    uintptr_t n_channels,
+                                    struct FastrlF32 weights,
+                                    struct FastrlBf16 logp,
+                                    struct FastrlBf16 ref_logp,
+                                    struct FastrlBf16 values,
+                                    struct FastrlU8 mask,
+                                    struct FastrlParams params,
+                                    struct FastrlMutF32 rewards_out,
+                                    struct FastrlMutF32 advantages,
+                                    struct FastrlMutF32 returns,
+                                    struct FastrlStats *stats);
+
+/**
  * Per reward, the mean and unbiased std of calibration scores: `scores` holds `n` rows
  * of `m` scores (row-major, `n * m` floats); `mean_out` and `std_out` `n` floats each.
  *
@@ -571,11 +576,6 @@ enum FastrlStatus fastrl_group_advantages_f32(const struct FastrlChannelF32 *cha
                                               struct FastrlGroupParams group,
                                               struct FastrlMutF32 out,
                                               struct FastrlGroupStats *stats);
-
-/**
- * The largest number of rewards a composer takes.
- */
-uintptr_t fastrl_max_rewards(void);
 
 #ifdef __cplusplus
 }  // extern "C"
