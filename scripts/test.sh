@@ -52,7 +52,7 @@ step "fastrl.verl and fastrl.trl against the real verl 0.9.1 and trl 1.16.0 (.ve
 FASTRL_REQUIRE_VERL=1 .venv-verl/bin/python -m pytest -q -W ignore bindings/python/tests/test_verl.py bindings/python/tests/test_trl.py
 
 step "metric fixtures still equal what sacrebleu and rouge-score give"
-.venv/bin/python metrics/tests/make_fixtures.py --check
+.venv/bin/python fastrl-metrics/tests/make_fixtures.py --check
 
 step "no_std: composer-core builds for a target without std or alloc"
 rustup target add thumbv7em-none-eabihf >/dev/null

@@ -8,7 +8,7 @@ import pytest
 
 import fastrl
 
-FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "metrics", "tests", "fixtures", "vader.json")
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fastrl-metrics", "tests", "fixtures", "vader.json")
 
 
 def test_vader_compound_equals_vader_sentiment():

@@ -16,7 +16,10 @@ Every error from the core (wrong shape, NaN, gamma outside [0, 1], ...) is raise
 
 from __future__ import annotations
 
+from typing import Any, Iterable, Literal, Optional, Tuple, Union, overload
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _fastrl
 from . import metrics
@@ -37,11 +40,19 @@ __all__ = [
     "RECORD_LEN",
 ]
 
-RECORD_LEN = _fastrl.RECORD_LEN
-_FLOATS = (np.float32, np.float64)
+RECORD_LEN: int = _fastrl.RECORD_LEN
+_FLOATS: Tuple[type[np.float32], type[np.float64]] = (np.float32, np.float64)
+
+# Type aliases (annotations only). `_F32`: what every function returns, a float32 array.
+_F32 = npt.NDArray[np.float32]
+# Reward channels: an array `[n, B]` / `[n, B, T]`, or a list of `[B]` and `[B, T]` arrays
+# (array-like too, as far as the type goes).
+_Rewards = npt.ArrayLike
+# `(">=", threshold)`, `("<=", threshold)` or None (free), one per LagrangianComposer reward.
+_Constraint = Optional[Tuple[str, float]]
 
 
-def _float(name, x, ndim=None):
+def _float(name: str, x: npt.ArrayLike, ndim: Union[int, Tuple[int, ...], None] = None) -> _F32:
     """`x` as a C-contiguous float32 array, after checking its dtype and rank."""
     a = np.asarray(x)
     if a.dtype.type not in _FLOATS:
@@ -51,7 +62,7 @@ def _float(name, x, ndim=None):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-def _mask(x, shape):
+def _mask(x: Optional[npt.ArrayLike], shape: Tuple[int, ...]) -> npt.NDArray[np.uint8]:
     """`x` (bool/int/float 0-1) as a C-contiguous uint8 array of `shape`; all ones if None."""
     if x is None:
         return np.ones(shape, dtype=np.uint8)
@@ -65,18 +76,20 @@ def _mask(x, shape):
     return np.ascontiguousarray(a != 0, dtype=np.uint8)
 
 
-def _same_shape(name, a, shape):
+def _same_shape(name: str, a: npt.NDArray[Any], shape: Tuple[int, ...]) -> None:
     if a.shape != tuple(shape):
         raise ValueError(f"`{name}` has shape {a.shape}, expected {tuple(shape)}")
 
 
-def _mode(mode):
+def _mode(mode: str) -> str:
     if mode not in ("prefix", "carry"):
         raise ValueError(f'`mode` = {mode!r}, expected "prefix" or "carry"')
     return mode
 
 
-def gae(rewards, values, mask=None, gamma=0.99, lam=0.95, mode="carry", whiten=False):
+def gae(rewards: npt.ArrayLike, values: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None,
+        gamma: float = 0.99, lam: float = 0.95, mode: str = "carry",
+        whiten: bool = False) -> Tuple[_F32, _F32]:
     """Generalised advantage estimation and returns over ``[B, T]`` arrays.
 
     ``delta_t = r_t + gamma V_{t'} - V_t``, ``A_t = delta_t + gamma lam A_{t'}`` (``t'`` the
@@ -95,10 +108,12 @@ def gae(rewards, values, mask=None, gamma=0.99, lam=0.95, mode="carry", whiten=F
     return a.reshape(b, t), ret.reshape(b, t)
 
 
-_ESTIMATORS = ("k1", "k2", "k3", "abs")
+_ESTIMATORS: Tuple[str, ...] = ("k1", "k2", "k3", "abs")
 
 
-def kl_penalty(logp, ref_logp, mask=None, beta=0.2, estimator="k1", rewards=None, mode="carry"):
+def kl_penalty(logp: npt.ArrayLike, ref_logp: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None,
+               beta: float = 0.2, estimator: str = "k1", rewards: Optional[npt.ArrayLike] = None,
+               mode: str = "carry") -> _F32:
     """Eq. (7): ``rewards - beta * kl(logp, ref_logp)`` per token (``rewards`` defaults to 0,
     giving the penalty alone). Estimators: k1 ``d``, k2 ``d^2/2``, k3 ``exp(-d) + d - 1``,
     abs ``|d|`` with ``d = logp - ref_logp``. Returns float32 ``[B, T]``.
@@ -118,7 +133,9 @@ def kl_penalty(logp, ref_logp, mask=None, beta=0.2, estimator="k1", rewards=None
     return out.reshape(b, t)
 
 
-def _channels(rewards, batch_shape=None):
+def _channels(
+    rewards: _Rewards, batch_shape: Optional[Tuple[int, ...]] = None
+) -> Tuple[list[_F32], list[bool], int, Optional[int]]:
     """Reward channels as (flat arrays, dense flags, (B, T) or (B,)).
 
     ``rewards`` is an array ``[n, B]`` (sequence-level), ``[n, B, T]`` (per token), or a
@@ -143,14 +160,15 @@ def _channels(rewards, batch_shape=None):
     return [c.ravel() for c in chans], [c.ndim == 2 for c in chans], b, t
 
 
-def _weights(weights, n):
+def _weights(weights: npt.ArrayLike, n: int) -> _F32:
     w = _float("weights", weights, 1)
     if w.shape[0] != n:
         raise ValueError(f"`weights` has length {w.shape[0]}, expected {n} (one per reward)")
     return w
 
 
-def compose(rewards, weights, mask=None, mode="carry"):
+def compose(rewards: _Rewards, weights: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None,
+            mode: str = "carry") -> _F32:
     """Eq. (6): ``r_com = sum_i w_i r_i``.
 
     * ``rewards`` ``[n, B]`` and no mask: returns ``[B]``.
@@ -170,8 +188,10 @@ def compose(rewards, weights, mask=None, mode="carry"):
     return _fastrl.compose_flat(flat, dense, w, m.ravel(), b, t, _mode(mode)).reshape(b, t)
 
 
-def fused(rewards, weights, logp, ref_logp, values, mask=None, gamma=0.99, lam=0.95, beta=0.2,
-          estimator="k1", mode="carry", whiten=False):
+def fused(rewards: _Rewards, weights: npt.ArrayLike, logp: npt.ArrayLike, ref_logp: npt.ArrayLike,
+          values: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None, gamma: float = 0.99,
+          lam: float = 0.95, beta: float = 0.2, estimator: str = "k1", mode: str = "carry",
+          whiten: bool = False) -> dict[str, Any]:
     """Composition + KL penalty + GAE + returns in one pass over each row.
 
     ``rewards`` as in :func:`compose`; ``logp``, ``ref_logp``, ``values``, ``mask``: ``[B, T]``.
@@ -209,7 +229,7 @@ def fused(rewards, weights, logp, ref_logp, values, mask=None, gamma=0.99, lam=0
     }
 
 
-def whiten(x, mask=None):
+def whiten(x: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None) -> _F32:
     """Masked whitening: ``(x - mean) / sqrt(var + 1e-8)`` over valid tokens (unbiased var);
     0 at masked tokens. Returns a new float32 array of ``x``'s shape."""
     a = _float("x", x)
@@ -220,41 +240,43 @@ def whiten(x, mask=None):
 class _Composer:
     """Common methods; see the subclasses."""
 
-    def __init__(self, raw):
+    _raw: _fastrl.RawComposer
+
+    def __init__(self, raw: _fastrl.RawComposer) -> None:
         self._raw = raw
 
-    def update(self, reward_means):
+    def update(self, reward_means: npt.ArrayLike) -> _F32:
         """Consumes this batch's per-reward means; returns the weights (float32 ``[n]``) to
         compose this batch with (Algorithm 1: update, then compose)."""
         m = _float("reward_means", reward_means, 1)
         return self._raw.update(m.tolist())
 
     @property
-    def weights(self):
+    def weights(self) -> _F32:
         """The current weights, float32 ``[n]``."""
         return self._raw.weights()
 
     @property
-    def num_rewards(self):
+    def num_rewards(self) -> int:
         return self._raw.num_rewards()
 
     @property
-    def steps(self):
+    def steps(self) -> int:
         """Updates done so far."""
         return self._raw.steps()
 
-    def state_dict(self):
+    def state_dict(self) -> bytes:
         """The composer's state as a versioned, checksummed byte record (``bytes``)."""
         return self._raw.state_bytes()
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Union[bytes, bytearray, memoryview]) -> None:
         """Restores from :meth:`state_dict`'s bytes; raises ``ValueError`` (and changes
         nothing) for a truncated, corrupted, wrong-version or wrong-kind record."""
         if not isinstance(state, (bytes, bytearray, memoryview)):
             raise ValueError(f"`state` must be bytes, got {type(state).__name__}")
         self._raw.load_state_bytes(bytes(state))
 
-    def diagnostics(self, reward_means):
+    def diagnostics(self, reward_means: npt.ArrayLike) -> dict[str, Any]:
         """Weights, disparity (std of the reward means across rewards), min and mean reward,
         composite, and Theorem 1/2's ``C`` in ``composite = mean - C * disparity`` with its
         (corrected) bound ``c_bound``."""
@@ -282,10 +304,13 @@ class FastRLComposer(_Composer):
       uniform.
     """
 
-    def __init__(self, n, eta, temperature=1.0, bias=None, smoothing=None, ema_decay=0.9,
-                 clip=(0.0, 1.0), tanh_scale=1.0, normalize="none", floor=0.0,
-                 compose_on="raw", rule="plain", radius=float("inf"), averaging=False,
-                 horizon=None, signal_range=1.0):
+    def __init__(self, n: int, eta: Union[float, str], temperature: float = 1.0,
+                 bias: Optional[npt.ArrayLike] = None, smoothing: Optional[str] = None,
+                 ema_decay: float = 0.9, clip: Tuple[float, float] = (0.0, 1.0),
+                 tanh_scale: float = 1.0, normalize: Union[str, bool, None] = "none",
+                 floor: float = 0.0, compose_on: str = "raw", rule: str = "plain",
+                 radius: float = float("inf"), averaging: bool = False,
+                 horizon: Optional[int] = None, signal_range: float = 1.0) -> None:
         kind = "none" if smoothing is None else smoothing
         a, b = 0.0, 0.0
         if kind == "ema":
@@ -314,11 +339,11 @@ class FastRLComposer(_Composer):
         ))
 
     @property
-    def eta(self):
+    def eta(self) -> float:
         """The step size in effect (the given one, or Hedge's rate for ``"auto"``)."""
         return self._raw.eta()
 
-    def set_reference(self, mean, std):
+    def set_reference(self, mean: npt.ArrayLike, std: npt.ArrayLike) -> None:
         """Sets the reference statistics of ``normalize="reference"``: per reward the
         starting policy's mean and per-response std (std > 0)."""
         n = self.num_rewards
@@ -329,7 +354,7 @@ class FastRLComposer(_Composer):
                 raise ValueError(f"`{name}` has length {a.shape[0]}, expected {n} (one per reward)")
         self._raw.set_reference(m.tolist(), sd.tolist())
 
-    def calibrate(self, scores):
+    def calibrate(self, scores: npt.ArrayLike) -> Tuple[_F32, _F32]:
         """Sets the reference statistics from calibration scores ``[n, m]`` (reward ``i``'s
         scores of ``m >= 2`` responses of the starting policy); returns ``(mean, std)``."""
         mean, std = reference_stats(scores)
@@ -337,12 +362,12 @@ class FastRLComposer(_Composer):
         return mean, std
 
     @property
-    def reference(self):
+    def reference(self) -> Optional[Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
         """``(mean, std)`` float64 arrays, or None before calibration."""
         r = self._raw.reference()
         return None if r is None else (np.asarray(r[0]), np.asarray(r[1]))
 
-    def composition(self):
+    def composition(self) -> Tuple[_F32, float]:
         """Eq. (6)'s weights on the raw rewards and the batch-constant offset:
         ``(w, 0)`` with ``compose_on="raw"``, ``(w / std, -sum w mean / std)`` with
         ``"normalized"``."""
@@ -350,7 +375,7 @@ class FastRLComposer(_Composer):
         return w, offset
 
 
-def reference_stats(scores):
+def reference_stats(scores: npt.ArrayLike) -> Tuple[_F32, _F32]:
     """Per reward, the mean and unbiased (ddof=1) standard deviation of calibration
     scores ``[n, m]`` (``m >= 2``); a reward constant on the set is a ``ValueError``.
     Returns two float32 arrays ``[n]``."""
@@ -359,9 +384,33 @@ def reference_stats(scores):
     return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
 
-def group_advantages(rewards, groups, weights=None, mask=None, estimator="grpo",
-                     scale="group", convention="verl", whiten=None, group_size=None,
-                     per_token=False, return_stats=False):
+@overload
+def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
+                     weights: Optional[npt.ArrayLike] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
+                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     group_size: Optional[int] = None, per_token: bool = False,
+                     return_stats: Literal[False] = False) -> _F32: ...
+@overload
+def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
+                     weights: Optional[npt.ArrayLike] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
+                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     group_size: Optional[int] = None, per_token: bool = False, *,
+                     return_stats: Literal[True]) -> Tuple[_F32, dict[str, int]]: ...
+@overload
+def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
+                     weights: Optional[npt.ArrayLike] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
+                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     group_size: Optional[int] = None, per_token: bool = False,
+                     return_stats: bool = False) -> Union[_F32, Tuple[_F32, dict[str, int]]]: ...
+def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
+                     weights: Optional[npt.ArrayLike] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
+                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     group_size: Optional[int] = None, per_token: bool = False,
+                     return_stats: bool = False) -> Union[_F32, Tuple[_F32, dict[str, int]]]:
     """Critic-free, group-relative advantages (``composer_core::group``): GRPO, RLOO,
     REINFORCE++ with a group baseline, or GDPO, as verl 0.9.1 (``convention="verl"``) or
     trl 1.16.0 (``"trl"``) define them.
@@ -413,14 +462,14 @@ def group_advantages(rewards, groups, weights=None, mask=None, estimator="grpo",
 class FixedComposer(_Composer):
     """Constant weights (need not sum to 1), e.g. RL4LMs' 0.25 / 0.75."""
 
-    def __init__(self, weights):
+    def __init__(self, weights: npt.ArrayLike) -> None:
         super().__init__(_fastrl.RawComposer.fixed(_float("weights", weights, 1).tolist()))
 
 
 class ShapingComposer(_Composer):
     """Reward shaping over ``[reward, cost]``: ``R - alpha * C``."""
 
-    def __init__(self, alpha):
+    def __init__(self, alpha: float) -> None:
         super().__init__(_fastrl.RawComposer.shaping(float(alpha)))
 
 
@@ -434,8 +483,9 @@ class LagrangianComposer(_Composer):
     ``(R - lambda C) / (1 + lambda)``.
     """
 
-    def __init__(self, base, constraints, lr=0.01, squash="projected", init=0.0,
-                 max_multiplier=100.0, normalize=False, _raw=None):
+    def __init__(self, base: npt.ArrayLike, constraints: Iterable[_Constraint], lr: float = 0.01,
+                 squash: str = "projected", init: float = 0.0, max_multiplier: float = 100.0,
+                 normalize: bool = False, _raw: Optional[_fastrl.RawComposer] = None) -> None:
         if _raw is not None:
             super().__init__(_raw)
             return
@@ -456,6 +506,8 @@ class LagrangianComposer(_Composer):
         ))
 
     @classmethod
-    def safe_rlhf(cls, threshold=0.0, lr=0.1, init=1.0, max_multiplier=100.0):
-        return cls(None, None, _raw=_fastrl.RawComposer.safe_rlhf(
+    def safe_rlhf(cls, threshold: float = 0.0, lr: float = 0.1, init: float = 1.0,
+                  max_multiplier: float = 100.0) -> LagrangianComposer:
+        # `base` and `constraints` are not read when `_raw` is given (None is no array).
+        return cls(None, None, _raw=_fastrl.RawComposer.safe_rlhf(  # type: ignore[arg-type]
             float(threshold), float(lr), float(init), float(max_multiplier)))

@@ -37,16 +37,23 @@ import base64
 import functools
 import json
 import os
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from transformers import TrainerCallback
+
+if TYPE_CHECKING:
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from . import _Composer
 
 __all__ = ["FastRLRewardWeights", "STATE_FILE"]
 
 #: The file written in each ``checkpoint-N`` folder.
-STATE_FILE = "fastrl_state.json"
-_STATE_VERSION = 1
+STATE_FILE: str = "fastrl_state.json"
+_STATE_VERSION: int = 1
 
 
 class FastRLRewardWeights(TrainerCallback):
@@ -56,14 +63,23 @@ class FastRLRewardWeights(TrainerCallback):
     ``strict_resume``: resuming from a checkpoint without ``fastrl_state.json`` raises
     (False: keep the fresh composer)."""
 
-    def __init__(self, composer, strict_resume=True):
+    composer: _Composer
+    strict_resume: bool
+    #: The trl trainer (a ``GRPOTrainer``; None before :meth:`attach`). ``Any``: its
+    #: methods are replaced on the instance.
+    trainer: Any
+    #: The trainer's reward function names (None before :meth:`attach`).
+    names: Optional[list[str]]
+    history: list[Tuple[int, list[float], list[float]]]
+
+    def __init__(self, composer: _Composer, strict_resume: bool = True) -> None:
         self.composer = composer
         self.strict_resume = strict_resume
         self.trainer = None
         self.names = None
         self.history = []  # (global_step, means, weights) per training batch
 
-    def attach(self, trainer):
+    def attach(self, trainer: Any) -> FastRLRewardWeights:
         """Hooks into ``trainer`` (see the module docstring) and sets its weights to the
         composer's current ones."""
         if self.trainer is not None:
@@ -77,7 +93,7 @@ class FastRLRewardWeights(TrainerCallback):
         original_rewards = trainer._calculate_rewards
 
         @functools.wraps(original_rewards)
-        def _calculate_rewards(*args, **kwargs):
+        def _calculate_rewards(*args: Any, **kwargs: Any) -> Any:
             rewards_per_func = original_rewards(*args, **kwargs)
             if trainer.model.training:
                 self._update(rewards_per_func)
@@ -88,7 +104,8 @@ class FastRLRewardWeights(TrainerCallback):
         original_train = trainer.train
 
         @functools.wraps(original_train)
-        def train(resume_from_checkpoint=None, *args, **kwargs):
+        def train(resume_from_checkpoint: Union[str, bool, None] = None, *args: Any,
+                  **kwargs: Any) -> Any:
             if resume_from_checkpoint:
                 path = resume_from_checkpoint
                 if path is True:
@@ -103,10 +120,10 @@ class FastRLRewardWeights(TrainerCallback):
         trainer.add_callback(self)
         return self
 
-    def _set_weights(self, weights):
+    def _set_weights(self, weights: npt.ArrayLike) -> None:
         self.trainer.reward_weights = torch.tensor(np.asarray(weights, dtype=np.float32))
 
-    def _update(self, rewards_per_func):
+    def _update(self, rewards_per_func: torch.Tensor) -> None:
         r = rewards_per_func.detach().to("cpu", torch.float64).numpy()
         means = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in r.T])
         if not np.all(np.isfinite(means)):
@@ -114,12 +131,12 @@ class FastRLRewardWeights(TrainerCallback):
         weights = np.asarray(self.composer.update(means.astype(np.float32)), dtype=np.float32)
         self._set_weights(weights)
         buf = self.trainer._metrics["train"]
-        for name, w in zip(self.names, weights):
+        for name, w in zip(cast("list[str]", self.names), weights):  # set by attach()
             buf[f"fastrl/weight/{name}"].append(float(w))
         self.history.append((int(self.trainer.state.global_step), means.tolist(), weights.tolist()))
 
     # -- checkpoints ---------------------------------------------------------------------
-    def state_record(self):
+    def state_record(self) -> dict[str, Any]:
         return {
             "version": _STATE_VERSION,
             "names": self.names,
@@ -127,10 +144,12 @@ class FastRLRewardWeights(TrainerCallback):
             "weights": [float(w) for w in self.trainer.reward_weights.tolist()],
         }
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                **kwargs: Any) -> TrainerControl:
         if not state.is_world_process_zero:
             return control
-        folder = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        # `output_dir` is Optional in TrainingArguments' fields; __post_init__ sets it.
+        folder = os.path.join(cast(str, args.output_dir), f"checkpoint-{state.global_step}")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, STATE_FILE)
         with open(path + ".tmp", "w") as f:
@@ -138,7 +157,7 @@ class FastRLRewardWeights(TrainerCallback):
         os.replace(path + ".tmp", path)
         return control
 
-    def load(self, checkpoint_dir):
+    def load(self, checkpoint_dir: Union[str, os.PathLike[str]]) -> Optional[dict[str, Any]]:
         """Restores the composer and the trainer's weights from ``checkpoint_dir``."""
         path = os.path.join(checkpoint_dir, STATE_FILE)
         if not os.path.exists(path):
@@ -147,7 +166,7 @@ class FastRLRewardWeights(TrainerCallback):
                                         "(strict_resume=False starts the composer afresh)")
             return None
         with open(path) as f:
-            record = json.load(f)
+            record: dict[str, Any] = json.load(f)
         if record.get("version") != _STATE_VERSION:
             raise ValueError(f"{path}: version {record.get('version')}, expected {_STATE_VERSION}")
         if record.get("names") != self.names:

@@ -56,8 +56,10 @@ import contextvars
 import functools
 import json
 import os
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 import fastrl
@@ -73,23 +75,28 @@ __all__ = [
 ]
 
 #: verl estimator name -> ``fastrl.group_advantages`` estimator.
-ESTIMATORS = {
+ESTIMATORS: dict[str, str] = {
     "fastrl_gdpo": "gdpo",
     "fastrl_grpo": "grpo",
     "fastrl_rloo": "rloo",
     "fastrl_reinforce_plus_plus_baseline": "reinforce_pp",
 }
 #: The file written in verl's ``global_step_N`` checkpoint folder.
-STATE_FILE = "fastrl_state.json"
-_STATE_VERSION = 1
+STATE_FILE: str = "fastrl_state.json"
+_STATE_VERSION: int = 1
 
 # (DataProto, algorithm config) of the compute_advantage call in progress (set by the wrapper).
-_DATA = contextvars.ContextVar("fastrl_verl_data", default=(None, None))
+_DATA: contextvars.ContextVar[Tuple[Any, Any]] = contextvars.ContextVar(
+    "fastrl_verl_data", default=(None, None))
 # Per-reward scores fetched from TransferQueue by the v1 wrapper, [n, B] float64.
-_SCORES = contextvars.ContextVar("fastrl_verl_scores", default=None)
+_SCORES: contextvars.ContextVar[Optional[npt.NDArray[np.float64]]] = contextvars.ContextVar(
+    "fastrl_verl_scores", default=None)
+
+# A verl advantage estimator: (advantages, returns) per token.
+_Estimator = Callable[..., Tuple[torch.Tensor, torch.Tensor]]
 
 
-def _cfg_get(config, key, default=None):
+def _cfg_get(config: Any, key: str, default: Any = None) -> Any:
     if config is None:
         return default
     try:
@@ -99,7 +106,7 @@ def _cfg_get(config, key, default=None):
     return default if value is None else value
 
 
-def _plain(x):
+def _plain(x: Any) -> Any:
     """An OmegaConf node or mapping as plain Python containers."""
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -113,7 +120,7 @@ def _plain(x):
     return x
 
 
-def _np(t):
+def _np(t: torch.Tensor) -> npt.NDArray[np.float32]:
     return t.detach().to("cpu", torch.float32).numpy()
 
 
@@ -121,25 +128,33 @@ class FastRLVerl:
     """The driver-side state of the integration: one composer per run, created from
     ``config.algorithm`` on the first batch (or on resume), plus this step's metrics."""
 
-    def __init__(self, gae=False):
+    gae: bool
+    composer: Optional[fastrl._Composer]
+    #: The per-reward score keys (``algorithm.gdpo_reward_keys``), set with the composer.
+    reward_keys: Optional[list[str]]
+    #: ``"fastrl"`` or ``"fixed"``, set with the composer.
+    kind: Optional[str]
+    pending_metrics: dict[str, float]
+
+    def __init__(self, gae: bool = False) -> None:
         self.gae = bool(gae)
         self.composer = None
         self.reward_keys = None
         self.kind = None
         self.pending_metrics = {}
 
-    def reset(self):
+    def reset(self) -> None:
         """Forgets the composer (the next batch or resume creates a fresh one)."""
         self.composer = self.reward_keys = self.kind = None
         self.pending_metrics = {}
 
     # -- configuration --------------------------------------------------------------
-    def options(self, config):
+    def options(self, config: Any) -> Tuple[dict[str, Any], Optional[list[str]]]:
         opts = dict(_plain(_cfg_get(config, "fastrl", {})) or {})
         keys = opts.pop("reward_keys", None) or _cfg_get(config, "gdpo_reward_keys", None)
         return opts, (list(_plain(keys)) if keys else None)
 
-    def ensure_composer(self, config):
+    def ensure_composer(self, config: Any) -> fastrl._Composer:
         """The composer for ``config`` (an ``algorithm`` section), created once."""
         if self.composer is not None:
             return self.composer
@@ -154,6 +169,7 @@ class FastRLVerl:
         ref_mean = opts.pop("reference_mean", None)
         ref_std = opts.pop("reference_std", None)
         n = len(keys)
+        composer: fastrl._Composer
         if kind == "fixed":
             w = opts.pop("weights", None) or _cfg_get(config, "gdpo_reward_weights", None)
             w = np.ones(n, dtype=np.float32) if w is None else np.asarray(_plain(w), dtype=np.float32)
@@ -171,7 +187,8 @@ class FastRLVerl:
         return composer
 
     # -- one batch ---------------------------------------------------------------------
-    def scores(self, config, non_tensor_batch, batch_size):
+    def scores(self, config: Any, non_tensor_batch: Optional[Mapping[str, Any]],
+               batch_size: int) -> npt.NDArray[np.float64]:
         """Per-reward sequence-level scores ``[n, B]`` (float64) for this batch."""
         _, keys = self.options(config)
         fetched = _SCORES.get()
@@ -182,25 +199,28 @@ class FastRLVerl:
                 "a fastrl estimator was called without the batch's non_tensor_batch: call "
                 "fastrl.verl.install() in the process that runs verl's trainer"
             )
-        missing = [k for k in keys if k not in non_tensor_batch]
+        # The ignores below: `keys` is None when the config names no reward keys, and
+        # iterating it raises TypeError (ensure_composer's ValueError comes later).
+        missing = [k for k in keys if k not in non_tensor_batch]  # type: ignore[union-attr]
         if missing:
             raise KeyError(
                 f"reward keys {missing} not in non_tensor_batch (has {sorted(non_tensor_batch)}); "
                 "compute_score must return a dict with them"
             )
-        out = np.stack([np.asarray(non_tensor_batch[k], dtype=np.float64).reshape(-1) for k in keys])
+        out = np.stack([np.asarray(non_tensor_batch[k], dtype=np.float64).reshape(-1)
+                        for k in keys])  # type: ignore[union-attr]
         if out.shape[1] != batch_size:
             raise ValueError(f"reward scores have {out.shape[1]} rows, the batch {batch_size}")
         return out
 
-    def weights_for(self, config, scores):
+    def weights_for(self, config: Any, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
         """Updates the composer once with this batch's per-reward means; records metrics;
         returns the weights to compose this batch with."""
         composer = self.ensure_composer(config)
         means = scores.mean(axis=1)
         weights = np.asarray(composer.update(means.astype(np.float32)), dtype=np.float32)
         m = self.pending_metrics
-        for i, key in enumerate(self.reward_keys):
+        for i, key in enumerate(cast("list[str]", self.reward_keys)):  # set by ensure_composer
             s = scores[i]
             m[f"fastrl/weight/{key}"] = float(weights[i])
             m[f"fastrl/reward/{key}/mean"] = float(means[i])
@@ -211,24 +231,24 @@ class FastRLVerl:
         m["fastrl/steps"] = float(composer.steps)
         return weights
 
-    def pop_metrics(self):
+    def pop_metrics(self) -> dict[str, float]:
         m, self.pending_metrics = self.pending_metrics, {}
         return m
 
     # -- checkpoints -------------------------------------------------------------------
-    def uses_composer(self, config):
+    def uses_composer(self, config: Any) -> bool:
         est = _cfg_get(config, "adv_estimator", "")
         est = str(getattr(est, "value", est))
         if est in ESTIMATORS:
             return True
         return self.gae and est == "gae" and bool(self.options(config)[1])
 
-    def save(self, trainer, folder):
+    def save(self, trainer: Any, folder: str) -> Optional[str]:
         config = trainer.config.algorithm
         kl = getattr(trainer, "kl_ctrl_in_reward", None)
         if not self.uses_composer(config) and kl is None:
             return None
-        record = {"version": _STATE_VERSION, "global_step": int(trainer.global_steps)}
+        record: dict[str, Any] = {"version": _STATE_VERSION, "global_step": int(trainer.global_steps)}
         if self.composer is not None:
             record.update(
                 estimator=str(_cfg_get(config, "adv_estimator")),
@@ -246,7 +266,7 @@ class FastRLVerl:
         os.replace(tmp, path)
         return path
 
-    def load(self, trainer, folder):
+    def load(self, trainer: Any, folder: str) -> Optional[dict[str, Any]]:
         config = trainer.config.algorithm
         path = os.path.join(folder, STATE_FILE)
         if not os.path.exists(path):
@@ -258,7 +278,7 @@ class FastRLVerl:
                 )
             return None
         with open(path) as f:
-            record = json.load(f)
+            record: dict[str, Any] = json.load(f)
         if record.get("version") != _STATE_VERSION:
             raise ValueError(f"{path}: version {record.get('version')}, expected {_STATE_VERSION}")
         if "composer" in record and self.uses_composer(config):
@@ -274,18 +294,20 @@ class FastRLVerl:
         return record
 
 
-_ACTIVE = None
-_PATCHES = []  # (owner, attribute name, original value)
+_ACTIVE: Optional[FastRLVerl] = None
+_PATCHES: list[Tuple[Any, str, Any]] = []  # (owner, attribute name, original value)
 
 
-def integration():
+def integration() -> Optional[FastRLVerl]:
     """The installed :class:`FastRLVerl` (None before :func:`install`)."""
     return _ACTIVE
 
 
-def _estimator(name, kind):
-    def estimator(token_level_rewards, response_mask, index=None, config=None,
-                  non_tensor_batch=None, batch=None, epsilon=1e-6, **kwargs):
+def _estimator(name: str, kind: str) -> _Estimator:
+    def estimator(token_level_rewards: torch.Tensor, response_mask: torch.Tensor,
+                  index: Optional[npt.ArrayLike] = None, config: Any = None,
+                  non_tensor_batch: Optional[Mapping[str, Any]] = None, batch: Any = None,
+                  epsilon: float = 1e-6, **kwargs: Any) -> Tuple[torch.Tensor, torch.Tensor]:
         state = _ACTIVE
         if state is None:
             raise RuntimeError(f"{name}: call fastrl.verl.install() first")
@@ -316,10 +338,12 @@ def _estimator(name, kind):
     return estimator
 
 
-_ESTIMATOR_FNS = {name: _estimator(name, kind) for name, kind in ESTIMATORS.items()}
+_ESTIMATOR_FNS: dict[str, _Estimator] = {name: _estimator(name, kind) for name, kind in ESTIMATORS.items()}
 
 
-def compute_gae_advantage_return(token_level_rewards, values, response_mask, gamma, lam):
+def compute_gae_advantage_return(token_level_rewards: torch.Tensor, values: torch.Tensor,
+                                 response_mask: torch.Tensor, gamma: float,
+                                 lam: float) -> Tuple[torch.Tensor, torch.Tensor]:
     """verl's ``compute_gae_advantage_return`` (carry-forward mask, advantages whitened
     over valid tokens) computed by the Rust core in one pass.
 
@@ -345,22 +369,24 @@ def compute_gae_advantage_return(token_level_rewards, values, response_mask, gam
     return torch.from_numpy(adv).to(dev), torch.from_numpy(ret).to(dev)
 
 
-def _wrap_compute_advantage(original):
+def _wrap_compute_advantage(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def compute_advantage(data, adv_estimator, *args, config=None, **kwargs):
+    def compute_advantage(data: Any, adv_estimator: Any, *args: Any, config: Any = None,
+                          **kwargs: Any) -> Any:
         token = _DATA.set((data, config))
         try:
             return original(data, adv_estimator, *args, config=config, **kwargs)
         finally:
             _DATA.reset(token)
 
-    compute_advantage.__fastrl_original__ = original
+    # A marker attribute on the wrapper (functools' _Wrapped type does not declare it).
+    compute_advantage.__fastrl_original__ = original  # type: ignore[attr-defined]
     return compute_advantage
 
 
-def _wrap_compute_data_metrics(original):
+def _wrap_compute_data_metrics(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def compute_data_metrics(*args, **kwargs):
+    def compute_data_metrics(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         if _ACTIVE is not None:
             out.update(_ACTIVE.pop_metrics())
@@ -369,7 +395,7 @@ def _wrap_compute_data_metrics(original):
     return compute_data_metrics
 
 
-def _tq_scores(batch, keys):
+def _tq_scores(batch: Any, keys: Sequence[str]) -> npt.NDArray[np.float64]:
     """The per-reward scores of a v1 ``KVBatchMeta`` from TransferQueue, ``[n, B]``."""
     import transfer_queue as tq
 
@@ -386,14 +412,15 @@ def _tq_scores(batch, keys):
     return np.stack([np.asarray(list(data[k]), dtype=np.float64).reshape(-1) for k in keys])
 
 
-def _wrap_v1_compute_advantage(original):
+def _wrap_v1_compute_advantage(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def _compute_advantage(self, batch, metrics):
+    def _compute_advantage(self: Any, batch: Any, metrics: dict[str, Any]) -> Any:
         state = _ACTIVE
         config = self.config.algorithm
-        token = None
+        token: Optional[contextvars.Token[Optional[npt.NDArray[np.float64]]]] = None
         if state is not None and state.uses_composer(config):
-            token = _SCORES.set(_tq_scores(batch, state.options(config)[1]))
+            # No reward keys (None) raises TypeError in _tq_scores, as in scores().
+            token = _SCORES.set(_tq_scores(batch, state.options(config)[1]))  # type: ignore[arg-type]
         try:
             out = original(self, batch, metrics)
         finally:
@@ -406,7 +433,7 @@ def _wrap_v1_compute_advantage(original):
     return _compute_advantage
 
 
-def _resume_folder(trainer):
+def _resume_folder(trainer: Any) -> Optional[str]:
     """The ``global_step_N`` folder verl's ``_load_checkpoint`` just loaded, or None."""
     if int(getattr(trainer, "global_steps", 0) or 0) <= 0:
         return None
@@ -418,9 +445,9 @@ def _resume_folder(trainer):
     return folder if os.path.isabs(folder) else os.path.join(os.getcwd(), folder)
 
 
-def _wrap_save(original):
+def _wrap_save(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def _save_checkpoint(self, *args, **kwargs):
+    def _save_checkpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _ACTIVE is not None:
             folder = os.path.join(self.config.trainer.default_local_dir, f"global_step_{self.global_steps}")
             _ACTIVE.save(self, folder)  # before verl writes latest_checkpointed_iteration.txt
@@ -429,9 +456,9 @@ def _wrap_save(original):
     return _save_checkpoint
 
 
-def _wrap_load(original):
+def _wrap_load(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def _load_checkpoint(self, *args, **kwargs):
+    def _load_checkpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
         out = original(self, *args, **kwargs)
         folder = _resume_folder(self)
         if _ACTIVE is not None and folder is not None:
@@ -441,12 +468,12 @@ def _wrap_load(original):
     return _load_checkpoint
 
 
-def _patch(owner, name, new):
+def _patch(owner: Any, name: str, new: Any) -> None:
     _PATCHES.append((owner, name, getattr(owner, name)))
     setattr(owner, name, new)
 
 
-def install(gae=False):
+def install(gae: bool = False) -> FastRLVerl:
     """Installs the integration into the imported verl (idempotent; see the module
     docstring for every name it wraps). ``gae=True`` also swaps verl's GAE for ours.
     Returns the :class:`FastRLVerl` state."""
@@ -480,13 +507,13 @@ def install(gae=False):
     return _ACTIVE
 
 
-def install_gae():
+def install_gae() -> FastRLVerl:
     """``install(gae=True)``, as a zero-argument callable for Ray's
     ``worker_process_setup_hook``."""
     return install(gae=True)
 
 
-def uninstall():
+def uninstall() -> None:
     """Restores every wrapped name (the registered estimators stay in verl's registry,
     which has no removal; they raise until :func:`install` is called again)."""
     global _ACTIVE

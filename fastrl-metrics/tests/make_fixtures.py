@@ -8,7 +8,7 @@ and fails on a diff:
 - fixtures/vader.json: VADER's compound score (vaderSentiment 3.3.2) on sentences that
   exercise each of its rules, plus lines from the Chit Chat dataset.
 
-    .venv/bin/python metrics/tests/make_fixtures.py [--check] [--only metrics|vader]
+    .venv/bin/python fastrl-metrics/tests/make_fixtures.py [--check] [--only metrics|vader]
 """
 
 import glob

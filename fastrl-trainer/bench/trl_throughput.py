@@ -2,9 +2,9 @@
 PPOTrainer (trl.experimental.ppo), on the same model, the same prompts, batch,
 minibatches, epochs and generation length, with the same number of torch threads.
 
-    .venv/bin/python trainer/bench/trl_throughput.py [--steps 6] [--batch 32] [--threads 2]
+    .venv/bin/python fastrl-trainer/bench/trl_throughput.py [--steps 6] [--batch 32] [--threads 2]
                                                      [--repeats 3]
-    .venv/bin/python trainer/bench/trl_throughput.py --model smollm2 --steps 3 --batch 8 \
+    .venv/bin/python fastrl-trainer/bench/trl_throughput.py --model smollm2 --steps 3 --batch 8 \
         --minibatch 4 --response 20 --context 80 --top-blocks 4 --repeats 2
 
 `--model tiny` (default): a new tiny GPT-2. `--model smollm2`: SmolLM2-135M-Instruct

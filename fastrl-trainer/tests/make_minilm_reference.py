@@ -1,4 +1,4 @@
-"""Reference embeddings of all-MiniLM-L6-v2 for trainer/tests/encoder_parity.rs:
+"""Reference embeddings of all-MiniLM-L6-v2 for fastrl-trainer/tests/encoder_parity.rs:
 sentence-transformers' encode() (mean pooling + normalisation) and transformers'
 last_hidden_state, on fixed sentences. Usage: python make_minilm_reference.py OUT.json"""
 import json
