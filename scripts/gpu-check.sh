@@ -33,14 +33,14 @@ build)
     json=$(cargo test -p composer-cuda --release --no-run --message-format=json 2>/dev/null)
     bench=$(cargo bench -p composer-cuda --no-run --message-format=json 2>/dev/null)
     trainer=$(cargo test -p fastrl-trainer --features cuda --release --no-run --test gpu_fused --message-format=json 2>/dev/null)
-    cargo build -q -p fastrl-trainer --features cuda --release
-    cp target/release/fastrl-trainer "$bundle/"
-    # The shared libraries the trainer links beside libtorch and glibc (the figures' font
-    # stack: fontconfig, freetype, png, brotli, expat): the GPU image lacks
-    # libfontconfig.so.1 (seen on an H200, 2026-12-04), so they travel in BUNDLE/lib,
-    # searched after the machine's own.
+    cargo build -q -p fastrl-trainer -p fastrl-experiments --features cuda --release
+    cp target/release/fastrl-trainer target/release/fastrl-experiments "$bundle/"
+    # The shared libraries the binaries link beside libtorch and glibc (the experiments'
+    # figures need the font stack: fontconfig, freetype, png, brotli, expat; the trainer
+    # links none of it): the GPU image lacks libfontconfig.so.1 (seen on an H200,
+    # 2026-12-04), so they travel in BUNDLE/lib, searched after the machine's own.
     mkdir -p "$bundle/lib"
-    ldd target/release/fastrl-trainer | awk '$3 ~ /^\// {print $3}' \
+    ldd target/release/fastrl-trainer target/release/fastrl-experiments | awk '$3 ~ /^\// {print $3}' | sort -u \
         | grep -vE '/(libc|libm|libdl|librt|libpthread|libutil|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so|/torch/|/nvidia/' \
         | while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
     echo "bundled libraries: $(ls "$bundle/lib" | tr '\n' ' ')"
@@ -138,10 +138,10 @@ grep -E "device:|after SFT|done in" "$logs/trainer-smoke.log" | tee -a "$logs/su
 # $COMPARE_MIN minutes (unset or 0: skipped). It needs the SmolLM2 GGUF, MiniLM and the
 # chitchat corpus (about 220 MB, more than a device call can carry) in the project's
 # .venv: staged there by `scripts/gpu-check.sh stage` (several calls to one warm machine). Partial results are
-# reported as it goes: LOGDIR/compare-gpu/<n>r/report.md.
+# reported as it goes: LOGDIR/compare-gpu/<set>/report.md.
 if [ "${COMPARE_MIN:-0}" != 0 ]; then
     echo "== fair test, gpu size, ${COMPARE_MIN} min" | tee -a "$logs/summary.txt"
-    (cd "$here/.." && "$here/fastrl-trainer" compare --size gpu --deadline-min "$COMPARE_MIN" \
+    (cd "$here/.." && "$here/fastrl-experiments" compare --size gpu --deadline-min "$COMPARE_MIN" \
         --set "run.out_dir=\"$logs/compare-gpu\"") > "$logs/compare-gpu.log" 2>&1 \
         || { status=1; tail -5 "$logs/compare-gpu.log" | tee -a "$logs/summary.txt"; }
     grep -E "^compare" "$logs/compare-gpu.log" | tee -a "$logs/summary.txt"

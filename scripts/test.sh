@@ -66,7 +66,12 @@ step "the composer-core example runs"
 cargo run --release -q -p composer-core --example synthetic -- --steps 10 >/dev/null
 
 step "the main job end to end on the smoke preset (tokenizer, SFT, PPO, checkpoints, resume, eval)"
-cargo build --release -q -p fastrl-trainer
+cargo build --release -q -p fastrl-trainer -p fastrl-experiments
+# Training links no plotting or font library (the experiments crate does): the trainer
+# runs on machines without fontconfig.
+if ldd target/release/fastrl-trainer | grep -qiE "fontconfig|freetype"; then
+    echo "error: fastrl-trainer links a font library" >&2; exit 1
+fi
 smoke=$(mktemp -d)
 target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" >/dev/null
 test -s "$smoke/ppo/metrics.jsonl" && test -f "$smoke/ppo/final/model.safetensors" && test -f "$smoke/eval.json"
@@ -74,7 +79,7 @@ target/release/fastrl-trainer run --preset smoke --set "run.out_dir=\"$smoke\"" 
 test "$(wc -l < "$smoke/ppo/metrics.jsonl")" -eq 6
 
 step "the composer comparison grid, quick size (smoke preset, one seed: 9 runs), and its resume"
-target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" >/dev/null
+target/release/fastrl-experiments grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" >/dev/null
 test "$(grep -c '^| meteor' "$smoke/grid/report.md")" -eq 9
 for f in m_eval reward_curves weights scores; do
     test -s "$smoke/grid/$f.png"
@@ -82,15 +87,15 @@ for f in m_eval reward_curves weights scores; do
 done
 # The smoke preset evaluates before PPO and at steps 2 and 4.
 test "$(wc -l <"$smoke/grid/fastrl-4r-s0/ppo/eval-curve.jsonl")" -eq 3
-again=$(target/release/fastrl-trainer grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1)
+again=$(target/release/fastrl-experiments grid --preset smoke --seeds 1 --set "run.out_dir=\"$smoke\"" 2>&1)
 grep -q "grid of 9 runs" <<<"$again"
 rm -rf "$smoke"
 
 step "the fair test, quick size (every arm at 2 seeds, then A, B, B', C at 2 more: 26 runs), stopped by its deadline, then resumed"
 cmp=$(mktemp -d)
-target/release/fastrl-trainer compare --size quick --deadline-min 0.15 --set "run.out_dir=\"$cmp/out\"" >"$cmp/first.txt" 2>&1
+target/release/fastrl-experiments compare --size quick --deadline-min 0.15 --set "run.out_dir=\"$cmp/out\"" >"$cmp/first.txt" 2>&1
 grep -q "^compare (quick): [0-9]* of 26 runs" "$cmp/first.txt"
-target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/second.txt" 2>&1
+target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/second.txt" 2>&1
 grep -q "^compare (quick): 26 of 26 runs" "$cmp/second.txt"
 r="$cmp/out/quick/report.md"
 grep -q "^26 of 26 runs finished" "$r"
@@ -107,13 +112,13 @@ grep -q "(first-final-z.png)" "$f1" && test -s "$cmp/out/quick/first-final-z.png
 # Once more: nothing to run, and the final report, newer than every run, is kept.
 # (Captured first: `| grep -q` would close the pipe at its match while the trainer still
 # prints, and pipefail would fail the step on the trainer's broken pipe.)
-again=$(target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" 2>&1)
+again=$(target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" 2>&1)
 grep -q "report.md is up to date" <<<"$again"
 # Resumed with another budget: refused (its runs would not be paired).
-if target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" --set ppo.steps=5 >"$cmp/third.txt" 2>&1; then exit 1; fi
+if target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" --set ppo.steps=5 >"$cmp/third.txt" 2>&1; then exit 1; fi
 grep -q "other settings" "$cmp/third.txt"
 # Another calibration size: refused too (the saved plan.json would be reused otherwise).
-if target/release/fastrl-trainer compare --size quick --set "run.out_dir=\"$cmp/out\"" --set composer.calibration=8 >"$cmp/fourth.txt" 2>&1; then exit 1; fi
+if target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" --set composer.calibration=8 >"$cmp/fourth.txt" 2>&1; then exit 1; fi
 grep -q "settings.toml was written by a comparison with other settings" "$cmp/fourth.txt"
 rm -rf "$cmp"
 

@@ -72,8 +72,6 @@ pub enum TrainerError {
     /// composer-cuda failed (driver, NVRTC, launch, or a kernel status bit).
     #[cfg(feature = "cuda")]
     Cuda(composer_cuda::CudaError),
-    /// A plot could not be drawn or written.
-    Plot(String),
 }
 
 impl TrainerError {
@@ -131,7 +129,6 @@ impl fmt::Display for TrainerError {
             TrainerError::Core(e) => write!(f, "composer: {e}"),
             #[cfg(feature = "cuda")]
             TrainerError::Cuda(e) => write!(f, "composer-cuda: {e}"),
-            TrainerError::Plot(m) => write!(f, "plot: {m}"),
         }
     }
 }

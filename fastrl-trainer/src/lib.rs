@@ -1,14 +1,17 @@
 //! `fastrl-trainer`: PPO for causal language models on tch (libtorch), with several
 //! rewards composed by Fast RL (or the baseline composers) from composer-core.
 //!
-//! The default job (`fastrl-trainer run`) trains a byte-level BPE tokenizer and a small
-//! GPT-2 from scratch on the Chit Chat corpus (SFT), then fine-tunes it with PPO against
-//! METEOR, BLEU and ROUGE-L composed by Fast RL, writing `metrics.jsonl`, checkpoints
-//! that resume exactly, and Hugging Face model directories.
+//! The default job (`fastrl-trainer run`, preset `default`) fine-tunes
+//! SmolLM2-135M-Instruct (its top 4 blocks) with PPO on Chit Chat dialogues against
+//! relevance, sentiment and a length band composed by bounded Fast RL on reference
+//! z-scores, and evaluates it before and after; `--preset tiny` trains a small GPT-2 from
+//! scratch instead. It writes `metrics.jsonl`, checkpoints that resume exactly, and
+//! Hugging Face model directories. The experiment harness (the fair test, the grid) is
+//! the `fastrl-experiments` crate.
 //!
 //! Layout, one job per file, dependencies pointing down the list:
-//! - [`jobs`]: the commands' work (stages, the PPO loop, the grid driver, limits);
-//! - [`eval`]: evaluation, m_eval, the grid's cells, report and figures;
+//! - [`jobs`]: the commands' work (stages, the PPO loop, the default job, limits);
+//! - [`eval`]: evaluation on held-out pairs and paired bootstrap intervals;
 //! - [`rl`]: rollout, advantages (CPU and CUDA backends), losses, SFT, `Ppo::step`;
 //! - [`io`]: typed records, checkpoints with checksums, progress;
 //! - [`rewards`]: the reward kinds, trait, registry and implementations;

@@ -5,8 +5,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use fastrl_trainer::config::Config;
-use fastrl_trainer::jobs::compare::CompareSize;
-use fastrl_trainer::jobs::{compare, grid, rating, run, sample, stages};
+use fastrl_trainer::jobs::{rating, run, sample, stages};
 use fastrl_trainer::TrainerError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,7 +22,7 @@ struct Cli {
 
 #[derive(Args, Clone)]
 struct Common {
-    /// Preset: smoke, default, paper-dialog, grid-full.
+    /// Preset: default (the main job), tiny, smoke, paper-dialog, grid-full.
     #[arg(long, default_value = "default")]
     preset: String,
     /// A TOML file whose keys override the preset.
@@ -71,33 +70,6 @@ enum Cmd {
         /// Rated validation conversations used at most.
         #[arg(long, default_value_t = 300)]
         max_val: usize,
-    },
-    /// The composer comparison: {fastrl, fixed, lagrangian} x {2, 3, 4 rewards} x seeds,
-    /// same budget per cell from one SFT model; resumable; writes <out_dir>/grid/report.md.
-    Grid {
-        #[command(flatten)]
-        common: Common,
-        /// Seeds per composer and reward set.
-        #[arg(long, default_value_t = 3)]
-        seeds: u64,
-    },
-    /// The fair test of the paper's claim: arms A, B, B', C, D, E, F, G from one starting
-    /// model, paired by seed, with bootstrap intervals and verdicts; resumable; writes
-    /// runs/compare-<size>/<n>r/report.md (docs/fair-test.md has the rules).
-    Compare {
-        /// quick (CI), tiny (GPT-2, ~90 min here), smollm (SmolLM2, ~2 h here), gpu.
-        #[arg(long, value_enum)]
-        size: CompareSize,
-        /// Start no new run after this many minutes (finished runs are reported).
-        #[arg(long)]
-        deadline_min: Option<f64>,
-        /// A TOML file merged over the size's preset; the size's own overrides (run
-        /// directory, budget) still apply after it: change those with `--set`.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// `section.key=value` overrides, applied after the size's (repeatable).
-        #[arg(long = "set")]
-        sets: Vec<String>,
     },
     /// Reward means and diversity of a model on the validation pairs.
     Eval {
@@ -179,54 +151,6 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         } => {
             let (cfg, _) = common.setup()?;
             rating::fit(&cfg, max_train, max_val)?;
-        }
-        Cmd::Grid { common, seeds } => {
-            let t0 = Instant::now();
-            let (cfg, dev) = common.setup()?;
-            let corpus = stages::load_corpus(&cfg)?;
-            let sft_dir = stages::sft_stage(&cfg, dev, &corpus)?;
-            let cells = fastrl_trainer::eval::grid::cells(seeds);
-            let o = grid::drive(&cfg, dev, &corpus, &sft_dir, &cells, &common.preset)?;
-            fastrl_trainer::say!(
-                "grid of {} runs done in {:.0} s -> {}",
-                o.cells,
-                t0.elapsed().as_secs_f64(),
-                o.report.display()
-            );
-        }
-        Cmd::Compare {
-            size,
-            deadline_min,
-            config,
-            sets,
-        } => {
-            let t0 = Instant::now();
-            let how = compare::CompareConfig { file: config, sets };
-            let all: Vec<String> = size
-                .overrides()
-                .into_iter()
-                .chain(how.sets.clone())
-                .collect();
-            let (cfg, dev) = stages::setup(size.preset(), how.file.as_deref(), &all)?;
-            let corpus = stages::load_corpus(&cfg)?;
-            let o = compare::compare(
-                &cfg,
-                &how,
-                dev,
-                &corpus,
-                size,
-                deadline_min.map(|m| m * 60.0),
-            )?;
-            fastrl_trainer::say!(
-                "compare ({}): {} of {} runs in {:.0} s",
-                size.name(),
-                o.runs,
-                o.planned,
-                t0.elapsed().as_secs_f64()
-            );
-            for r in &o.reports {
-                fastrl_trainer::say!("report: {}", r.display());
-            }
         }
         Cmd::Eval { common, model } => {
             let (cfg, dev) = common.setup()?;

@@ -94,7 +94,7 @@ pub fn evaluate(
 /// The six metrics of the paper's m_eval of responses `hyps` to references `refs`
 /// (corpus SacreBLEU, ROUGE-2 and ROUGE-L F, conditional entropy of 3-grams, 3-gram
 /// vocabulary and mean length without punctuation), normalised across runs by
-/// [`crate::eval::m_eval::m_eval`]. The comparison's bootstrap recomputes them on
+/// `fastrl_experiments::m_eval::m_eval`. The comparison's bootstrap recomputes them on
 /// resampled prompts.
 pub fn m_eval_metrics(hyps: &[&str], refs: &[&str]) -> MEvalMetrics {
     let (stats, nopunct) = fastrl_metrics::diversity(hyps);

@@ -95,7 +95,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
 }
 
 /// The six metrics of the paper's m_eval for one evaluation (normalised across runs by
-/// [`crate::eval::m_eval`]).
+/// `fastrl_experiments::m_eval`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MEvalMetrics {
@@ -115,7 +115,7 @@ pub struct MEvalMetrics {
 }
 
 impl MEvalMetrics {
-    /// The metric named `name` of [`crate::eval::m_eval::M_EVAL`]; `None` for an unknown
+    /// The metric named `name` of `fastrl_experiments::m_eval::M_EVAL`; `None` for an unknown
     /// name or an undefined value.
     pub fn get(&self, name: &str) -> Option<f64> {
         match name {

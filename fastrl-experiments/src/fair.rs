@@ -1,18 +1,17 @@
 //! The fair test's analysis: per-prompt z-scores of every run against the starting
 //! policy, the per-arm table, the paired comparisons with bootstrap intervals, the
 //! sanity gates and the verdicts, by the rules of `docs/fair-test.md` (written before
-//! any run). [`crate::eval::fair_report`] renders it; [`crate::jobs::compare`] runs the
+//! any run). [`crate::fair_report`] renders it; [`crate::compare`] runs the
 //! arms.
 
-use crate::error::TrainerError;
-use crate::eval::arms::{Arm, ArmPlan};
-use crate::eval::bootstrap::{
-    paired_bootstrap, BootstrapParams, Interval, Outcome, RunZ, Verdict, ZStat,
-};
-use crate::eval::m_eval::MBounds;
-use crate::eval::m_eval_rows::MEvalRows;
-use crate::eval::student_t::t_interval;
-use crate::io::records::{EvalReport, StepMetrics};
+use crate::arms::{Arm, ArmPlan};
+use crate::error::ExperimentError;
+use crate::m_eval::MBounds;
+use crate::m_eval_rows::MEvalRows;
+use crate::student_t::t_interval;
+use crate::verdict::{Outcome, RunZ, Verdict, ZStat};
+use fastrl_trainer::eval::bootstrap::{paired_bootstrap, BootstrapParams, Interval};
+use fastrl_trainer::io::records::{EvalReport, StepMetrics};
 use std::collections::BTreeMap;
 
 /// One finished run of an arm.
@@ -223,9 +222,9 @@ pub const COMPARISONS: [(Arm, Arm); 7] = [
 ];
 
 /// A run's per-prompt z-scores against the starting policy of its seed.
-pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
+pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, ExperimentError> {
     let start = inp.start.get(&run.seed).ok_or_else(|| {
-        TrainerError::Data(format!(
+        ExperimentError::Data(format!(
             "no evaluation of the starting policy for seed {}",
             run.seed
         ))
@@ -236,7 +235,7 @@ pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
         .enumerate()
         .map(|(i, name)| {
             let missing = |what: &str| {
-                TrainerError::Data(format!(
+                ExperimentError::Data(format!(
                     "{}-s{}: {what} has no reward {name}",
                     run.arm.slug(),
                     run.seed
@@ -254,7 +253,7 @@ pub fn run_z(inp: &FairInputs<'_>, run: &ArmRun) -> Result<RunZ, TrainerError> {
             let sd = f64::from(inp.plan.reference.1[i]);
             Ok(scores.iter().map(|s| (s - mu) / sd).collect())
         })
-        .collect::<Result<Vec<Vec<f64>>, TrainerError>>()?;
+        .collect::<Result<Vec<Vec<f64>>, ExperimentError>>()?;
     Ok(RunZ { z })
 }
 
@@ -280,14 +279,14 @@ fn arms_of(runs: &[ArmRun]) -> Vec<Arm> {
 }
 
 /// Runs the analysis.
-pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
+pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, ExperimentError> {
     let zs: Vec<RunZ> = inp
         .runs
         .iter()
         .map(|r| run_z(inp, r))
         .collect::<Result<_, _>>()?;
     let label = |r: &ArmRun| format!("{}-s{}", r.arm.slug(), r.seed);
-    let mut all: Vec<(String, &crate::io::records::MEvalMetrics)> = inp
+    let mut all: Vec<(String, &fastrl_trainer::io::records::MEvalMetrics)> = inp
         .runs
         .iter()
         .map(|r| (label(r), &r.eval.m_eval_metrics))
@@ -299,7 +298,7 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, TrainerError> {
     );
     let bounds_all = MBounds::over(&all)?;
     let undefined_m_eval = MBounds::undefined(&all);
-    let c_runs: Vec<(String, &crate::io::records::MEvalMetrics)> = inp
+    let c_runs: Vec<(String, &fastrl_trainer::io::records::MEvalMetrics)> = inp
         .runs
         .iter()
         .filter(|r| r.arm == Arm::Lagrangian)
@@ -453,7 +452,7 @@ fn compare(
     bounds: &MBounds,
     x: Arm,
     y: Arm,
-) -> Result<Option<Comparison>, TrainerError> {
+) -> Result<Option<Comparison>, ExperimentError> {
     let find = |arm: Arm, seed: u64| {
         inp.runs
             .iter()
@@ -473,7 +472,7 @@ fn compare(
     for ((rx, zx), (ry, zy)) in &pairs {
         for (r, z) in [(rx, zx), (ry, zy)] {
             if z.z[0].len() != prompts || r.eval.responses.len() != prompts {
-                return Err(TrainerError::Data(format!(
+                return Err(ExperimentError::Data(format!(
                     "{}-s{}: evaluated on {} prompts with {} responses; the other runs of \
                      the comparison on {prompts}",
                     r.arm.slug(),
@@ -485,7 +484,7 @@ fn compare(
         }
     }
     if inp.refs.len() < prompts {
-        return Err(TrainerError::Data(format!(
+        return Err(ExperimentError::Data(format!(
             "the comparison has {} reference responses for {prompts} evaluation prompts",
             inp.refs.len()
         )));
@@ -550,7 +549,7 @@ fn compare(
         })
     };
     let from = inp.replication_from;
-    let pooled = set_of(&|_| true).ok_or_else(|| TrainerError::Data("no seed pairs".into()))?;
+    let pooled = set_of(&|_| true).ok_or_else(|| ExperimentError::Data("no seed pairs".into()))?;
     let replication = set_of(&|seed| seed >= from);
     Ok(Some(Comparison {
         x,
@@ -676,7 +675,7 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::evaluate::m_eval_metrics;
+    use fastrl_trainer::eval::evaluate::m_eval_metrics;
 
     /// An evaluation with these per-prompt scores of rewards `r0`, `r1` and responses.
     fn ev(r0: &[f64], r1: &[f64], responses: &[&str], refs: &[&str]) -> EvalReport {

@@ -5,12 +5,12 @@
 //! per-response means, the diversity statistics from n-grams interned as numbers (the
 //! counts of a resample are the sums of its rows', fed to `fastrl_metrics::cond_entropy`
 //! as `fastrl_metrics::ngram_stats` feeds it). The result equals
-//! [`crate::eval::evaluate::m_eval_metrics`] on the resampled texts (a test checks it);
+//! [`fastrl_trainer::eval::evaluate::m_eval_metrics`] on the resampled texts (a test checks it);
 //! recomputing that on every draw tokenised and stemmed every response again (8 minutes
 //! of the tiny size's final report).
 
-use crate::io::records::MEvalMetrics;
 use fastrl_metrics::{cond_entropy, diversity_tokens, rouge_l, rouge_n, BleuStats};
+use fastrl_trainer::io::records::MEvalMetrics;
 use std::collections::HashMap;
 
 /// One response's share of the metrics.
@@ -144,8 +144,8 @@ impl MEvalRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::evaluate::m_eval_metrics;
-    use crate::rng::Rng;
+    use fastrl_trainer::eval::evaluate::m_eval_metrics;
+    use fastrl_trainer::rng::Rng;
 
     #[test]
     fn a_resample_scores_as_its_texts_do() {

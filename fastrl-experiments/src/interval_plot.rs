@@ -2,9 +2,9 @@
 //! intervals): per panel, one dot per category at its estimate with a vertical bar over
 //! its interval, and a line at 0.
 
-use crate::error::TrainerError;
-use crate::eval::bootstrap::Interval;
-use crate::eval::plot::colour;
+use crate::error::ExperimentError;
+use crate::plot::colour;
+use fastrl_trainer::eval::bootstrap::Interval;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -19,8 +19,8 @@ pub struct IntervalPanel {
     pub values: Vec<(String, Interval)>,
 }
 
-fn err(e: impl std::fmt::Display) -> TrainerError {
-    TrainerError::Plot(e.to_string())
+fn err(e: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Plot(e.to_string())
 }
 
 /// Draws `panels` on a grid of `cols` columns under `title` into a PNG of `cell_size`
@@ -32,7 +32,7 @@ pub fn intervals_png(
     panels: &[IntervalPanel],
     cols: usize,
     cell_size: (u32, u32),
-) -> Result<(), TrainerError> {
+) -> Result<(), ExperimentError> {
     let cols = cols.max(1);
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (cell_size.0 * cols as u32, cell_size.1 * rows as u32 + 40);
@@ -110,7 +110,7 @@ pub fn intervals_png(
         }
     }
     root.present().map_err(|e| {
-        TrainerError::Plot(format!(
+        ExperimentError::Plot(format!(
             "{}: {e} (is the directory writable?)",
             path.display()
         ))

@@ -1,8 +1,8 @@
 //! The paper's m_eval: the mean of six metrics, each min-max normalised across the
 //! compared evaluations.
 
-use crate::error::TrainerError;
-use crate::io::records::MEvalMetrics;
+use crate::error::ExperimentError;
+use fastrl_trainer::io::records::MEvalMetrics;
 
 /// The six metrics of m_eval, as [`MEvalMetrics`] names them.
 pub const M_EVAL: [&str; 6] = [
@@ -25,7 +25,7 @@ pub const M_EVAL: [&str; 6] = [
 /// out of the bounds, so it moves no other evaluation's score, and scores 0 for its own
 /// evaluation: no 3-gram is the least diverse output there is ([`MBounds`]). The
 /// evaluations that leave one undefined are listed by [`MBounds::undefined`].
-pub fn m_eval(evals: &[(String, &MEvalMetrics)]) -> Result<Vec<f64>, TrainerError> {
+pub fn m_eval(evals: &[(String, &MEvalMetrics)]) -> Result<Vec<f64>, ExperimentError> {
     let bounds = MBounds::over(evals)?;
     Ok(evals.iter().map(|(_, e)| bounds.score(e)).collect())
 }
@@ -43,7 +43,7 @@ pub struct MBounds {
 impl MBounds {
     /// The bounds over `evals` (`(label, metrics)`), each metric over the evaluations
     /// that define it. An error only for a value that is not finite (a bug upstream).
-    pub fn over(evals: &[(String, &MEvalMetrics)]) -> Result<Self, TrainerError> {
+    pub fn over(evals: &[(String, &MEvalMetrics)]) -> Result<Self, ExperimentError> {
         let mut b = MBounds {
             lo: [f64::INFINITY; 6],
             hi: [f64::NEG_INFINITY; 6],
@@ -52,7 +52,7 @@ impl MBounds {
             for (k, name) in M_EVAL.iter().enumerate() {
                 let Some(x) = e.get(name) else { continue };
                 if !x.is_finite() {
-                    return Err(TrainerError::Data(format!(
+                    return Err(ExperimentError::Data(format!(
                         "m_eval: {label} has {name} = {x}"
                     )));
                 }

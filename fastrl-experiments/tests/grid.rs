@@ -4,10 +4,10 @@
 //! field instead of a silent default.
 
 use fastrl_data::Pair;
+use fastrl_experiments::cells::cells_over;
+use fastrl_experiments::grid::drive;
 use fastrl_trainer::config::Config;
 use fastrl_trainer::corpus::Corpus;
-use fastrl_trainer::eval::grid::cells_over;
-use fastrl_trainer::jobs::grid::drive;
 use fastrl_trainer::model::gpt2::{Gpt2Config, Gpt2Model};
 use fastrl_trainer::model::hf_dir::export_hf;
 use fastrl_trainer::model::tokenizer::Tok;

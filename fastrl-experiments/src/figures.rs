@@ -2,12 +2,12 @@
 //! Figure 3), each reward's validation curve, the weight trajectories and the final
 //! per-reward score distributions.
 
-use crate::error::TrainerError;
-use crate::eval::grid::{Cell, COMPOSERS};
-use crate::eval::m_eval::m_eval;
-use crate::eval::plot::{histogram, mean_std, panels_png, Panel, Series};
-use crate::io::records::{EvalPoint, EvalReport, PerReward, StepMetrics};
-use crate::rewards::kind::RewardKind;
+use crate::cells::{Cell, COMPOSERS};
+use crate::error::ExperimentError;
+use crate::m_eval::m_eval;
+use crate::plot::{histogram, mean_std, panels_png, Panel, Series};
+use fastrl_trainer::io::records::{EvalPoint, EvalReport, PerReward, StepMetrics};
+use fastrl_trainer::rewards::kind::RewardKind;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -49,9 +49,9 @@ fn columns(sets: &[Vec<RewardKind>]) -> Vec<RewardKind> {
 }
 
 /// `map[name]`, or an error naming the cell and the field.
-fn field(map: &PerReward, r: RewardKind, what: &str, cell: &Cell) -> Result<f64, TrainerError> {
+fn field(map: &PerReward, r: RewardKind, what: &str, cell: &Cell) -> Result<f64, ExperimentError> {
     map.get(r.name()).copied().ok_or_else(|| {
-        TrainerError::Data(format!(
+        ExperimentError::Data(format!(
             "{}: {what} has no {}, a reward of this cell",
             cell.name(),
             r.name()
@@ -96,8 +96,8 @@ fn set_short(set: &[RewardKind]) -> String {
 /// m_eval over training: one panel per reward set, one series per composer, mean +/- std
 /// over seeds. Each metric is min-max normalised over every evaluation of every cell, so
 /// the curves share one scale.
-pub fn m_eval_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, TrainerError> {
-    let all: Vec<(String, &crate::io::records::MEvalMetrics)> = runs
+pub fn m_eval_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, ExperimentError> {
+    let all: Vec<(String, &fastrl_trainer::io::records::MEvalMetrics)> = runs
         .iter()
         .flat_map(|r| {
             r.curve.iter().map(move |l| {
@@ -151,8 +151,8 @@ pub fn m_eval_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, Train
 /// reward outside the row's set leaves its cell empty.
 fn set_by_reward(
     runs: &[CellRun],
-    f: impl Fn(&[RewardKind], RewardKind) -> Result<Panel, TrainerError>,
-) -> Result<Vec<Option<Panel>>, TrainerError> {
+    f: impl Fn(&[RewardKind], RewardKind) -> Result<Panel, ExperimentError>,
+) -> Result<Vec<Option<Panel>>, ExperimentError> {
     let sets = sets_of(runs);
     let all = columns(&sets);
     let mut out = Vec::new();
@@ -169,7 +169,7 @@ fn set_by_reward(
 }
 
 /// Each reward's validation mean over training, per composer (mean +/- std over seeds).
-pub fn reward_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, TrainerError> {
+pub fn reward_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, ExperimentError> {
     set_by_reward(runs, |set, r| {
         let series = COMPOSERS
             .iter()
@@ -183,12 +183,12 @@ pub fn reward_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, Train
                             .map(|l| {
                                 Ok((l.step, field(&l.rewards, r, "eval-curve.jsonl", &x.cell)?))
                             })
-                            .collect::<Result<Vec<_>, TrainerError>>()
+                            .collect::<Result<Vec<_>, ExperimentError>>()
                     })
                     .collect::<Result<_, _>>()?;
                 Ok(over_seeds(c.name(), &per))
             })
-            .collect::<Result<_, TrainerError>>()?;
+            .collect::<Result<_, ExperimentError>>()?;
         Ok(Panel {
             title: format!("{r} | {}", set_short(set)),
             x_label: "PPO step".into(),
@@ -200,7 +200,7 @@ pub fn reward_curve_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, Train
 
 /// Weight trajectories: rows are reward sets, columns composers; one series per reward
 /// (its weight at each PPO step, mean +/- std over seeds).
-pub fn weight_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, TrainerError> {
+pub fn weight_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, ExperimentError> {
     let mut out = Vec::new();
     for set in sets_of(runs) {
         for c in COMPOSERS {
@@ -219,12 +219,12 @@ pub fn weight_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, TrainerErro
                                 .map(|l| {
                                     Ok((l.step, field(&l.weights, r, "metrics.jsonl", &x.cell)?))
                                 })
-                                .collect::<Result<Vec<_>, TrainerError>>()
+                                .collect::<Result<Vec<_>, ExperimentError>>()
                         })
                         .collect::<Result<_, _>>()?;
                     Ok(over_seeds(r.name(), &per))
                 })
-                .collect::<Result<_, TrainerError>>()?;
+                .collect::<Result<_, ExperimentError>>()?;
             out.push(Some(Panel {
                 title: format!("{c} | {}", set_short(&set)),
                 x_label: "PPO step".into(),
@@ -238,16 +238,16 @@ pub fn weight_panels(runs: &[CellRun]) -> Result<Vec<Option<Panel>>, TrainerErro
 
 /// Per-reward score distributions of the final policies on the validation pairs: one
 /// histogram per composer over all seeds' responses (fraction of responses per bin).
-pub fn score_panels(runs: &[CellRun], bins: usize) -> Result<Vec<Option<Panel>>, TrainerError> {
+pub fn score_panels(runs: &[CellRun], bins: usize) -> Result<Vec<Option<Panel>>, ExperimentError> {
     set_by_reward(runs, |set, r| {
-        let of = |c| -> Result<Vec<f64>, TrainerError> {
+        let of = |c| -> Result<Vec<f64>, ExperimentError> {
             let mut xs = Vec::new();
             for x in runs
                 .iter()
                 .filter(|x| x.cell.composer == c && x.cell.rewards == set)
             {
                 let s = x.eval.scores.get(r.name()).ok_or_else(|| {
-                    TrainerError::Data(format!(
+                    ExperimentError::Data(format!(
                         "{}: eval.json has no scores of {r}, a reward of this cell",
                         x.cell.name()
                     ))
@@ -282,7 +282,7 @@ pub fn score_panels(runs: &[CellRun], bins: usize) -> Result<Vec<Option<Panel>>,
 }
 
 /// Writes the four figures into `dir` and returns each file with its caption.
-pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, TrainerError> {
+pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, ExperimentError> {
     let n_rewards = columns(&sets_of(runs)).len().max(1);
     // (file, caption, panels, columns, pixels per panel)
     type Figure<'a> = (&'a str, &'a str, Vec<Option<Panel>>, usize, (u32, u32));
@@ -328,10 +328,10 @@ pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, T
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::eval::grid::reward_sets;
-    use crate::eval::plot::colour;
-    use crate::io::records::{MEvalMetrics, PhaseSeconds};
+    use crate::cells::reward_sets;
+    use crate::plot::colour;
     use composer_core::ComposerKind;
+    use fastrl_trainer::io::records::{MEvalMetrics, PhaseSeconds};
 
     pub(crate) fn metrics(v: [f64; 6]) -> MEvalMetrics {
         MEvalMetrics {

@@ -1,4 +1,4 @@
-//! The arms of the fair test (`fastrl-trainer compare`) and the settings they share,
+//! The arms of the fair test (`fastrl-experiments compare`) and the settings they share,
 //! each chosen before any run by a rule written here (and in `docs/fair-test.md`), never
 //! tuned on results.
 //!
@@ -6,9 +6,9 @@
 //! (`normalization = "reference"`, `compose_on = "normalized"`, one calibration shared by
 //! every arm of a comparison), so the arms differ only in how they weight them.
 
-use crate::config::{AdvantageChoice, ComposerChoice, Config};
-use crate::error::TrainerError;
+use crate::error::ExperimentError;
 use composer_core::{ComposeOn, ComposerKind, GroupEstimator, Normalization, SmoothingKind};
+use fastrl_trainer::config::{AdvantageChoice, ComposerChoice, Config};
 
 /// One arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -171,7 +171,7 @@ impl ArmPlan {
 
 /// `base` with `arm`'s composer and estimator (the rewards, budget, seed and run
 /// directory are the caller's).
-pub fn arm_config(base: &Config, arm: Arm, plan: &ArmPlan) -> Result<Config, TrainerError> {
+pub fn arm_config(base: &Config, arm: Arm, plan: &ArmPlan) -> Result<Config, ExperimentError> {
     let mut c = base.clone();
     let n = c.composer.rewards.len();
     let k = &mut c.composer;
@@ -225,7 +225,7 @@ pub fn arm_config(base: &Config, arm: Arm, plan: &ArmPlan) -> Result<Config, Tra
         }
         Arm::Single(i) => {
             if i >= n {
-                return Err(TrainerError::Config(format!(
+                return Err(ExperimentError::Config(format!(
                     "arm G{i}: there are only {n} rewards"
                 )));
             }

@@ -1,8 +1,8 @@
 //! The paper's comparison as a grid of cells: composer x reward set x seed, every cell
 //! with the same budget from the same SFT model.
 
-use crate::rewards::kind::RewardKind;
 use composer_core::ComposerKind;
+use fastrl_trainer::rewards::kind::RewardKind;
 
 /// One run of the grid.
 #[derive(Clone, Debug, PartialEq, Eq)]

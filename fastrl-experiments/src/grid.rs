@@ -1,17 +1,18 @@
-//! The grid driver (`fastrl-trainer grid`): every cell trains from the same SFT model
+//! The grid driver (`fastrl-experiments grid`): every cell trains from the same SFT model
 //! with the same budget; a finished cell has `eval.json` and is not rerun, an
 //! interrupted one resumes from its checkpoint; then the report and its figures.
 
-use crate::config::{ComposerChoice, Config};
-use crate::corpus::Corpus;
-use crate::error::TrainerError;
-use crate::eval::figures::{figures, CellRun};
-use crate::eval::grid::Cell;
-use crate::eval::report::report;
-use crate::io::jsonl::{read_json, read_lines, write_json};
-use crate::io::records::{EvalReport, StepMetrics};
-use crate::jobs::stages::{eval_model, ppo_stage};
+use crate::cells::Cell;
+use crate::error::ExperimentError;
+use crate::figures::{figures, CellRun};
+use crate::grid_report::report;
 use composer_core::{ComposerKind, Normalization};
+use fastrl_trainer::config::{ComposerChoice, Config};
+use fastrl_trainer::corpus::Corpus;
+use fastrl_trainer::io::jsonl::{read_json, read_lines, write_json};
+use fastrl_trainer::io::records::{EvalReport, StepMetrics};
+use fastrl_trainer::jobs::stages::{eval_model, ppo_stage};
+use fastrl_trainer::TrainerError;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -36,7 +37,7 @@ pub fn cell_config(
     dir: &Path,
     sft_eval: &EvalReport,
     sft_eval_path: &Path,
-) -> Result<Config, TrainerError> {
+) -> Result<Config, ExperimentError> {
     let mut c = cfg.clone();
     c.run.out_dir = dir.display().to_string();
     c.run.seed = cell.seed;
@@ -87,7 +88,7 @@ pub fn drive(
     sft_dir: &Path,
     cells: &[Cell],
     preset: &str,
-) -> Result<GridOutcome, TrainerError> {
+) -> Result<GridOutcome, ExperimentError> {
     let t0 = Instant::now();
     let gdir = Path::new(&cfg.run.out_dir).join("grid");
     std::fs::create_dir_all(&gdir).map_err(|e| TrainerError::io(&gdir, e))?;
@@ -115,7 +116,7 @@ pub fn drive(
             let cp = dir.join("config.toml");
             std::fs::write(&cp, c.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
             tch::manual_seed(cell.seed as i64);
-            let resume = !crate::io::checkpoint::list(&dir.join("ppo"))?.is_empty();
+            let resume = !fastrl_trainer::io::checkpoint::list(&dir.join("ppo"))?.is_empty();
             let fin = ppo_stage(&c, dev, corpus, sft_dir, resume)?;
             let mut e = eval_model(&c, &fin, dev, corpus)?;
             let log = dir.join("ppo/metrics.jsonl");
@@ -131,9 +132,10 @@ pub fn drive(
                 &done,
                 0,
                 "missing field `weights` (the cell's final composer weights)",
-            ));
+            )
+            .into());
         }
-        crate::note!(
+        fastrl_trainer::note!(
             "[grid] {}/{} {} done ({:.0} s)",
             k + 1,
             cells.len(),
@@ -172,7 +174,7 @@ pub fn drive(
                 metrics: read_lines(&dir.join("metrics.jsonl"))?,
             })
         })
-        .collect::<Result<_, TrainerError>>()?;
+        .collect::<Result<_, ExperimentError>>()?;
     let figs = figures(&runs, &gdir)?;
     let path = gdir.join("report.md");
     std::fs::write(&path, report(&results, &budget, &figs)?)
@@ -184,7 +186,7 @@ pub fn drive(
 }
 
 /// Every reward of `cells`, in order of first appearance.
-fn all_rewards(cells: &[Cell]) -> Vec<crate::rewards::kind::RewardKind> {
+fn all_rewards(cells: &[Cell]) -> Vec<fastrl_trainer::rewards::kind::RewardKind> {
     let mut all = Vec::new();
     for c in cells {
         for r in &c.rewards {
@@ -199,7 +201,7 @@ fn all_rewards(cells: &[Cell]) -> Vec<crate::rewards::kind::RewardKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewards::kind::RewardKind;
+    use fastrl_trainer::rewards::kind::RewardKind;
 
     #[test]
     fn lagrangian_thresholds_are_sft_means_on_raw_rewards_and_zero_on_z_scores() {

@@ -2,7 +2,7 @@
 //! distributions), drawn with `plotters`: each series is a mean line with a shaded band of
 //! +/- one standard deviation.
 
-use crate::error::TrainerError;
+use crate::error::ExperimentError;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -79,8 +79,8 @@ fn tick(x: &f64) -> String {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> TrainerError {
-    TrainerError::Plot(e.to_string())
+fn err(e: impl std::fmt::Display) -> ExperimentError {
+    ExperimentError::Plot(e.to_string())
 }
 
 /// Draws `panels` on a `rows` x `cols` grid (`None` leaves a cell empty; a panel with
@@ -91,7 +91,7 @@ pub fn panels_png(
     panels: &[Option<Panel>],
     cols: usize,
     cell_size: (u32, u32),
-) -> Result<(), TrainerError> {
+) -> Result<(), ExperimentError> {
     let cols = cols.max(1);
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (cell_size.0 * cols as u32, cell_size.1 * rows as u32 + 40);
@@ -172,7 +172,7 @@ pub fn panels_png(
             .map_err(err)?;
     }
     root.present().map_err(|e| {
-        TrainerError::Plot(format!(
+        ExperimentError::Plot(format!(
             "{}: {e} (is the directory writable?)",
             path.display()
         ))

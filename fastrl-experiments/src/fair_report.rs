@@ -2,14 +2,15 @@
 //! gates, the verdicts with their intervals, the per-arm table, weight trajectories,
 //! z-score curves over training and samples per arm.
 
-use crate::error::TrainerError;
-use crate::eval::arms::{Arm, ArmPlan};
-use crate::eval::bootstrap::{Interval, Outcome, MARGIN};
-use crate::eval::fair::{ArmRow, ArmRun, FairAnalysis};
-use crate::eval::figures::over_seeds;
-use crate::eval::interval_plot::{intervals_png, IntervalPanel};
-use crate::eval::plot::{panels_png, Panel};
-use crate::io::records::{EvalPoint, EvalReport};
+use crate::arms::{Arm, ArmPlan};
+use crate::error::ExperimentError;
+use crate::fair::{ArmRow, ArmRun, FairAnalysis};
+use crate::figures::over_seeds;
+use crate::interval_plot::{intervals_png, IntervalPanel};
+use crate::plot::{panels_png, Panel};
+use crate::verdict::{Outcome, MARGIN};
+use fastrl_trainer::eval::bootstrap::Interval;
+use fastrl_trainer::io::records::{EvalPoint, EvalReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -67,7 +68,7 @@ pub fn fair_figures(
     curves: &[RunCurve],
     dir: &Path,
     prefix: &str,
-) -> Result<Vec<(PathBuf, String)>, TrainerError> {
+) -> Result<Vec<(PathBuf, String)>, ExperimentError> {
     let mut arms: Vec<Arm> = runs.iter().map(|r| r.arm).collect();
     arms.sort();
     arms.dedup();

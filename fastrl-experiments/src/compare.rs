@@ -1,24 +1,25 @@
-//! The fair test's driver (`fastrl-trainer compare --size ...`): per reward set, one
+//! The fair test's driver (`fastrl-experiments compare --size ...`): per reward set, one
 //! starting model, one calibration shared by every arm, the starting policy's evaluation
 //! per seed, then every arm x seed (seeds outer, so a partial run holds paired arms),
 //! each from the same start with the same budget; a finished run has `eval.json` and is
 //! not rerun, an interrupted one resumes from its checkpoint; the report is rewritten
 //! after every run, so a deadline or a crash leaves partial results.
 
-use crate::config::Config;
-use crate::corpus::Corpus;
-use crate::error::TrainerError;
-use crate::eval::arms::{arm_config, Arm, ArmPlan, COMPOSED};
-use crate::eval::bootstrap::BootstrapParams;
-use crate::eval::fair::{analyse, ArmRun, FairInputs};
-use crate::eval::fair_report::{fair_figures, fair_report, ReportContext, RunCurve};
-use crate::io::jsonl::{read_json, read_lines, write_json};
-use crate::io::records::EvalReport;
-use crate::jobs::stages::{eval_model, ppo_stage, sft_stage};
-use crate::model::hf_dir::import_hf;
-use crate::rewards::kind::RewardKind;
-use crate::rl::ppo::Ppo;
+use crate::arms::{arm_config, Arm, ArmPlan, COMPOSED};
+use crate::error::ExperimentError;
+use crate::fair::{analyse, ArmRun, FairInputs};
+use crate::fair_report::{fair_figures, fair_report, ReportContext, RunCurve};
 use composer_core::{reference_stats, Normalization};
+use fastrl_trainer::config::Config;
+use fastrl_trainer::corpus::Corpus;
+use fastrl_trainer::eval::bootstrap::BootstrapParams;
+use fastrl_trainer::io::jsonl::{read_json, read_lines, write_json};
+use fastrl_trainer::io::records::EvalReport;
+use fastrl_trainer::jobs::stages::{eval_model, ppo_stage, sft_stage};
+use fastrl_trainer::model::hf_dir::import_hf;
+use fastrl_trainer::rewards::kind::RewardKind;
+use fastrl_trainer::rl::ppo::Ppo;
+use fastrl_trainer::TrainerError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -247,10 +248,10 @@ impl RewardSet {
 pub const INTERIM_EVERY_S: f64 = 300.0;
 
 /// When `p` was last modified.
-fn modified(p: &Path) -> Result<std::time::SystemTime, TrainerError> {
+fn modified(p: &Path) -> Result<std::time::SystemTime, ExperimentError> {
     std::fs::metadata(p)
         .and_then(|m| m.modified())
-        .map_err(|e| TrainerError::io(p, e))
+        .map_err(|e| TrainerError::io(p, e).into())
 }
 
 /// Group size of the critic-free arms (divides every size's batch).
@@ -284,14 +285,14 @@ impl CompareConfig {
         &self,
         size: CompareSize,
         set: Option<RewardSet>,
-    ) -> Result<Config, TrainerError> {
+    ) -> Result<Config, ExperimentError> {
         let all: Vec<String> = size
             .overrides()
             .into_iter()
             .chain(set.map(|s| size.set_overrides(s)).unwrap_or_default())
             .chain(self.sets.iter().cloned())
             .collect();
-        Config::resolve(size.preset(), self.file.as_deref(), &all)
+        Ok(Config::resolve(size.preset(), self.file.as_deref(), &all)?)
     }
 }
 
@@ -305,7 +306,7 @@ pub fn compare(
     corpus: &Corpus,
     size: CompareSize,
     deadline_s: Option<f64>,
-) -> Result<CompareOutcome, TrainerError> {
+) -> Result<CompareOutcome, ExperimentError> {
     let t0 = Instant::now();
     let root = Path::new(&base.run.out_dir);
     std::fs::create_dir_all(root).map_err(|e| TrainerError::io(root, e))?;
@@ -322,7 +323,9 @@ pub fn compare(
         let set = reward_set.rewards();
         let tag = reward_set.dir_name();
         if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
-            crate::note!("[compare] deadline reached: the {tag} reward set is not started");
+            fastrl_trainer::note!(
+                "[compare] deadline reached: the {tag} reward set is not started"
+            );
             break;
         }
         let mut cfg = how.resolve(size, Some(reward_set))?;
@@ -376,7 +379,7 @@ pub fn compare(
                 v.insert(start_eval(&cfg, dev, corpus, &start_dir, &dir, seed)?);
             }
             if seed >= replication_from && !first_path.is_file() {
-                crate::note!(
+                fastrl_trainer::note!(
                     "[compare] {tag}: the first set of seeds is done ({} runs); its report \
                      -> {}",
                     runs.len(),
@@ -391,7 +394,7 @@ pub fn compare(
             let ran = !done.is_file();
             if ran {
                 if deadline_s.is_some_and(|d| t0.elapsed().as_secs_f64() > d) {
-                    crate::note!(
+                    fastrl_trainer::note!(
                         "[compare] deadline reached: {} of {} runs of the {tag} set done",
                         runs.len(),
                         planned.len(),
@@ -417,7 +420,7 @@ pub fn compare(
                     points: read_lines(&curve)?,
                 });
             }
-            crate::note!(
+            fastrl_trainer::note!(
                 "[compare] {tag} {}/{} {} s{seed} done ({:.0} s)",
                 k + 1,
                 planned.len(),
@@ -449,7 +452,7 @@ pub fn compare(
                     planned.len()
                 ));
         if current {
-            crate::note!(
+            fastrl_trainer::note!(
                 "[compare] {} is up to date (every run finished before it); delete it to \
                  rewrite it",
                 path.display()
@@ -471,15 +474,16 @@ fn plan_for(
     corpus: &Corpus,
     start_dir: &Path,
     dir: &Path,
-) -> Result<ArmPlan, TrainerError> {
+) -> Result<ArmPlan, ExperimentError> {
     let path = dir.join("plan.json");
     if path.is_file() {
-        return read_json(&path);
+        return Ok(read_json(&path)?);
     }
     let mut c = cfg.clone();
     c.composer.normalization = Normalization::None;
     c.composer.compose_on = composer_core::ComposeOn::Raw;
-    c.composer.kind = crate::config::ComposerChoice::Core(composer_core::ComposerKind::Fixed);
+    c.composer.kind =
+        fastrl_trainer::config::ComposerChoice::Core(composer_core::ComposerKind::Fixed);
     let (model, tok) = import_hf(start_dir, dev)?;
     let mut ppo = Ppo::new(&c, model, tok, corpus)?;
     let scores = ppo.calibration_scores()?;
@@ -511,7 +515,7 @@ fn plan_for(
         / n as f64;
     let calibration = scores.first().map_or(0, Vec::len);
     let plan = ArmPlan::new(n, se, GROUP_SIZE, (mean, std), calibration);
-    crate::note!(
+    fastrl_trainer::note!(
         "[compare] plan for {n} rewards: batch-mean noise {se:.3} z -> EMA decay {:.3}; KL \
          ball radius {:.4} (largest weight {:.3}); Lagrangian target z >= {}",
         plan.ema_decay,
@@ -531,10 +535,10 @@ fn start_eval(
     start_dir: &Path,
     dir: &Path,
     seed: u64,
-) -> Result<EvalReport, TrainerError> {
+) -> Result<EvalReport, ExperimentError> {
     let path = dir.join(format!("start-s{seed}.json"));
     if path.is_file() {
-        return read_json(&path);
+        return Ok(read_json(&path)?);
     }
     let mut c = cfg.clone();
     c.run.seed = seed;
@@ -550,7 +554,7 @@ fn run_config(
     seed: u64,
     plan: &ArmPlan,
     rdir: &Path,
-) -> Result<Config, TrainerError> {
+) -> Result<Config, ExperimentError> {
     let mut c = arm_config(cfg, arm, plan)?;
     c.run.seed = seed;
     c.run.out_dir = rdir.display().to_string();
@@ -560,14 +564,14 @@ fn run_config(
 /// A config file `cp` already written (a run's `config.toml`, a reward set's
 /// `settings.toml`) must hold `c`: a comparison resumed with another budget or plan
 /// would mix runs, calibrations and starting evaluations that are not paired.
-fn check_same_config(c: &Config, cp: &Path) -> Result<(), TrainerError> {
+fn check_same_config(c: &Config, cp: &Path) -> Result<(), ExperimentError> {
     if !cp.is_file() {
         return Ok(());
     }
     let old = std::fs::read_to_string(cp).map_err(|e| TrainerError::io(cp, e))?;
     if old != c.to_toml()? {
         let dir = cp.parent().unwrap_or(cp);
-        return Err(TrainerError::Config(format!(
+        return Err(ExperimentError::Config(format!(
             "{} was written by a comparison with other settings (budget, rewards or plan) \
              than this one: its results would not be paired with the new ones; use another \
              run.out_dir or delete {}",
@@ -592,13 +596,13 @@ fn run_arm(
     corpus: &Corpus,
     start_dir: &Path,
     rdir: &Path,
-) -> Result<(), TrainerError> {
+) -> Result<(), ExperimentError> {
     std::fs::create_dir_all(rdir).map_err(|e| TrainerError::io(rdir, e))?;
     let cp = rdir.join("config.toml");
     std::fs::write(&cp, c.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
     tch::manual_seed(c.run.seed as i64);
     let ppo = rdir.join("ppo");
-    let resume = !crate::io::checkpoint::list(&ppo)?.is_empty();
+    let resume = !fastrl_trainer::io::checkpoint::list(&ppo)?.is_empty();
     let fin = ppo_stage(c, dev, corpus, start_dir, resume)?;
     let e = eval_model(c, &fin, dev, corpus)?;
     write_json(&rdir.join("eval.json"), &e)?;
@@ -635,7 +639,7 @@ fn write_report(
     resamples: usize,
     replication_from: u64,
     t0: Instant,
-) -> Result<(), TrainerError> {
+) -> Result<(), ExperimentError> {
     let inputs = FairInputs {
         rewards: names,
         runs,

@@ -2,30 +2,31 @@
 //! +/- std over seeds of m_eval, each reward's mean, the disparity across rewards, the
 //! minimum reward and the final weights; then the figures and samples.
 
-use crate::error::TrainerError;
-use crate::eval::grid::Cell;
-use crate::eval::m_eval::m_eval;
-use crate::eval::plot::mean_std;
-use crate::io::records::EvalReport;
+use crate::cells::Cell;
+use crate::error::ExperimentError;
+use crate::m_eval::m_eval;
+use crate::plot::mean_std;
+use fastrl_trainer::io::records::EvalReport;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
 /// `e.rewards[r]` of a cell, or an error naming the cell and the field.
-fn reward(cell: &Cell, e: &EvalReport, r: &str) -> Result<f64, TrainerError> {
-    e.rewards
-        .get(r)
-        .copied()
-        .ok_or_else(|| TrainerError::Data(format!("{}: eval.json has no rewards.{r}", cell.name())))
+fn reward(cell: &Cell, e: &EvalReport, r: &str) -> Result<f64, ExperimentError> {
+    e.rewards.get(r).copied().ok_or_else(|| {
+        ExperimentError::Data(format!("{}: eval.json has no rewards.{r}", cell.name()))
+    })
 }
 
 /// `e.weights[r]` of a cell, or an error naming the cell and the field (a cell's
 /// `eval.json` carries the final weights of its `metrics.jsonl`).
-fn weight(cell: &Cell, e: &EvalReport, r: &str) -> Result<f64, TrainerError> {
+fn weight(cell: &Cell, e: &EvalReport, r: &str) -> Result<f64, ExperimentError> {
     e.weights
         .as_ref()
         .and_then(|w| w.get(r).copied())
-        .ok_or_else(|| TrainerError::Data(format!("{}: eval.json has no weights.{r}", cell.name())))
+        .ok_or_else(|| {
+            ExperimentError::Data(format!("{}: eval.json has no weights.{r}", cell.name()))
+        })
 }
 
 /// The report over `results` (each cell with its `eval.json`), `budget` (one sentence
@@ -34,8 +35,8 @@ pub fn report(
     results: &[(Cell, EvalReport)],
     budget: &str,
     figures: &[(PathBuf, String)],
-) -> Result<String, TrainerError> {
-    let labelled: Vec<(String, &crate::io::records::MEvalMetrics)> = results
+) -> Result<String, ExperimentError> {
+    let labelled: Vec<(String, &fastrl_trainer::io::records::MEvalMetrics)> = results
         .iter()
         .map(|(c, e)| (c.name(), &e.m_eval_metrics))
         .collect();
@@ -66,7 +67,7 @@ pub fn report(
         let cell = &results[idx[0]].0;
         let names: Vec<&str> = cell.rewards.iter().map(|r| r.name()).collect();
         let ms: Vec<f64> = idx.iter().map(|&i| me[i]).collect();
-        let means_of = |i: usize| -> Result<Vec<f64>, TrainerError> {
+        let means_of = |i: usize| -> Result<Vec<f64>, ExperimentError> {
             let (c, e) = &results[i];
             names.iter().map(|n| reward(c, e, n)).collect()
         };
@@ -147,8 +148,8 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::figures::tests::ev;
-    use crate::eval::grid::cells;
+    use crate::cells::cells;
+    use crate::figures::tests::ev;
 
     #[test]
     fn the_report_rows_are_means_over_seeds() {

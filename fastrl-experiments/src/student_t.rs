@@ -3,7 +3,7 @@
 //! normal's 1.645 would claim too much (with 8 seeds the 95% point is 1.895), and the
 //! seed-level interval the fair test's verdicts read ([`t_interval`]).
 
-use crate::eval::bootstrap::Interval;
+use fastrl_trainer::eval::bootstrap::Interval;
 
 /// `ln Gamma(x)` for `x > 0` (Lanczos, g = 7, 9 terms: about 15 significant digits).
 fn ln_gamma(x: f64) -> f64 {
