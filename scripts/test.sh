@@ -120,6 +120,17 @@ grep -q "other settings" "$cmp/third.txt"
 # Another calibration size: refused too (the saved plan.json would be reused otherwise).
 if target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" --set composer.calibration=8 >"$cmp/fourth.txt" 2>&1; then exit 1; fi
 grep -q "settings.toml was written by a comparison with other settings" "$cmp/fourth.txt"
+# The committed records' round trip (scripts/compare-records.sh, docs/fair-test.md): packed
+# (metrics summarised, figures as palettes), the run deleted, unpacked, and the report
+# rewritten from them equals the first but for its timing line.
+RUN_DIR="$cmp/out/quick" DOC_DIR="$cmp/doc" scripts/compare-records.sh pack quick quick
+rm -rf "$cmp/out/quick"
+RUN_DIR="$cmp/out/quick" DOC_DIR="$cmp/doc" scripts/compare-records.sh unpack quick quick
+target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/fifth.txt" 2>&1
+grep -q "^compare (quick): 26 of 26 runs" "$cmp/fifth.txt"
+for f in report report-first; do
+    diff <(grep -v "in this invocation" "$cmp/doc/$f.md") <(grep -v "in this invocation" "$cmp/out/quick/$f.md")
+done
 rm -rf "$cmp"
 
 step "the main job's default preset on SmolLM2-135M-Instruct, 2 PPO steps (calibration, chat prompts, top blocks, samples)"

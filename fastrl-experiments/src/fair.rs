@@ -8,10 +8,11 @@ use crate::arms::{Arm, ArmPlan};
 use crate::error::ExperimentError;
 use crate::m_eval::MBounds;
 use crate::m_eval_rows::MEvalRows;
+use crate::step_summary::StepSummary;
 use crate::student_t::t_interval;
 use crate::verdict::{Outcome, RunZ, Verdict, ZStat};
 use fastrl_trainer::eval::bootstrap::{paired_bootstrap, BootstrapParams, Interval};
-use fastrl_trainer::io::records::{EvalReport, StepMetrics};
+use fastrl_trainer::io::records::EvalReport;
 use std::collections::BTreeMap;
 
 /// One finished run of an arm.
@@ -23,8 +24,8 @@ pub struct ArmRun {
     pub seed: u64,
     /// The final policy's evaluation (with every response).
     pub eval: EvalReport,
-    /// `metrics.jsonl`.
-    pub metrics: Vec<StepMetrics>,
+    /// `metrics.jsonl`: what the analysis reads of each step.
+    pub metrics: Vec<StepSummary>,
 }
 
 /// What the analysis reads.
@@ -606,7 +607,7 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
     }
     let n = inp.rewards.len();
     for arm in [Arm::Bounded, Arm::GdpoBounded] {
-        let steps: Vec<&StepMetrics> = inp
+        let steps: Vec<&StepSummary> = inp
             .runs
             .iter()
             .filter(|r| r.arm == arm)
@@ -650,7 +651,7 @@ fn gates(inp: &FairInputs<'_>, rows: &[ArmRow]) -> Vec<Gate> {
             passed: !worst.is_nan() && worst <= rho * (1.0 + 1e-3) + 1e-6,
         });
     }
-    let c_steps: Vec<&StepMetrics> = inp
+    let c_steps: Vec<&StepSummary> = inp
         .runs
         .iter()
         .filter(|r| r.arm == Arm::Lagrangian)
@@ -895,9 +896,9 @@ mod tests {
             [(0, ev(&[0.1, 0.2, 0.3], &[1.0, 2.0, 3.0], &texts, &refs))].into();
         let short = ev(&[0.1; 3], &[2.0; 3], &["a", "b", ""], &refs);
         assert_eq!(short.m_eval_metrics.cond_entropy_3, None);
-        let step = |w: &[(&str, f64)]| StepMetrics {
+        let step = |w: &[(&str, f64)]| StepSummary {
             weights: w.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            ..StepMetrics::default()
+            ..StepSummary::default()
         };
         let runs = vec![
             ArmRun {

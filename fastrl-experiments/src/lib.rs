@@ -8,7 +8,7 @@
 //!   and figures ([`fair_report`]).
 //! - The composer grid ([`grid`], `fastrl-experiments grid`): its [`cells`], report
 //!   ([`grid_report`]) and [`figures`].
-//! - Shared: [`m_eval`] and [`m_eval_rows`] (the paper's aggregate normalised over runs),
+//! - Shared: [`step_summary`] (what the analysis reads of `metrics.jsonl`), [`m_eval`] and [`m_eval_rows`] (the paper's aggregate normalised over runs),
 //!   [`plot`] and [`interval_plot`] (PNG figures), [`error`].
 //!
 //! The rules the fair test applies were written before its runs: `docs/fair-test.md`.
@@ -28,6 +28,7 @@ pub mod interval_plot;
 pub mod m_eval;
 pub mod m_eval_rows;
 pub mod plot;
+pub mod step_summary;
 pub mod student_t;
 pub mod verdict;
 
