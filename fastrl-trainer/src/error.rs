@@ -1,15 +1,26 @@
 //! One error type for the trainer; every message names the problem and, where there is
-//! one, the fix.
+//! one, the fix. Sources are typed (`std::error::Error::source` reaches the cause).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// " line N" for a JSON-lines record, nothing for a whole-file one (line 0).
+fn line_suffix(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" line {line}")
+    }
+}
+
 /// What stopped the trainer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TrainerError {
     /// A bad configuration value or file (the message names the key).
+    #[error("config: {0}")]
     Config(String),
     /// A file could not be read or written.
+    #[error("{}: {source}", .path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -17,9 +28,11 @@ pub enum TrainerError {
         source: std::io::Error,
     },
     /// A checkpoint or model directory that does not fit.
+    #[error("checkpoint: {0}")]
     Checkpoint(String),
     /// A record file (`metrics.jsonl`, `eval.json`, `eval-curve.jsonl`, ...) lacks a field
     /// or cannot be parsed.
+    #[error("{}{}: {message}", .file.display(), line_suffix(*.line))]
     Record {
         /// The file.
         file: PathBuf,
@@ -29,13 +42,20 @@ pub enum TrainerError {
         message: String,
     },
     /// Missing or empty data.
+    #[error("data: {0}")]
     Data(String),
+    /// The corpus could not be read (names the file and the fix).
+    #[error("data: {0}")]
+    Corpus(#[from] fastrl_data::DataError),
     /// Tokenizer problems (including a tokenizer that does not match the model).
+    #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// A reward returned a non-finite value.
+    #[error("reward: {0}")]
     Reward(String),
     /// A reward could not score at all; `source` is why (an encoder forward, a tensor
     /// conversion).
+    #[error("reward {reward} could not score: {source}")]
     RewardFailed {
         /// The reward.
         reward: String,
@@ -43,6 +63,7 @@ pub enum TrainerError {
         source: Box<TrainerError>,
     },
     /// A loss became NaN or infinite: training stops before the optimiser applies it.
+    #[error("{phase} loss became {value} at step {step}: lower {fix}")]
     NonFiniteLoss {
         /// `"SFT"` or `"PPO"`.
         phase: &'static str,
@@ -54,6 +75,7 @@ pub enum TrainerError {
         fix: &'static str,
     },
     /// A size or memory limit the run would exceed, checked before any work.
+    #[error("limit: {what}: needs {need}, has {have}")]
     Limit {
         /// What is limited (names the config keys).
         what: String,
@@ -64,14 +86,18 @@ pub enum TrainerError {
     },
     /// A GGUF file could not be read or has what the model cannot use (names the file and
     /// the tensor or metadata key).
-    Gguf(crate::model::gguf::GgufError),
+    #[error("GGUF: {0}")]
+    Gguf(#[from] crate::model::gguf::GgufError),
     /// libtorch reported an error.
-    Torch(tch::TchError),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
     /// The composer core refused its input.
-    Core(composer_core::Error),
+    #[error("composer: {0}")]
+    Core(#[from] composer_core::Error),
     /// composer-cuda failed (driver, NVRTC, launch, or a kernel status bit).
     #[cfg(feature = "cuda")]
-    Cuda(composer_cuda::CudaError),
+    #[error("composer-cuda: {0}")]
+    Cuda(#[from] composer_cuda::CudaError),
 }
 
 impl TrainerError {
@@ -90,91 +116,5 @@ impl TrainerError {
             line,
             message: message.to_string(),
         }
-    }
-}
-
-impl fmt::Display for TrainerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrainerError::Config(m) => write!(f, "config: {m}"),
-            TrainerError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            TrainerError::Checkpoint(m) => write!(f, "checkpoint: {m}"),
-            TrainerError::Record {
-                file,
-                line: 0,
-                message,
-            } => write!(f, "{}: {message}", file.display()),
-            TrainerError::Record {
-                file,
-                line,
-                message,
-            } => write!(f, "{} line {line}: {message}", file.display()),
-            TrainerError::Data(m) => write!(f, "data: {m}"),
-            TrainerError::Tokenizer(m) => write!(f, "tokenizer: {m}"),
-            TrainerError::Reward(m) => write!(f, "reward: {m}"),
-            TrainerError::RewardFailed { reward, source } => {
-                write!(f, "reward {reward} could not score: {source}")
-            }
-            TrainerError::NonFiniteLoss {
-                phase,
-                step,
-                value,
-                fix,
-            } => write!(f, "{phase} loss became {value} at step {step}: lower {fix}"),
-            TrainerError::Limit { what, need, have } => {
-                write!(f, "limit: {what}: needs {need}, has {have}")
-            }
-            TrainerError::Gguf(e) => write!(f, "GGUF: {e}"),
-            TrainerError::Torch(e) => write!(f, "libtorch: {e}"),
-            TrainerError::Core(e) => write!(f, "composer: {e}"),
-            #[cfg(feature = "cuda")]
-            TrainerError::Cuda(e) => write!(f, "composer-cuda: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for TrainerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TrainerError::Io { source, .. } => Some(source),
-            TrainerError::RewardFailed { source, .. } => Some(&**source),
-            TrainerError::Gguf(e) => Some(e),
-            TrainerError::Torch(e) => Some(e),
-            TrainerError::Core(e) => Some(e),
-            #[cfg(feature = "cuda")]
-            TrainerError::Cuda(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<tch::TchError> for TrainerError {
-    fn from(e: tch::TchError) -> Self {
-        TrainerError::Torch(e)
-    }
-}
-
-impl From<crate::model::gguf::GgufError> for TrainerError {
-    fn from(e: crate::model::gguf::GgufError) -> Self {
-        TrainerError::Gguf(e)
-    }
-}
-
-impl From<composer_core::Error> for TrainerError {
-    fn from(e: composer_core::Error) -> Self {
-        TrainerError::Core(e)
-    }
-}
-
-#[cfg(feature = "cuda")]
-impl From<composer_cuda::CudaError> for TrainerError {
-    fn from(e: composer_cuda::CudaError) -> Self {
-        TrainerError::Cuda(e)
-    }
-}
-
-impl From<fastrl_data::DataError> for TrainerError {
-    fn from(e: fastrl_data::DataError) -> Self {
-        TrainerError::Data(e.to_string())
     }
 }
