@@ -286,13 +286,18 @@ impl CompareConfig {
         size: CompareSize,
         set: Option<RewardSet>,
     ) -> Result<Config, ExperimentError> {
-        let all: Vec<String> = size
-            .overrides()
+        let all = self.overrides(size, set);
+        Ok(Config::resolve(size.preset(), self.file.as_deref(), &all)?)
+    }
+
+    /// The `--set`s of `size` (for `set`, or the starting model's): the size's, the
+    /// set's, then the user's.
+    pub fn overrides(&self, size: CompareSize, set: Option<RewardSet>) -> Vec<String> {
+        size.overrides()
             .into_iter()
             .chain(set.map(|s| size.set_overrides(s)).unwrap_or_default())
             .chain(self.sets.iter().cloned())
-            .collect();
-        Ok(Config::resolve(size.preset(), self.file.as_deref(), &all)?)
+            .collect()
     }
 }
 

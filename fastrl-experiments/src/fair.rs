@@ -127,12 +127,13 @@ impl Comparison {
     /// sets' estimates on it ([`Outcome::replicated`]).
     pub fn outcomes(&self) -> [Outcome; 2] {
         let pick = |d: &Diffs, m: bool| if m { d.m_eval } else { d.min_z };
-        [true, false].map(|m| match (&self.first, &self.replication) {
-            (Some(f), Some(r)) => Outcome::replicated(
-                &pick(&self.pooled.by_seed, m),
-                &[pick(&f.by_seed, m).estimate, pick(&r.by_seed, m).estimate],
-            ),
-            _ => Outcome::of(&pick(&self.pooled.by_seed, m)),
+        let sets: Vec<&SeedSet> = match (&self.first, &self.replication) {
+            (Some(f), Some(r)) => vec![f, r],
+            _ => vec![],
+        };
+        [true, false].map(|m| {
+            let parts: Vec<f64> = sets.iter().map(|s| pick(&s.by_seed, m).estimate).collect();
+            Outcome::replicated(&pick(&self.pooled.by_seed, m), &parts)
         })
     }
 
@@ -333,16 +334,15 @@ pub fn analyse(inp: &FairInputs<'_>) -> Result<FairAnalysis, ExperimentError> {
                 .filter(|(r, _)| r.arm == arm)
                 .collect();
             let every = |z: &RunZ| (0..z.z[0].len()).collect::<Vec<usize>>();
+            // Per run (seed), each reward's mean z over every prompt, once.
+            let run_means: Vec<Vec<f64>> = of.iter().map(|(_, z)| z.means(&every(z))).collect();
             let per_reward: Vec<f64> = (0..n)
-                .map(|i| mean(of.iter().map(|(_, z)| z.means(&every(z))[i])))
+                .map(|i| mean(run_means.iter().map(|m| m[i])))
                 .collect();
             let stat = |s: ZStat| mean(of.iter().map(|(_, z)| z.stat(s, &every(z))));
             let level = inp.bootstrap.level;
             let z_by_seed = (0..n)
-                .map(|i| {
-                    let v: Vec<f64> = of.iter().map(|(_, z)| z.means(&every(z))[i]).collect();
-                    t_interval(&v, level)
-                })
+                .map(|i| t_interval(&run_means.iter().map(|m| m[i]).collect::<Vec<_>>(), level))
                 .chain([ZStat::Min, ZStat::Mean].map(|st| {
                     let v: Vec<f64> = of.iter().map(|(_, z)| z.stat(st, &every(z))).collect();
                     t_interval(&v, level)

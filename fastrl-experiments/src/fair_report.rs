@@ -300,19 +300,18 @@ pub fn fair_report(
     for c in &a.comparisons {
         let [om, oz] = c.outcomes();
         let d = &c.pooled.by_seed;
-        let parts = match (&c.first, &c.replication) {
-            (Some(f), Some(r)) => format!(
-                "{:+.3} / {:+.3}; {:+.3} / {:+.3}",
-                f.by_seed.m_eval.estimate,
-                r.by_seed.m_eval.estimate,
-                f.by_seed.min_z.estimate,
-                r.by_seed.min_z.estimate
+        let (seeds, parts) = match (&c.first, &c.replication) {
+            (Some(f), Some(r)) => (
+                format!("{} + {}", f.seeds, r.seeds),
+                format!(
+                    "{:+.3} / {:+.3}; {:+.3} / {:+.3}",
+                    f.by_seed.m_eval.estimate,
+                    r.by_seed.m_eval.estimate,
+                    f.by_seed.min_z.estimate,
+                    r.by_seed.min_z.estimate
+                ),
             ),
-            _ => "not yet".into(),
-        };
-        let seeds = match (&c.first, &c.replication) {
-            (Some(f), Some(r)) => format!("{} + {}", f.seeds, r.seeds),
-            _ => c.pooled.seeds.to_string(),
+            _ => (c.pooled.seeds.to_string(), "not yet".into()),
         };
         let _ = writeln!(
             s,

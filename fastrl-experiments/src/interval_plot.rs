@@ -3,7 +3,7 @@
 //! its interval, and a line at 0.
 
 use crate::error::ExperimentError;
-use crate::plot::colour;
+use crate::plot::{colour, err};
 use fastrl_trainer::eval::bootstrap::Interval;
 use plotters::prelude::*;
 use std::path::Path;
@@ -17,10 +17,6 @@ pub struct IntervalPanel {
     pub y_label: String,
     /// `(category, interval)`; a category keeps its colour by its index across panels.
     pub values: Vec<(String, Interval)>,
-}
-
-fn err(e: impl std::fmt::Display) -> ExperimentError {
-    ExperimentError::Plot(e.to_string())
 }
 
 /// Draws `panels` on a grid of `cols` columns under `title` into a PNG of `cell_size`

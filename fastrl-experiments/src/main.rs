@@ -70,11 +70,7 @@ fn dispatch(cli: Cli) -> Result<(), ExperimentError> {
         } => {
             let t0 = Instant::now();
             let how = CompareConfig { file: config, sets };
-            let all: Vec<String> = size
-                .overrides()
-                .into_iter()
-                .chain(how.sets.clone())
-                .collect();
+            let all = how.overrides(size, None);
             let (cfg, dev) = stages::setup(size.preset(), how.file.as_deref(), &all)?;
             let corpus = stages::load_corpus(&cfg)?;
             let o = compare::compare(

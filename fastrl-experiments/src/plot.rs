@@ -79,7 +79,8 @@ fn tick(x: &f64) -> String {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> ExperimentError {
+/// A plotting error as the harness reports it.
+pub(crate) fn err(e: impl std::fmt::Display) -> ExperimentError {
     ExperimentError::Plot(e.to_string())
 }
 

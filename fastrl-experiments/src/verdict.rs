@@ -77,22 +77,15 @@ pub const MARGIN: f64 = 0.05;
 impl Outcome {
     /// The outcome of `iv` (a difference X - Y where larger is better).
     pub fn of(iv: &Interval) -> Self {
-        if iv.lo > 0.0 {
-            Outcome::Better
-        } else if iv.hi < 0.0 {
-            Outcome::Worse
-        } else if iv.lo > -MARGIN && iv.hi < MARGIN {
-            Outcome::Equivalent
-        } else {
-            Outcome::Unclear
-        }
+        Outcome::replicated(iv, &[])
     }
 
     /// The outcome of a replicated comparison: `pooled` is the interval over every seed,
     /// `parts` the estimates of each set of seeds (the first set and its replication).
     /// Better (worse) needs the pooled interval above (below) 0 **and** every set's
     /// estimate on that side: a sign that one set of seeds does not reproduce is not
-    /// claimed. Equivalent reads the pooled interval alone.
+    /// claimed. Equivalent reads the pooled interval alone. With no `parts` this is
+    /// [`Outcome::of`].
     pub fn replicated(pooled: &Interval, parts: &[f64]) -> Self {
         if pooled.lo > 0.0 && parts.iter().all(|&e| e > 0.0) {
             Outcome::Better
