@@ -10,13 +10,13 @@ use crate::error::ExperimentError;
 use crate::fair::{analyse, ArmRun, FairInputs};
 use crate::fair_report::{fair_figures, fair_report, ReportContext, RunCurve};
 use composer_core::{reference_stats, Normalization};
+use fastrl_models::hf_dir::import_hf;
 use fastrl_trainer::config::Config;
 use fastrl_trainer::corpus::Corpus;
 use fastrl_trainer::eval::bootstrap::BootstrapParams;
 use fastrl_trainer::io::jsonl::{read_json, read_lines, write_json};
 use fastrl_trainer::io::records::EvalReport;
 use fastrl_trainer::jobs::stages::{eval_model, ppo_stage, sft_stage};
-use fastrl_trainer::model::hf_dir::import_hf;
 use fastrl_trainer::rewards::kind::RewardKind;
 use fastrl_trainer::rl::ppo::Ppo;
 use fastrl_trainer::TrainerError;
@@ -313,7 +313,7 @@ pub fn compare(
     deadline_s: Option<f64>,
 ) -> Result<CompareOutcome, ExperimentError> {
     let t0 = Instant::now();
-    let root = Path::new(&base.run.out_dir);
+    let root = base.run.out_dir.as_path();
     std::fs::create_dir_all(root).map_err(|e| TrainerError::io(root, e))?;
     // One starting model for every set and arm: the SFT model (tiny) or the pretrained
     // one exported as is (SmolLM2: sft.steps = 0).
@@ -489,7 +489,7 @@ fn plan_for(
     c.composer.compose_on = composer_core::ComposeOn::Raw;
     c.composer.kind =
         fastrl_trainer::config::ComposerChoice::Core(composer_core::ComposerKind::Fixed);
-    let (model, tok) = import_hf(start_dir, dev)?;
+    let (model, tok) = import_hf(start_dir, dev).map_err(TrainerError::from)?;
     let mut ppo = Ppo::new(&c, model, tok, corpus)?;
     let scores = ppo.calibration_scores()?;
     let views: Vec<&[f32]> = scores.iter().map(Vec::as_slice).collect();
@@ -562,7 +562,7 @@ fn run_config(
 ) -> Result<Config, ExperimentError> {
     let mut c = arm_config(cfg, arm, plan)?;
     c.run.seed = seed;
-    c.run.out_dir = rdir.display().to_string();
+    c.run.out_dir = rdir.to_path_buf();
     Ok(c)
 }
 

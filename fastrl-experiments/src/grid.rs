@@ -39,7 +39,7 @@ pub fn cell_config(
     sft_eval_path: &Path,
 ) -> Result<Config, ExperimentError> {
     let mut c = cfg.clone();
-    c.run.out_dir = dir.display().to_string();
+    c.run.out_dir = dir.to_path_buf();
     c.run.seed = cell.seed;
     c.composer.kind = ComposerChoice::Core(cell.composer);
     c.composer.rewards = cell.rewards.clone();
@@ -90,7 +90,7 @@ pub fn drive(
     preset: &str,
 ) -> Result<GridOutcome, ExperimentError> {
     let t0 = Instant::now();
-    let gdir = Path::new(&cfg.run.out_dir).join("grid");
+    let gdir = cfg.run.out_dir.join("grid");
     std::fs::create_dir_all(&gdir).map_err(|e| TrainerError::io(&gdir, e))?;
     // The SFT model's reward means over every reward of the grid: the Lagrangian cells'
     // thresholds.

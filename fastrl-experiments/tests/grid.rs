@@ -6,11 +6,11 @@
 use fastrl_data::Pair;
 use fastrl_experiments::cells::cells_over;
 use fastrl_experiments::grid::drive;
+use fastrl_models::gpt2::{Gpt2Config, Gpt2Model};
+use fastrl_models::hf_dir::export_hf;
+use fastrl_models::tokenizer::Tok;
 use fastrl_trainer::config::Config;
 use fastrl_trainer::corpus::Corpus;
-use fastrl_trainer::model::gpt2::{Gpt2Config, Gpt2Model};
-use fastrl_trainer::model::hf_dir::export_hf;
-use fastrl_trainer::model::tokenizer::Tok;
 use fastrl_trainer::rewards::kind::RewardKind;
 use fastrl_trainer::rng::Rng;
 use tch::Device;

@@ -174,7 +174,7 @@ def train_pairs(context_utterances, max_pairs):
 
 
 def turns_of(context):
-    """fastrl-trainer/src/model/chat.rs `turns_of`: the last utterance the user's, alternating back."""
+    """fastrl-models/src/chat.rs `turns_of`: the last utterance the user's, alternating back."""
     utts = [u.strip(RUST_WS) for u in context.split(EOU)]
     utts = [u for u in utts if u]
     n = len(utts)

@@ -4,7 +4,7 @@
 use crate::config::{CorpusChoice, DataConfig};
 use crate::error::TrainerError;
 use fastrl_data::{chitchat, dailydialog, pairs, Dialogue, Pair, PairConfig, Split};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Training and evaluation pairs.
 #[derive(Clone, Debug)]
@@ -18,10 +18,10 @@ pub struct Corpus {
 fn dialogues(cfg: &DataConfig, root: &Path) -> Result<Vec<Dialogue>, TrainerError> {
     Ok(match cfg.corpus {
         CorpusChoice::Chitchat => {
-            let path = if cfg.path.is_empty() {
+            let path = if cfg.path.as_os_str().is_empty() {
                 chitchat::find(root)?
             } else {
-                PathBuf::from(&cfg.path)
+                cfg.path.clone()
             };
             chitchat::load(&path)?
                 .into_iter()
@@ -29,14 +29,14 @@ fn dialogues(cfg: &DataConfig, root: &Path) -> Result<Vec<Dialogue>, TrainerErro
                 .collect()
         }
         CorpusChoice::Dailydialog => {
-            if cfg.path.is_empty() {
+            if cfg.path.as_os_str().is_empty() {
                 return Err(TrainerError::Config(
                     "data.corpus = \"dailydialog\" needs data.path = the release's \
                      dialogues_text.txt"
                         .into(),
                 ));
             }
-            dailydialog::load(Path::new(&cfg.path), None)?
+            dailydialog::load(&cfg.path, None)?
                 .into_iter()
                 .map(|d| d.dialogue)
                 .collect()

@@ -84,10 +84,10 @@ pub enum TrainerError {
         /// What there is.
         have: u64,
     },
-    /// A GGUF file could not be read or has what the model cannot use (names the file and
-    /// the tensor or metadata key).
-    #[error("GGUF: {0}")]
-    Gguf(#[from] crate::model::gguf::GgufError),
+    /// A model could not be built, loaded, saved or tokenised (fastrl-models' error,
+    /// its message unchanged).
+    #[error(transparent)]
+    Model(#[from] fastrl_models::ModelError),
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

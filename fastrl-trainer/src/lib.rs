@@ -6,7 +6,8 @@
 //! relevance, sentiment and a length band composed by bounded Fast RL on reference
 //! z-scores, and evaluates it before and after; `--preset tiny` trains a small GPT-2 from
 //! scratch instead. It writes `metrics.jsonl`, checkpoints that resume exactly, and
-//! Hugging Face model directories. The experiment harness (the fair test, the grid) is
+//! Hugging Face model directories. The models (GPT-2, Llama/Qwen2, GGUF, the tokenizer)
+//! are the `fastrl-models` crate; the experiment harness (the fair test, the grid) is
 //! the `fastrl-experiments` crate.
 //!
 //! Layout, one job per file, dependencies pointing down the list:
@@ -15,7 +16,6 @@
 //! - [`rl`]: rollout, advantages (CPU and CUDA backends), losses, SFT, `Ppo::step`;
 //! - [`io`]: typed records, checkpoints with checksums, progress;
 //! - [`rewards`]: the reward kinds, trait, registry and implementations;
-//! - [`model`]: the `CausalLm` interface, GPT-2, safetensors, tokenizer;
 //! - [`config`], [`corpus`], [`optim`], [`rng`], [`error`].
 
 #![forbid(unsafe_code)]
@@ -26,7 +26,6 @@ pub mod error;
 pub mod eval;
 pub mod io;
 pub mod jobs;
-pub mod model;
 pub mod optim;
 pub mod rewards;
 pub mod rl;

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use fastrl_trainer::config::Config;
 use fastrl_trainer::jobs::{rating, run, sample, stages};
 use fastrl_trainer::TrainerError;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -138,7 +138,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         } => {
             let (cfg, dev) = common.setup()?;
             let corpus = stages::load_corpus(&cfg)?;
-            let m = model.unwrap_or_else(|| Path::new(&cfg.run.out_dir).join("sft"));
+            let m = model.unwrap_or_else(|| cfg.run.out_dir.join("sft"));
             fastrl_trainer::say!(
                 "{}",
                 stages::ppo_stage(&cfg, dev, &corpus, &m, resume)?.display()
@@ -162,7 +162,7 @@ fn dispatch(cli: Cli) -> Result<(), TrainerError> {
         }
         Cmd::Convert { gguf, out } => {
             let t0 = Instant::now();
-            fastrl_trainer::model::gguf_import::convert(&gguf, &out)?;
+            fastrl_models::gguf_import::convert(&gguf, &out)?;
             fastrl_trainer::say!(
                 "{} -> {} in {:.1} s",
                 gguf.display(),

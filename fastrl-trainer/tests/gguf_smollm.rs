@@ -8,11 +8,11 @@
 //! `import_hf` with the same logits and ids. Without .venv, the file or `gguf` the test
 //! prints SKIPPED, unless FASTRL_REQUIRE_VENV=1, where that is a failure.
 
-use fastrl_trainer::io::venv::site_file;
-use fastrl_trainer::model::causal_lm::CausalLm;
-use fastrl_trainer::model::chat::turns_of;
-use fastrl_trainer::model::gguf_import::import_gguf;
-use fastrl_trainer::model::hf_dir::import_hf;
+use fastrl_models::causal_lm::CausalLm;
+use fastrl_models::chat::turns_of;
+use fastrl_models::gguf_import::import_gguf;
+use fastrl_models::hf_dir::import_hf;
+use fastrl_models::venv::site_file;
 use fastrl_trainer::rl::rollout::{generate, Sampling};
 use fastrl_trainer::rng::Rng;
 mod common;

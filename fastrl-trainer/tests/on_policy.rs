@@ -11,9 +11,9 @@
 //! `log_softmax` of the raw logits over the whole vocabulary: the first test failed
 //! with gaps of about 1 nat, the second with a mean k1 - KL of many standard errors.
 
-use fastrl_trainer::model::causal_lm::CausalLm;
-use fastrl_trainer::model::gpt2::{Gpt2Config, Gpt2Model};
-use fastrl_trainer::model::tokenizer::Tok;
+use fastrl_models::causal_lm::CausalLm;
+use fastrl_models::gpt2::{Gpt2Config, Gpt2Model};
+use fastrl_models::tokenizer::Tok;
 use fastrl_trainer::rl::rollout::{generate, response_logp_values, Rollout, Sampling};
 use fastrl_trainer::rng::Rng;
 use tch::{Device, Kind, Tensor};

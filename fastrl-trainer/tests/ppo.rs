@@ -8,12 +8,12 @@
 //!   is refused.
 
 use fastrl_data::Pair;
+use fastrl_models::gpt2::{Gpt2Config, Gpt2Model};
+use fastrl_models::tokenizer::Tok;
 use fastrl_trainer::config::Config;
 use fastrl_trainer::corpus::Corpus;
 use fastrl_trainer::io::records::StepMetrics;
 use fastrl_trainer::jobs::train::train;
-use fastrl_trainer::model::gpt2::{Gpt2Config, Gpt2Model};
-use fastrl_trainer::model::tokenizer::Tok;
 use fastrl_trainer::rewards::reward::Reward;
 use fastrl_trainer::rl::ppo::Ppo;
 use fastrl_trainer::rl::sft::sft;
@@ -139,7 +139,7 @@ fn setup(sets: &[&str]) -> (Config, Tok, Gpt2Model, Corpus) {
 
 fn conflicting(p: &mut Ppo) {
     // "b" pays half of what "a" pays: it lags, and Fast RL should weight it up.
-    p.rewards = vec![
+    p.set_rewards(vec![
         Box::new(WordShare {
             word: "a",
             name: "share_a",
@@ -150,7 +150,8 @@ fn conflicting(p: &mut Ppo) {
             name: "share_b",
             scale: 0.5,
         }),
-    ];
+    ])
+    .unwrap();
 }
 
 #[test]
@@ -332,7 +333,7 @@ fn resume_continues_exactly() {
         &c.eval,
     )
     .unwrap();
-    assert_eq!(p.step, 4);
+    assert_eq!(p.steps_done(), 4);
     let b = strip(&read(&b_dir, "metrics.jsonl"));
     assert_eq!(a, b);
     assert_eq!(a_curve, read(&b_dir, "eval-curve.jsonl"));
@@ -351,7 +352,7 @@ fn resume_continues_exactly() {
         &c.eval,
     )
     .unwrap();
-    assert_eq!(p.step, 4);
+    assert_eq!(p.steps_done(), 4);
     assert_eq!(a, strip(&read(&b_dir, "metrics.jsonl")));
     assert_eq!(a_curve, read(&b_dir, "eval-curve.jsonl"));
     // A LATEST naming a checkpoint that does not exist: the newest valid one is used
@@ -365,20 +366,33 @@ fn resume_continues_exactly() {
         &[],
     )
     .unwrap();
-    assert_eq!(p.step, 5);
+    assert_eq!(p.steps_done(), 5);
     std::fs::remove_dir_all(&a_dir).ok();
     std::fs::remove_dir_all(&b_dir).ok();
+}
+
+#[test]
+fn rewards_of_another_count_than_the_composers_are_refused() {
+    let (cfg, tok, model, c) = setup(&["ppo.steps=1"]);
+    let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
+    let e = p.set_rewards(vec![Box::new(Nan)]).unwrap_err().to_string();
+    assert!(e.contains("1 rewards given, the composer composes 2"), "{e}");
+    assert_eq!(p.rewards().len(), 2, "the configured rewards stay");
 }
 
 #[test]
 fn a_nan_reward_stops_before_the_optimiser() {
     let (cfg, tok, model, c) = setup(&["ppo.steps=1"]);
     let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
-    p.rewards = vec![Box::new(Nan), Box::new(Nan)];
-    let before = p.opt.step;
+    p.set_rewards(vec![Box::new(Nan), Box::new(Nan)]).unwrap();
+    let before = p.optimizer_steps();
     let e = p.step().unwrap_err().to_string();
     assert!(e.contains("nan returned NaN"), "{e}");
-    assert_eq!(p.opt.step, before, "the optimiser must not have stepped");
+    assert_eq!(
+        p.optimizer_steps(),
+        before,
+        "the optimiser must not have stepped"
+    );
 }
 
 #[test]
@@ -416,14 +430,15 @@ fn sentence_placement_trains() {
     // A constant 0.7 placed per sentence: each row's channel sums to 0.7 when the
     // response has a sentence (and to 0 when it is blank), so the batch mean lies in
     // (0, 0.7] and is 0.7 for most batches; an all-zero dense channel would give 0.
-    p.rewards = vec![
+    p.set_rewards(vec![
         Box::new(Constant(0.7)),
         Box::new(WordShare {
             word: "b",
             name: "share_b",
             scale: 0.5,
         }),
-    ];
+    ])
+    .unwrap();
     let mut means = Vec::new();
     for _ in 0..3 {
         let l = p.step().unwrap();
@@ -460,14 +475,15 @@ fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
     // A reward of 1 for every response: the value head (which starts at 0) has a
     // return to fit, so the first minibatch has a gradient (the untrained model's
     // METEOR and BLEU are 0 everywhere, which gives none).
-    p.rewards = vec![
+    p.set_rewards(vec![
         Box::new(Constant(1.0)),
         Box::new(WordShare {
             word: "a",
             name: "share_a",
             scale: 1.0,
         }),
-    ];
+    ])
+    .unwrap();
     let e = p.step().unwrap_err();
     assert!(
         matches!(
@@ -481,7 +497,7 @@ fn a_nan_loss_is_a_typed_error_before_the_optimiser_applies_it() {
         "{e}"
     );
     // One minibatch was applied; the NaN one was not.
-    assert_eq!(p.opt.step, 1);
+    assert_eq!(p.optimizer_steps(), 1);
 }
 
 /// The critic-free path: GDPO with group size 4 composed by bounded Fast RL learns the
@@ -591,9 +607,9 @@ fn sharing_the_frozen_lower_blocks_with_the_reference_changes_no_step() {
     };
     let run = |share: bool| -> Vec<StepMetrics> {
         let mut p = Ppo::new(&cfg, Box::new(model()), tok.clone(), &c).unwrap();
-        assert_eq!(p.shared_blocks, 2, "3 blocks, the top 1 trains");
+        assert_eq!(p.shared_blocks(), 2, "3 blocks, the top 1 trains");
         if !share {
-            p.shared_blocks = 0;
+            p.share_no_blocks();
         }
         (0..3).map(|_| p.step().unwrap()).collect()
     };
@@ -616,7 +632,7 @@ fn sharing_the_frozen_lower_blocks_with_the_reference_changes_no_step() {
     // A policy whose frozen blocks differ from the reference's shares nothing.
     let p = Ppo::new(&cfg, Box::new(model()), tok, &c).unwrap();
     let (name, t) = p
-        .policy
+        .policy()
         .named_parameters()
         .into_iter()
         .find(|(n, _)| n.starts_with("transformer.h.0."))
@@ -624,7 +640,7 @@ fn sharing_the_frozen_lower_blocks_with_the_reference_changes_no_step() {
     tch::no_grad(|| {
         let _ = t.shallow_clone().f_add_scalar_(1.0).unwrap();
     });
-    let k = fastrl_trainer::rl::ppo::shared_blocks(&*p.policy, &*p.reference, 1);
+    let k = fastrl_trainer::rl::ppo::shared_blocks(p.policy(), p.reference(), 1);
     assert_eq!(k, 0, "{name} was changed");
 }
 
@@ -645,6 +661,7 @@ fn runs_of_one_seed_draw_the_same_prompts_at_every_step_whatever_they_sample() {
         b.step().unwrap();
     }
     // The old single stream would have diverged: the token generators differ now.
-    assert_ne!(a.rng, b.rng);
+    let token_rng = |p: &Ppo| p.checkpoint_parts().unwrap().state.rng;
+    assert_ne!(token_rng(&a), token_rng(&b));
     assert_eq!(a.sample_prompts(), b.sample_prompts());
 }

@@ -10,6 +10,8 @@ use composer_core::{
     Fixed, FusedInputs, FusedOutputs, FusedParams, GaeParams, GroupParams, KlEstimator, Lagrangian,
     LagrangianConfig, MaskMode, Shape, Smoothing, Squash, RECORD_LEN,
 };
+mod defaults;
+
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -624,6 +626,8 @@ fn _fastrl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(group_advantages_flat, m)?)?;
     m.add_function(wrap_pyfunction!(reference_stats_flat, m)?)?;
     m.add_class::<RawComposer>()?;
+    m.add_class::<defaults::Defaults>()?;
+    m.add_function(wrap_pyfunction!(defaults::defaults, m)?)?;
     m.add_function(wrap_pyfunction!(sentence_bleu, m)?)?;
     m.add_function(wrap_pyfunction!(rouge_l, m)?)?;
     m.add_function(wrap_pyfunction!(rouge_n, m)?)?;

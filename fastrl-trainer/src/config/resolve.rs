@@ -100,10 +100,10 @@ impl Config {
 
     /// Where the `rating` reward's head is read from.
     pub fn rating_head(&self) -> std::path::PathBuf {
-        if self.composer.rating_model.is_empty() {
-            std::path::Path::new(&self.run.out_dir).join("reward-model/head.json")
+        if self.composer.rating_model.as_os_str().is_empty() {
+            self.run.out_dir.join("reward-model/head.json")
         } else {
-            self.composer.rating_model.clone().into()
+            self.composer.rating_model.clone()
         }
     }
 }

@@ -9,6 +9,7 @@ use composer_core::{
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Serde for a composer-core enum through its `FromStr` / `Display` (the core's one
@@ -99,7 +100,7 @@ pub enum DeviceChoice {
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// Run directory.
-    pub out_dir: String,
+    pub out_dir: PathBuf,
     /// Seed of every random choice (initialisation, sampling, minibatches).
     pub seed: u64,
     /// Intra-op CPU threads (0 = libtorch's default).
@@ -142,8 +143,9 @@ impl CorpusChoice {
 pub struct DataConfig {
     /// `"chitchat"` or `"dailydialog"`.
     pub corpus: CorpusChoice,
-    /// Path override: the chitchat JSON file, or DailyDialog's `dialogues_text.txt`.
-    pub path: String,
+    /// Path override: the chitchat JSON file, or DailyDialog's `dialogues_text.txt`
+    /// (empty = none).
+    pub path: PathBuf,
     /// Training pairs used at most (0 = all).
     pub max_train_pairs: usize,
     /// Evaluation pairs (from the validation split) used at most.
@@ -159,7 +161,7 @@ pub struct TokenizerConfig {
     /// Byte-level BPE vocabulary size when training one.
     pub vocab_size: usize,
     /// A `tokenizer.json` to use instead of training (empty = train on the corpus).
-    pub path: String,
+    pub path: PathBuf,
     /// Context tokens kept (the end of the context).
     pub max_context_tokens: usize,
     /// Response tokens at most (SFT targets and PPO generations).
@@ -513,7 +515,7 @@ pub struct ComposerConfig {
     /// Per reward: `"sequence"` or `"sentence"`; empty = all sequence-level.
     pub placement: Vec<Placement>,
     /// The learned `rating` reward's head (empty = `<out_dir>/reward-model/head.json`).
-    pub rating_model: String,
+    pub rating_model: PathBuf,
     /// The `length` reward's band `[lo, hi]` of words: 1 inside, `1/hi` less per word
     /// outside (`fastrl_metrics::length_band`).
     pub length_band: [usize; 2],
@@ -553,7 +555,7 @@ impl Default for ComposerConfig {
             normalize_multipliers: l.normalize,
             alpha: 1.0,
             placement: Vec::new(),
-            rating_model: String::new(),
+            rating_model: PathBuf::new(),
             length_band: [4, 12],
         }
     }

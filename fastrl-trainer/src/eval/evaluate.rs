@@ -4,12 +4,12 @@
 use crate::config::Config;
 use crate::error::TrainerError;
 use crate::io::records::{EvalReport, MEvalMetrics, Sample};
-use crate::model::causal_lm::CausalLm;
-use crate::model::tokenizer::Tok;
 use crate::rewards::reward::{last_turn, score_all, Reward, Targets};
 use crate::rl::rollout::{encode_with, generate, Sampling};
 use crate::rng::Rng;
 use fastrl_data::Pair;
+use fastrl_models::causal_lm::CausalLm;
+use fastrl_models::tokenizer::Tok;
 
 /// Samples one response per pair (the config's temperature and top-k, a fixed seed) and
 /// scores it. Returns per-reward means, mean response length, distinct-2,

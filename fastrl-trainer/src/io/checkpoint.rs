@@ -12,7 +12,7 @@
 
 use crate::error::TrainerError;
 use crate::io::checksum::FileSum;
-use crate::model::safetensors;
+use fastrl_models::safetensors;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,7 +1,6 @@
 //! What a run reads and writes: typed records ([`records`], [`jsonl`]), checkpoints
 //! ([`checkpoint`], [`checksum`]), the progress line ([`progress`]), messages that a
-//! closed terminal does not stop ([`console`]) and files installed into `.venv`
-//! ([`venv`]).
+//! closed terminal does not stop ([`console`]).
 
 pub mod checkpoint;
 pub mod checksum;
@@ -9,4 +8,3 @@ pub mod console;
 pub mod jsonl;
 pub mod progress;
 pub mod records;
-pub mod venv;

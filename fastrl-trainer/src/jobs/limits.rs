@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
-use crate::model::causal_lm::CausalLm;
+use fastrl_models::causal_lm::CausalLm;
 
 /// Bytes a PPO step needs at least, from the model's shape and the config's sizes.
 ///
@@ -111,9 +111,9 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::gpt2::{Gpt2Config, Gpt2Model};
-    use crate::model::llama::LlamaModel;
-    use crate::model::llama_config::{LlamaConfig, LlamaFlavor};
+    use fastrl_models::gpt2::{Gpt2Config, Gpt2Model};
+    use fastrl_models::llama::LlamaModel;
+    use fastrl_models::llama_config::{LlamaConfig, LlamaFlavor};
 
     /// SmolLM2-135M-Instruct's shape (its GGUF's metadata).
     fn smollm2_shape() -> LlamaConfig {

@@ -7,14 +7,16 @@ use crate::io::jsonl::{read_lines, write_json};
 use crate::io::records::{RunReport, StepMetrics};
 use crate::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
 use crate::jobs::summary::{path_lines, Summary};
-use std::path::Path;
 use std::time::Instant;
 
 /// Runs the whole job and prints the reward means and a few responses before and after
 /// PPO.
 pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, TrainerError> {
     let t0 = Instant::now();
-    crate::note!("device: {dev:?}; run directory: {}", cfg.run.out_dir);
+    crate::note!(
+        "device: {dev:?}; run directory: {}",
+        cfg.run.out_dir.display()
+    );
     let corpus = load_corpus(cfg)?;
     let sft_dir = sft_stage(cfg, dev, &corpus)?;
     let before = eval_model(cfg, &sft_dir, dev, &corpus)?;
@@ -24,7 +26,7 @@ pub fn run(cfg: &Config, dev: tch::Device, resume: bool) -> Result<RunReport, Tr
         ppo: after,
         sft: before,
     };
-    let out = Path::new(&cfg.run.out_dir);
+    let out = cfg.run.out_dir.as_path();
     write_json(&out.join("eval.json"), &report)?;
     let names: Vec<&str> = cfg.composer.rewards.iter().map(|r| r.name()).collect();
     let summary = Summary::of(&names, &report.sft, &report.ppo)?;

@@ -3,9 +3,9 @@
 
 use crate::config::Config;
 use crate::error::TrainerError;
-use crate::model::hf_dir::import_hf;
 use crate::rl::rollout::{generate, Sampling};
 use crate::rng::Rng;
+use fastrl_models::hf_dir::import_hf;
 use std::path::Path;
 
 /// `n` responses of the model in `dir` to `context` (the config's lengths, temperature,

@@ -8,14 +8,14 @@ use crate::eval::evaluate::evaluate;
 use crate::io::records::EvalReport;
 use crate::jobs::limits;
 use crate::jobs::train::train;
-use crate::model::causal_lm::CausalLm;
-use crate::model::gpt2::{Gpt2Config, Gpt2Model};
-use crate::model::hf_dir::{export_hf, import_hf};
-use crate::model::pretrained;
-use crate::model::tokenizer::Tok;
 use crate::rewards::registry;
 use crate::rl::ppo::Ppo;
 use crate::rl::sft::sft;
+use fastrl_models::causal_lm::CausalLm;
+use fastrl_models::gpt2::{Gpt2Config, Gpt2Model};
+use fastrl_models::hf_dir::{export_hf, import_hf};
+use fastrl_models::pretrained;
+use fastrl_models::tokenizer::Tok;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -32,7 +32,7 @@ pub fn setup(
     }
     tch::manual_seed(cfg.run.seed as i64);
     let dev = cfg.run.device.device()?;
-    let out = Path::new(&cfg.run.out_dir);
+    let out = cfg.run.out_dir.as_path();
     std::fs::create_dir_all(out).map_err(|e| TrainerError::io(out, e))?;
     let cp = out.join("config.toml");
     std::fs::write(&cp, cfg.to_toml()?).map_err(|e| TrainerError::io(&cp, e))?;
@@ -57,7 +57,7 @@ pub fn load_corpus(cfg: &Config) -> Result<Corpus, TrainerError> {
 
 /// Tokenizer + SFT into `<out_dir>/sft` (reused when it already exists).
 pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<PathBuf, TrainerError> {
-    let out = Path::new(&cfg.run.out_dir).join("sft");
+    let out = cfg.run.out_dir.as_path().join("sft");
     if out.join("model.safetensors").is_file() {
         crate::note!(
             "using the SFT model in {} (delete it to retrain)",
@@ -67,14 +67,14 @@ pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<Path
     }
     let t0 = Instant::now();
     let (model, tok): (Box<dyn CausalLm>, Tok) = if cfg.model.pretrained.is_empty() {
-        let tok = if cfg.tokenizer.path.is_empty() {
+        let tok = if cfg.tokenizer.path.as_os_str().is_empty() {
             let texts = corpus
                 .train
                 .iter()
                 .flat_map(|p| [p.context.as_str(), p.response.as_str()]);
             Tok::train(texts, cfg.tokenizer.vocab_size)?
         } else {
-            Tok::load(Path::new(&cfg.tokenizer.path))?
+            Tok::load(&cfg.tokenizer.path)?
         };
         let m = &cfg.model;
         let mc = Gpt2Config::with_shape(
@@ -95,7 +95,7 @@ pub fn sft_stage(cfg: &Config, dev: tch::Device, corpus: &Corpus) -> Result<Path
     );
     // PPO's limits are checked before SFT spends its time.
     limits::check(cfg, corpus, &*model)?;
-    let log = Path::new(&cfg.run.out_dir).join("sft-metrics.jsonl");
+    let log = cfg.run.out_dir.as_path().join("sft-metrics.jsonl");
     sft(cfg, &*model, &tok, corpus, &log)?;
     export_hf(&out, &*model, &tok)?;
     crate::note!(
@@ -131,7 +131,7 @@ pub fn ppo_stage(
     for note in limits::check(cfg, corpus, &*model)? {
         crate::note!("{note}");
     }
-    let dir = Path::new(&cfg.run.out_dir).join("ppo");
+    let dir = cfg.run.out_dir.as_path().join("ppo");
     if !resume && !crate::io::checkpoint::list(&dir)?.is_empty() {
         crate::note!(
             "note: starting over in {}; pass --resume to continue its checkpoint",
@@ -142,7 +142,7 @@ pub fn ppo_stage(
     let t0 = Instant::now();
     let p = train(p, &dir, resume, &corpus.eval)?;
     let fin = dir.join("final");
-    export_hf(&fin, &*p.policy, &p.tok)?;
+    export_hf(&fin, p.policy(), p.tok())?;
     crate::note!(
         "PPO done in {:.0} s -> {}",
         t0.elapsed().as_secs_f64(),

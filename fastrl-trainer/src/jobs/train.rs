@@ -7,7 +7,6 @@ use crate::io::checkpoint::{self, Parts};
 use crate::io::jsonl::{append_line, truncate_after};
 use crate::io::progress::Progress;
 use crate::io::records::EvalPoint;
-use crate::model::safetensors::copy_exact;
 use crate::rl::ppo::Ppo;
 use crate::rl::state::PpoState;
 use fastrl_data::Pair;
@@ -22,33 +21,25 @@ pub fn resume(dir: &Path, ppo: &mut Ppo) -> Result<Option<usize>, TrainerError> 
     for w in &r.warnings {
         crate::note!("{w}");
     }
-    copy_exact(
-        ppo.reference.vars(),
-        r.reference,
-        &dir.join(checkpoint::REFERENCE),
-    )?;
-    copy_exact(
-        ppo.policy.vars(),
-        r.policy,
-        &r.dir.join("policy.safetensors"),
-    )?;
-    ppo.opt.load_state(r.optimizer)?;
-    ppo.restore(&r.state)?;
-    ppo.share_frozen_blocks();
-    Ok(Some(r.state.step))
+    let step = r.state.step;
+    ppo.restore_checkpoint(r, &dir.join(checkpoint::REFERENCE))?;
+    Ok(Some(step))
 }
 
 /// Writes a checkpoint of `ppo` under `dir`, keeping the config's number of them.
 pub fn save(dir: &Path, ppo: &Ppo) -> Result<(), TrainerError> {
-    let policy = ppo.policy.named_parameters();
-    let optimizer = ppo.opt.state();
-    let state = ppo.state()?;
+    let taken = ppo.checkpoint_parts()?;
     let parts = Parts {
-        policy: &policy,
-        optimizer: &optimizer,
-        state: &state,
+        policy: &taken.policy,
+        optimizer: &taken.optimizer,
+        state: &taken.state,
     };
-    checkpoint::save(dir, ppo.step, &parts, ppo.cfg.run.keep_checkpoints)?;
+    checkpoint::save(
+        dir,
+        ppo.steps_done(),
+        &parts,
+        ppo.cfg().run.keep_checkpoints,
+    )?;
     Ok(())
 }
 
@@ -70,7 +61,7 @@ pub fn train(
     let eval_every = if eval_pairs.is_empty() {
         0
     } else {
-        ppo.cfg.ppo.eval_every
+        ppo.cfg().ppo.eval_every
     };
     if resume_run {
         let Some(step) = resume(dir, &mut ppo)? else {
@@ -85,7 +76,7 @@ pub fn train(
         }
         crate::note!("resumed from step {step}");
     } else {
-        checkpoint::save_reference(dir, &ppo.reference.named_parameters())?;
+        checkpoint::save_reference(dir, &ppo.reference().named_parameters())?;
         std::fs::write(&log_path, "").map_err(|e| TrainerError::io(&log_path, e))?;
         if eval_every > 0 {
             std::fs::write(&curve_path, "").map_err(|e| TrainerError::io(&curve_path, e))?;
@@ -94,27 +85,27 @@ pub fn train(
             std::fs::remove_file(&curve_path).map_err(|e| TrainerError::io(&curve_path, e))?;
         }
     }
-    let total = ppo.cfg.ppo.steps;
+    let total = ppo.cfg().ppo.steps;
     let mut bar = Progress::new("ppo", total);
-    while ppo.step < total {
+    while ppo.steps_done() < total {
         let m = ppo.step()?;
         append_line(&log_path, &m)?;
-        if eval_every > 0 && (ppo.step % eval_every == 0 || ppo.step == total) {
+        if eval_every > 0 && (ppo.steps_done() % eval_every == 0 || ppo.steps_done() == total) {
             append_eval(&ppo, eval_pairs, &curve_path)?;
         }
-        let every = ppo.cfg.ppo.checkpoint_every.max(1);
-        if ppo.step % every == 0 || ppo.step == total {
+        let every = ppo.cfg().ppo.checkpoint_every.max(1);
+        if ppo.steps_done() % every == 0 || ppo.steps_done() == total {
             save(dir, &ppo)?;
         }
         let summary: Vec<String> = ppo
-            .rewards
+            .rewards()
             .iter()
             .map(|r| {
                 let n = r.name();
                 format!("{n} {:.3} (w {:.2})", m.rewards[n], m.weights[n])
             })
             .collect();
-        bar.tick(ppo.step, &summary.join(", "));
+        bar.tick(ppo.steps_done(), &summary.join(", "));
     }
     bar.finish();
     Ok(ppo)
@@ -122,6 +113,6 @@ pub fn train(
 
 /// One line of `eval-curve.jsonl`: the policy's evaluation at the current step.
 fn append_eval(ppo: &Ppo, pairs: &[Pair], path: &Path) -> Result<(), TrainerError> {
-    let e = evaluate(&ppo.cfg, &*ppo.policy, &ppo.tok, pairs, &ppo.rewards)?;
-    append_line(path, &EvalPoint::of(ppo.step, &e))
+    let e = evaluate(ppo.cfg(), ppo.policy(), ppo.tok(), pairs, ppo.rewards())?;
+    append_line(path, &EvalPoint::of(ppo.steps_done(), &e))
 }

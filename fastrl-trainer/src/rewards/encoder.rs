@@ -9,7 +9,7 @@
 //! [`crate::rewards::rating`].
 
 use crate::error::TrainerError;
-use crate::io::venv::site_file;
+use fastrl_models::venv::site_file;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -93,7 +93,7 @@ fn lin(p: nn::Path<'_>, i: i64, o: i64) -> nn::Linear {
     nn::linear(p, i, o, Default::default())
 }
 
-use crate::model::layers::layer_norm as ln;
+use fastrl_models::layers::layer_norm as ln;
 
 /// Texts per encoder forward in [`Encoder::token_embeddings`].
 pub const CHUNK: usize = 8;
@@ -158,8 +158,8 @@ impl Encoder {
             })
             .collect();
         let wp = dir.join("model.safetensors");
-        let tensors = crate::model::safetensors::read(&wp)?;
-        crate::model::safetensors::copy_exact(&vs, tensors, &wp)?;
+        let tensors = fastrl_models::safetensors::read(&wp)?;
+        fastrl_models::safetensors::copy_exact(&vs, tensors, &wp)?;
         vs.freeze();
         let tp = dir.join("tokenizer.json");
         let mut tok = Tokenizer::from_file(&tp)

@@ -35,7 +35,7 @@ impl<'a> Targets<'a> {
 /// The last non-empty utterance of a corpus context (utterances separated by `<EOU>`);
 /// the whole context, trimmed, when it has no marker.
 pub fn last_turn(context: &str) -> String {
-    crate::model::chat::turns_of(context)
+    fastrl_models::chat::turns_of(context)
         .pop()
         .map(|m| m.content)
         .unwrap_or_default()

@@ -5,16 +5,15 @@
 //! [`Advantages`].
 
 use crate::error::TrainerError;
-use composer_core::{fused_pass, whiten, Channel, FusedInputs, FusedOutputs, FusedParams, Shape};
+use crate::rl::channels::{core_channels, RewardChannel};
+use composer_core::{fused_pass, whiten, FusedInputs, FusedOutputs, FusedParams, Shape};
 use tch::{Device, Kind, Tensor};
 
 /// What the fused pass of one step reads.
 #[derive(Debug)]
 pub struct AdvantageInputs<'a> {
-    /// Per reward: `[B]` sequence-level scores, or `[B * R]` for a dense channel.
-    pub scores: &'a [Vec<f32>],
-    /// Which channels are dense.
-    pub dense: &'a [bool],
+    /// The channels (the rewards, and the composer's offset channel when it has one).
+    pub channels: &'a [RewardChannel],
     /// The composer's weights.
     pub weights: &'a [f32],
     /// `[B, R]` policy log-probabilities of the sampled tokens.
@@ -98,53 +97,11 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, TrainerError> {
     )?)
 }
 
-/// The reward channels as composer-core reads them: `[B * R]` dense where `dense[k]`,
-/// else `[B]` sequence-level.
-pub fn channels<'a>(scores: &'a [Vec<f32>], dense: &[bool]) -> Vec<Channel<'a, f32>> {
-    scores
-        .iter()
-        .zip(dense)
-        .map(|(s, &d)| {
-            if d {
-                Channel::Dense(&s[..])
-            } else {
-                Channel::Sequence(&s[..])
-            }
-        })
-        .collect()
-}
-
-/// Each reward's per-response value: a sequence-level score, or a dense channel's sum over
-/// the row's valid tokens (`len` tokens per row).
-pub fn row_totals(scores: &[Vec<f32>], dense: &[bool], mask: &[u8], len: usize) -> Vec<Vec<f32>> {
-    let len = len.max(1);
-    scores
-        .iter()
-        .zip(dense)
-        .map(|(s, &d)| {
-            if d {
-                s.chunks(len)
-                    .zip(mask.chunks(len))
-                    .map(|(row, m)| {
-                        row.iter()
-                            .zip(m)
-                            .filter(|(_, &mi)| mi != 0)
-                            .map(|(&x, _)| f64::from(x))
-                            .sum::<f64>() as f32
-                    })
-                    .collect()
-            } else {
-                s.clone()
-            }
-        })
-        .collect()
-}
-
 /// The CPU pass (composer-core).
 fn on_cpu(x: &AdvantageInputs<'_>, dev: Device) -> Result<Advantages, TrainerError> {
     let n = x.shape.batch * x.shape.len;
     let (lp, rlp, vals) = (to_vec(x.logp)?, to_vec(x.ref_logp)?, to_vec(x.values)?);
-    let channels = channels(x.scores, x.dense);
+    let channels = core_channels(x.channels);
     let (mut rew, mut adv, mut ret) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
     let stats = fused_pass(
         &FusedInputs {
@@ -185,16 +142,17 @@ fn on_cuda(
     let shape = [x.shape.batch as i64, x.shape.len as i64];
     let on = |t: &Tensor| t.to_kind(Kind::Float).contiguous();
     let chans: Vec<Tensor> = x
-        .scores
+        .channels
         .iter()
-        .map(|s| Tensor::from_slice(s).to(dev))
+        .map(|c| Tensor::from_slice(c.values()).to(dev))
         .collect();
+    let dense: Vec<bool> = x.channels.iter().map(RewardChannel::is_dense).collect();
     let mask = Tensor::from_slice(x.mask).view(shape).to(dev);
     let (logp, ref_logp, values) = (on(x.logp), on(x.ref_logp), on(x.values));
     let o = g.run(
         &composer_cuda::tch::TchInputs {
             channels: &chans,
-            dense: x.dense,
+            dense: &dense,
             weights: x.weights,
             logp: &logp,
             ref_logp: &ref_logp,

@@ -4,17 +4,14 @@
 use crate::config::{AdvantageChoice, Config, Placement};
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
+use crate::io::checkpoint::Restored;
 use crate::io::records::{PerReward, PhaseSeconds, StepMetrics};
-use crate::model::causal_lm::train_top_blocks;
-use crate::model::causal_lm::CausalLm;
-use crate::model::tokenizer::Tok;
 use crate::optim::Adam;
 use crate::rewards::registry;
 use crate::rewards::reward::{last_turn, score_all, Reward, Targets};
 use crate::rewards::sentence::sentence_channel;
-use crate::rl::advantages::{
-    advantages, channels, row_totals, AdvantageInputs, Advantages, Backend,
-};
+use crate::rl::advantages::{advantages, AdvantageInputs, Advantages, Backend};
+use crate::rl::channels::{batch_means, core_channels, Mix, RewardChannel};
 use crate::rl::loss::{clip_fraction, kl_loss, policy_loss, value_loss};
 use crate::rl::rollout::{
     encode_with, generate, response_logp_values, response_logp_values_from, Rollout, Sampling,
@@ -22,46 +19,53 @@ use crate::rl::rollout::{
 use crate::rl::state::PpoState;
 use crate::rng::Rng;
 use composer_core::{
-    broadcast_rows, group_advantages, group_scratch_len, reference_stats, reward_means, Channel,
-    Composer, GroupEstimator, GroupParams, KlController, MaskMode, Normalization, Shape,
+    broadcast_rows, group_advantages, group_scratch_len, reference_stats, Composer, GroupEstimator,
+    GroupParams, KlController, Normalization, Shape,
 };
 use fastrl_data::Pair;
+use fastrl_models::causal_lm::train_top_blocks;
+use fastrl_models::causal_lm::CausalLm;
+use fastrl_models::safetensors::copy_exact;
+use fastrl_models::tokenizer::Tok;
+use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Everything the PPO loop carries between steps.
+/// Everything the PPO loop carries between steps. Its state is private: the loop reads it
+/// through the accessors below, and a checkpoint is taken by [`Ppo::checkpoint_parts`]
+/// and put back by [`Ppo::restore_checkpoint`].
 pub struct Ppo {
     /// Resolved config.
-    pub cfg: Config,
+    cfg: Config,
     /// Policy (trunk + value head).
-    pub policy: Box<dyn CausalLm>,
+    policy: Box<dyn CausalLm>,
     /// Frozen reference.
-    pub reference: Box<dyn CausalLm>,
+    reference: Box<dyn CausalLm>,
     /// Tokenizer.
-    pub tok: Tok,
+    tok: Tok,
     /// Optimiser.
-    pub opt: Adam,
+    opt: Adam,
     /// Host generator (token sampling, minibatch shuffles).
-    pub rng: Rng,
+    rng: Rng,
     /// Prompt generator ([`prompt_rng`]): only prompt draws read it, so runs of one seed
     /// see the same prompts at every step whatever else they draw.
-    pub prompt_rng: Rng,
+    prompt_rng: Rng,
     /// Composer.
-    pub composer: Box<dyn Composer>,
+    composer: Box<dyn Composer>,
     /// KL controller.
-    pub kl: KlController,
+    kl: KlController,
     /// Rewards.
-    pub rewards: Vec<Box<dyn Reward>>,
+    rewards: Vec<Box<dyn Reward>>,
     /// Training pairs, encoded.
-    pub prompts: Vec<(Vec<i64>, Pair)>,
+    prompts: Vec<(Vec<i64>, Pair)>,
     /// Steps done.
-    pub step: usize,
+    step: usize,
     /// Where the fused pass runs.
-    pub backend: Backend,
+    backend: Backend,
     /// How many of the lowest blocks the policy and the reference share (frozen and
     /// equal, [`shared_blocks`]): their output is computed once per step and the
     /// policy's and the reference's forwards run only the blocks above. 0 = none.
-    pub shared_blocks: usize,
+    shared_blocks: usize,
 }
 
 impl std::fmt::Debug for Ppo {
@@ -196,7 +200,6 @@ impl Ppo {
         let own_prompts = Rng::new(self.cfg.run.seed ^ 0xCA11B ^ PROMPT_STREAM);
         let main_prompts = std::mem::replace(&mut self.prompt_rng, own_prompts);
         let mut per_reward: Vec<Vec<f32>> = vec![Vec::with_capacity(want); self.rewards.len()];
-        let dense = self.dense_channels();
         let mut done = 0;
         let result = (|| -> Result<(), TrainerError> {
             while done < want {
@@ -207,9 +210,9 @@ impl Ppo {
                     .collect();
                 let ro = self.rollout(&batch)?;
                 let (b, r) = (batch.len(), ro.mask.len() / batch.len());
-                let scores = self.reward_channels(&ro, &batch, &dense, r)?;
-                for (k, totals) in row_totals(&scores, &dense, &ro.mask, r).iter().enumerate() {
-                    per_reward[k].extend_from_slice(&totals[..b]);
+                let channels = self.reward_channels(&ro, &batch, r)?;
+                for (k, c) in channels.iter().enumerate() {
+                    per_reward[k].extend_from_slice(&c.row_totals(&ro.mask, r)[..b]);
                 }
                 done += b;
             }
@@ -251,16 +254,15 @@ impl Ppo {
         let t_fwd = phase_end(dev, t0);
         // Line 7: rewards r_1, ..., r_n, and their batch means rbar_i.
         let (b, r) = (batch.len(), ro.mask.len() / batch.len());
-        let dense = self.dense_channels();
-        let scores = self.reward_channels(&ro, &batch, &dense, r)?;
-        let means = batch_means(&scores, &dense, &ro.mask, Shape::new(b, r))?;
+        let channels = self.reward_channels(&ro, &batch, r)?;
+        let means = batch_means(&channels, &ro.mask, Shape::new(b, r))?;
         let t_score = phase_end(dev, t0);
         // Lines 8 and 10: the weights for this batch (Eq. 4, 5: w^pre <- w^cur).
         let weights = self.composer.update(&means)?.to_vec();
         let diag = self.composer.diagnostics(&means)?;
         // Eq. (6) on what the composer composes (raw rewards or their z-scores) as raw
         // weights plus a batch-constant offset.
-        let mix = Mix::of(&*self.composer, &scores, &dense, b)?;
+        let mix = Mix::of(&*self.composer, &channels, b)?;
         // Lines 8, 9, 11: composite (Eq. 4, 6), penalised reward (Eq. 7), advantages
         // and value targets; or, critic-free, group-relative advantages of the rewards
         // with these weights (the KL penalty then enters the loss).
@@ -269,8 +271,7 @@ impl Ppo {
         let adv = match self.cfg.ppo.advantage {
             AdvantageChoice::Gae => advantages(
                 &AdvantageInputs {
-                    scores: &mix.scores,
-                    dense: &mix.dense,
+                    channels: &mix.channels,
                     weights: &mix.weights,
                     logp: &old.logp,
                     ref_logp: &old.ref_logp,
@@ -289,8 +290,7 @@ impl Ppo {
             // group-relative advantage).
             AdvantageChoice::Group(est) => self.group_relative(
                 est,
-                &scores,
-                &dense,
+                &channels,
                 if est == GroupEstimator::Gdpo {
                     &weights
                 } else {
@@ -369,8 +369,7 @@ impl Ppo {
     fn group_relative(
         &self,
         est: GroupEstimator,
-        scores: &[Vec<f32>],
-        dense: &[bool],
+        channels: &[RewardChannel],
         weights: &[f32],
         mask: &[u8],
         shape: Shape,
@@ -379,7 +378,7 @@ impl Ppo {
         let p = &self.cfg.ppo;
         let k = p.group_size.max(1);
         let b = shape.batch;
-        let channels = channels(scores, dense);
+        let channels = core_channels(channels);
         let groups: Vec<u32> = (0..b).map(|i| (i / k) as u32).collect();
         let num_groups = b.div_ceil(k);
         let mut params = GroupParams::new(est, p.group_convention);
@@ -451,23 +450,15 @@ impl Ppo {
         }
     }
 
-    /// Per reward: whether it is placed per sentence (a dense channel).
-    fn dense_channels(&self) -> Vec<bool> {
-        let placement = &self.cfg.composer.placement;
-        (0..self.rewards.len())
-            .map(|k| placement.get(k) == Some(&Placement::Sentence))
-            .collect()
-    }
-
-    /// Sequence-level scores (`[B]`) or, for sentence placement, per-token channels
-    /// (`[B * R]`), of the responses to the prompts `batch` (indices into the prompts).
+    /// Per reward, the channel of the responses to the prompts `batch` (indices into the
+    /// prompts): sequence-level scores, or per-token ones (`[B * R]`) for a reward placed
+    /// per sentence (`composer.placement`).
     fn reward_channels(
         &self,
         ro: &Rollout,
         batch: &[usize],
-        dense: &[bool],
         r: usize,
-    ) -> Result<Vec<Vec<f32>>, TrainerError> {
+    ) -> Result<Vec<RewardChannel>, TrainerError> {
         let refs: Vec<String> = batch
             .iter()
             .map(|&i| self.prompts[i].1.response.clone())
@@ -480,16 +471,24 @@ impl Ppo {
             references: &refs,
             last_turns: &last_turns,
         };
-        let mut scores = score_all(&self.rewards, &ro.texts, targets)?;
+        let scores = score_all(&self.rewards, &ro.texts, targets)?;
         let tok = &self.tok;
-        let decode = |ids: &[i64]| tok.decode(ids);
-        for (k, reward) in self.rewards.iter().enumerate() {
-            if dense[k] {
-                let against = targets.of(&**reward);
-                scores[k] = sentence_channel(&**reward, &ro.tokens, against, r, &decode)?;
-            }
-        }
-        Ok(scores)
+        let decode = |ids: &[i64]| tok.decode(ids).map_err(TrainerError::from);
+        let placement = &self.cfg.composer.placement;
+        self.rewards
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(k, (reward, seq))| {
+                if placement.get(k) == Some(&Placement::Sentence) {
+                    let against = targets.of(&**reward);
+                    sentence_channel(&**reward, &ro.tokens, against, r, &decode)
+                        .map(RewardChannel::Dense)
+                } else {
+                    Ok(RewardChannel::Sequence(seq))
+                }
+            })
+            .collect()
     }
 
     /// PPO epochs over the rollout in shuffled minibatches of `minibatch_size` rows
@@ -601,7 +600,7 @@ impl Ppo {
     }
 
     /// The resumable state (everything but the tensors).
-    pub fn state(&self) -> Result<PpoState, TrainerError> {
+    fn state(&self) -> Result<PpoState, TrainerError> {
         let mut record = vec![0u8; composer_core::RECORD_LEN];
         let n = self.composer.save_bytes(Some(&self.kl), &mut record)?;
         record.truncate(n);
@@ -613,16 +612,114 @@ impl Ppo {
         })
     }
 
-    /// Restores [`Ppo::state`].
-    pub fn restore(&mut self, st: &PpoState) -> Result<(), TrainerError> {
+    /// What a checkpoint of this run holds: the policy's tensors, the optimiser's and the
+    /// resumable state (the reference is saved once per run, [`Ppo::reference`]).
+    pub fn checkpoint_parts(&self) -> Result<CheckpointParts, TrainerError> {
+        Ok(CheckpointParts {
+            policy: self.policy.named_parameters(),
+            optimizer: self.opt.state(),
+            state: self.state()?,
+        })
+    }
+
+    /// Puts back a checkpoint read from disk (`reference_file` names the reference's file
+    /// in errors): the reference's and the policy's weights (every name and shape
+    /// checked), the optimiser, the composer and KL controller, both generators and the
+    /// step; then recomputes the blocks the two models share.
+    pub fn restore_checkpoint(
+        &mut self,
+        r: Restored<PpoState>,
+        reference_file: &Path,
+    ) -> Result<(), TrainerError> {
+        copy_exact(self.reference.vars(), r.reference, reference_file)?;
+        copy_exact(
+            self.policy.vars(),
+            r.policy,
+            &r.dir.join("policy.safetensors"),
+        )?;
+        self.opt.load_state(r.optimizer)?;
+        let st = &r.state;
         self.composer
             .restore_bytes(Some(&mut self.kl), &st.composer)
             .map_err(|e| TrainerError::Checkpoint(format!("composer state: {e}")))?;
         self.rng.s = st.rng;
         self.prompt_rng.s = st.prompt_rng;
         self.step = st.step;
+        self.share_frozen_blocks();
         Ok(())
     }
+
+    /// The resolved config.
+    pub fn cfg(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The policy being trained.
+    pub fn policy(&self) -> &dyn CausalLm {
+        &*self.policy
+    }
+
+    /// The frozen reference policy.
+    pub fn reference(&self) -> &dyn CausalLm {
+        &*self.reference
+    }
+
+    /// The tokenizer.
+    pub fn tok(&self) -> &Tok {
+        &self.tok
+    }
+
+    /// The rewards, in the composer's order.
+    pub fn rewards(&self) -> &[Box<dyn Reward>] {
+        &self.rewards
+    }
+
+    /// Replaces the rewards from the next step on (a reward of one's own in place of the
+    /// configured ones); their number must equal the composer's.
+    pub fn set_rewards(&mut self, rewards: Vec<Box<dyn Reward>>) -> Result<(), TrainerError> {
+        if rewards.len() != self.rewards.len() {
+            return Err(TrainerError::Config(format!(
+                "{} rewards given, the composer composes {}",
+                rewards.len(),
+                self.rewards.len()
+            )));
+        }
+        self.rewards = rewards;
+        Ok(())
+    }
+
+    /// PPO steps done (warm-up steps included).
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    /// Optimiser steps taken (a step stopped by a non-finite loss takes none).
+    pub fn optimizer_steps(&self) -> i64 {
+        self.opt.step
+    }
+
+    /// How many of the lowest blocks the policy and the reference share
+    /// ([`shared_blocks`]).
+    pub fn shared_blocks(&self) -> usize {
+        self.shared_blocks
+    }
+
+    /// Runs every block of both models from now on, sharing none: the same numbers as
+    /// sharing, at more cost (a check that sharing changes nothing).
+    pub fn share_no_blocks(&mut self) {
+        self.shared_blocks = 0;
+    }
+}
+
+/// What [`Ppo::checkpoint_parts`] takes of a run.
+#[derive(Debug)]
+pub struct CheckpointParts {
+    /// The policy's named tensors.
+    pub policy: Vec<(String, Tensor)>,
+    /// The optimiser's named tensors.
+    pub optimizer: Vec<(String, Tensor)>,
+    /// The rest ([`PpoState`]).
+    pub state: PpoState,
 }
 
 /// Fewer prompts per step than this on a group-relative path is said at the start.
@@ -681,50 +778,12 @@ pub fn prompt_rng(seed: u64) -> Rng {
     Rng::new(seed ^ PROMPT_STREAM)
 }
 
-/// The fused pass's view of Eq. (6): the reward channels, plus a constant channel
-/// holding the composer's offset when it has one (a composer on z-scores), and the
-/// composer's raw weights ([`Composer::composition`]), 1 on the offset channel.
-#[derive(Debug, PartialEq)]
-pub struct Mix {
-    /// The channels.
-    pub scores: Vec<Vec<f32>>,
-    /// Which channels are dense.
-    pub dense: Vec<bool>,
-    /// One weight per channel.
-    pub weights: Vec<f32>,
-}
-
-impl Mix {
-    /// The channels and weights of `composer`'s current composition of `scores`
-    /// (`batch` responses).
-    pub fn of(
-        composer: &dyn Composer,
-        scores: &[Vec<f32>],
-        dense: &[bool],
-        batch: usize,
-    ) -> Result<Mix, TrainerError> {
-        let mut weights = vec![0.0f32; scores.len()];
-        let offset = composer.composition(&mut weights)?;
-        let mut mix = Mix {
-            scores: scores.to_vec(),
-            dense: dense.to_vec(),
-            weights,
-        };
-        if offset != 0.0 {
-            mix.scores.push(vec![offset; batch]);
-            mix.dense.push(false);
-            mix.weights.push(1.0);
-        }
-        Ok(mix)
-    }
-}
-
 /// How many of the lowest blocks `policy` and `reference` can share when the top `top`
 /// blocks train: `layers - top` when every embedding and lower-block weight of the two
 /// is equal (they start as copies and those weights never train), else 0. `top = 0`
 /// (everything trains) shares nothing.
 pub fn shared_blocks(policy: &dyn CausalLm, reference: &dyn CausalLm, top: usize) -> usize {
-    use crate::model::causal_lm::ParamGroup;
+    use fastrl_models::causal_lm::ParamGroup;
     let layers = policy.dims().layers as usize;
     if top == 0 || top >= layers || reference.dims() != policy.dims() {
         return 0;
@@ -744,89 +803,5 @@ pub fn shared_blocks(policy: &dyn CausalLm, reference: &dyn CausalLm, top: usize
         k
     } else {
         0
-    }
-}
-
-/// Each reward's batch mean `rbar_i` by composer-core's one definition
-/// ([`reward_means`]): over the rows with a valid token. A dense (sentence-placed)
-/// channel enters as its row sums, so its mean is the mean over rows of the row's total
-/// (the mean sentence score), on the scale of the sequence-level form.
-pub fn batch_means(
-    scores: &[Vec<f32>],
-    dense: &[bool],
-    mask: &[u8],
-    shape: Shape,
-) -> Result<Vec<f32>, TrainerError> {
-    let row_sums = row_totals(scores, dense, mask, shape.len);
-    let channels: Vec<Channel<'_, f32>> =
-        row_sums.iter().map(|s| Channel::Sequence(&s[..])).collect();
-    let mut out = vec![0.0f32; scores.len()];
-    reward_means(&channels, mask, shape, MaskMode::Prefix, &mut out)?;
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_composer_on_z_scores_composes_them_through_the_offset_channel() {
-        use composer_core::{ComposeOn, FastRl, FastRlConfig, Fixed, Normalization, OnReference};
-        // Two responses; rewards on very different scales.
-        let scores = vec![vec![0.1f32, 0.3], vec![20.0, 10.0]];
-        let (mean, std) = ([0.2f32, 15.0], [0.1f32, 5.0]);
-        let z = |k: usize, b: usize| (scores[k][b] - mean[k]) / std[k];
-        let composite = |m: &Mix, b: usize| -> f32 {
-            m.scores.iter().zip(&m.weights).map(|(s, w)| w * s[b]).sum()
-        };
-        let fixed = OnReference::new(
-            Fixed::new(&[0.25, 0.75]).unwrap(),
-            &mean,
-            &std,
-            ComposeOn::Normalized,
-        )
-        .unwrap();
-        let mut fast = FastRl::new(
-            2,
-            FastRlConfig {
-                normalization: Normalization::Reference,
-                compose_on: ComposeOn::Normalized,
-                ..FastRlConfig::default()
-            },
-        )
-        .unwrap();
-        fast.set_reference(&mean, &std).unwrap();
-        // Reward 0 lags (z = -1): it gains weight.
-        fast.update(&[0.1, 15.0]).unwrap();
-        assert!(fast.weights()[0] > 0.5);
-        for c in [&fixed as &dyn Composer, &fast] {
-            let m = Mix::of(c, &scores, &[false, false], 2).unwrap();
-            let w = c.weights();
-            for b in 0..2 {
-                // By hand: sum_i w_i z_i (0.5 for the fixed weights on row 0). The raw
-                // weights alone, what PPO composed before, give 0.025 + 15 there.
-                let want = w[0] * z(0, b) + w[1] * z(1, b);
-                assert!(
-                    (composite(&m, b) - want).abs() < 1e-5,
-                    "{:?} row {b}",
-                    c.kind()
-                );
-            }
-        }
-        // A raw composer's mix is its weights, no extra channel.
-        let raw = Fixed::new(&[0.25, 0.75]).unwrap();
-        let m = Mix::of(&raw, &scores, &[false, false], 2).unwrap();
-        assert_eq!(m.weights, [0.25, 0.75]);
-        assert_eq!(m.scores.len(), 2);
-    }
-
-    #[test]
-    fn batch_means_are_row_means_of_sequence_scores_and_dense_row_sums() {
-        // Two rows of length 3, the second with one valid token.
-        let mask = [1u8, 1, 1, 1, 0, 0];
-        let seq = vec![0.25f32, 0.75];
-        let dense = vec![0.5f32, 0.0, 0.25, 1.0, 9.0, 9.0];
-        let m = batch_means(&[seq, dense], &[false, true], &mask, Shape::new(2, 3)).unwrap();
-        assert_eq!(m, [0.5, 0.875]);
     }
 }

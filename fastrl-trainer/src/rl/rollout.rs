@@ -4,10 +4,10 @@
 
 use crate::config::Config;
 use crate::error::TrainerError;
-use crate::model::causal_lm::{positions_from_mask, CausalLm, Window};
-use crate::model::tokenizer::Tok;
 use crate::rng::Rng;
 use fastrl_data::Pair;
+use fastrl_models::causal_lm::{positions_from_mask, CausalLm, Window};
+use fastrl_models::tokenizer::Tok;
 use tch::{Device, Kind, Tensor};
 
 /// A pair as token ids: the context as the reply's prompt in at most `max_ctx` tokens

@@ -41,6 +41,10 @@ __all__ = [
 ]
 
 RECORD_LEN: int = _fastrl.RECORD_LEN
+
+# The core's defaults (GaeParams, FusedParams, FastRlConfig, GroupParams, LagrangianConfig):
+# the keyword defaults below read them, so Python restates none of the core's numbers.
+_D = _fastrl.defaults()
 _FLOATS: Tuple[type[np.float32], type[np.float64]] = (np.float32, np.float64)
 
 # Type aliases (annotations only). `_F32`: what every function returns, a float32 array.
@@ -88,7 +92,7 @@ def _mode(mode: str) -> str:
 
 
 def gae(rewards: npt.ArrayLike, values: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None,
-        gamma: float = 0.99, lam: float = 0.95, mode: str = "carry",
+        gamma: float = _D.gamma, lam: float = _D.lam, mode: str = "carry",
         whiten: bool = False) -> Tuple[_F32, _F32]:
     """Generalised advantage estimation and returns over ``[B, T]`` arrays.
 
@@ -112,8 +116,8 @@ _ESTIMATORS: Tuple[str, ...] = ("k1", "k2", "k3", "abs")
 
 
 def kl_penalty(logp: npt.ArrayLike, ref_logp: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None,
-               beta: float = 0.2, estimator: str = "k1", rewards: Optional[npt.ArrayLike] = None,
-               mode: str = "carry") -> _F32:
+               beta: float = _D.beta, estimator: str = _D.estimator,
+               rewards: Optional[npt.ArrayLike] = None, mode: str = "carry") -> _F32:
     """Eq. (7): ``rewards - beta * kl(logp, ref_logp)`` per token (``rewards`` defaults to 0,
     giving the penalty alone). Estimators: k1 ``d``, k2 ``d^2/2``, k3 ``exp(-d) + d - 1``,
     abs ``|d|`` with ``d = logp - ref_logp``. Returns float32 ``[B, T]``.
@@ -189,8 +193,9 @@ def compose(rewards: _Rewards, weights: npt.ArrayLike, mask: Optional[npt.ArrayL
 
 
 def fused(rewards: _Rewards, weights: npt.ArrayLike, logp: npt.ArrayLike, ref_logp: npt.ArrayLike,
-          values: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None, gamma: float = 0.99,
-          lam: float = 0.95, beta: float = 0.2, estimator: str = "k1", mode: str = "carry",
+          values: npt.ArrayLike, mask: Optional[npt.ArrayLike] = None, gamma: float = _D.gamma,
+          lam: float = _D.lam, beta: float = _D.beta, estimator: str = _D.estimator,
+          mode: str = "carry",
           whiten: bool = False) -> dict[str, Any]:
     """Composition + KL penalty + GAE + returns in one pass over each row.
 
@@ -304,12 +309,12 @@ class FastRLComposer(_Composer):
       uniform.
     """
 
-    def __init__(self, n: int, eta: Union[float, str], temperature: float = 1.0,
+    def __init__(self, n: int, eta: Union[float, str], temperature: float = _D.temperature,
                  bias: Optional[npt.ArrayLike] = None, smoothing: Optional[str] = None,
                  ema_decay: float = 0.9, clip: Tuple[float, float] = (0.0, 1.0),
-                 tanh_scale: float = 1.0, normalize: Union[str, bool, None] = "none",
-                 floor: float = 0.0, compose_on: str = "raw", rule: str = "plain",
-                 radius: float = float("inf"), averaging: bool = False,
+                 tanh_scale: float = 1.0, normalize: Union[str, bool, None] = _D.normalize,
+                 floor: float = _D.floor, compose_on: str = _D.compose_on, rule: str = _D.rule,
+                 radius: float = _D.radius, averaging: bool = _D.averaging,
                  horizon: Optional[int] = None, signal_range: float = 1.0) -> None:
         kind = "none" if smoothing is None else smoothing
         a, b = 0.0, 0.0
@@ -387,28 +392,28 @@ def reference_stats(scores: npt.ArrayLike) -> Tuple[_F32, _F32]:
 @overload
 def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
                      weights: Optional[npt.ArrayLike] = None,
-                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
-                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = _D.group_estimator,
+                     scale: str = _D.group_scale, convention: str = _D.convention, whiten: Optional[bool] = None,
                      group_size: Optional[int] = None, per_token: bool = False,
                      return_stats: Literal[False] = False) -> _F32: ...
 @overload
 def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
                      weights: Optional[npt.ArrayLike] = None,
-                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
-                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = _D.group_estimator,
+                     scale: str = _D.group_scale, convention: str = _D.convention, whiten: Optional[bool] = None,
                      group_size: Optional[int] = None, per_token: bool = False, *,
                      return_stats: Literal[True]) -> Tuple[_F32, dict[str, int]]: ...
 @overload
 def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
                      weights: Optional[npt.ArrayLike] = None,
-                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
-                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = _D.group_estimator,
+                     scale: str = _D.group_scale, convention: str = _D.convention, whiten: Optional[bool] = None,
                      group_size: Optional[int] = None, per_token: bool = False,
                      return_stats: bool = False) -> Union[_F32, Tuple[_F32, dict[str, int]]]: ...
 def group_advantages(rewards: _Rewards, groups: npt.ArrayLike,
                      weights: Optional[npt.ArrayLike] = None,
-                     mask: Optional[npt.ArrayLike] = None, estimator: str = "grpo",
-                     scale: str = "group", convention: str = "verl", whiten: Optional[bool] = None,
+                     mask: Optional[npt.ArrayLike] = None, estimator: str = _D.group_estimator,
+                     scale: str = _D.group_scale, convention: str = _D.convention, whiten: Optional[bool] = None,
                      group_size: Optional[int] = None, per_token: bool = False,
                      return_stats: bool = False) -> Union[_F32, Tuple[_F32, dict[str, int]]]:
     """Critic-free, group-relative advantages (``composer_core::group``): GRPO, RLOO,
@@ -483,9 +488,10 @@ class LagrangianComposer(_Composer):
     ``(R - lambda C) / (1 + lambda)``.
     """
 
-    def __init__(self, base: npt.ArrayLike, constraints: Iterable[_Constraint], lr: float = 0.01,
-                 squash: str = "projected", init: float = 0.0, max_multiplier: float = 100.0,
-                 normalize: bool = False, _raw: Optional[_fastrl.RawComposer] = None) -> None:
+    def __init__(self, base: npt.ArrayLike, constraints: Iterable[_Constraint],
+                 lr: float = _D.lagrangian_lr, squash: str = _D.squash,
+                 init: float = _D.lagrangian_init, max_multiplier: float = _D.max_multiplier,
+                 normalize: bool = _D.lagrangian_normalize, _raw: Optional[_fastrl.RawComposer] = None) -> None:
         if _raw is not None:
             super().__init__(_raw)
             return

@@ -17,11 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "Defaults",
     "MAX_REWARDS",
     "RECORD_LEN",
     "RawComposer",
     "WordNet",
     "compose_flat",
+    "defaults",
     "fused_flat",
     "gae_flat",
     "group_advantages_flat",
@@ -120,6 +122,53 @@ def group_advantages_flat(
 
 def reference_stats_flat(scores: Sequence[Sequence[float]]) -> tuple[list[float], list[float]]:
     """Per reward, mean and unbiased std of calibration scores."""
+
+@final
+class Defaults:
+    """The core's defaults (``defaults.rs``), names as the Python keywords take them."""
+
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def lam(self) -> float: ...
+    @property
+    def beta(self) -> float: ...
+    @property
+    def estimator(self) -> str: ...
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def normalize(self) -> str: ...
+    @property
+    def compose_on(self) -> str: ...
+    @property
+    def rule(self) -> str: ...
+    @property
+    def radius(self) -> float: ...
+    @property
+    def averaging(self) -> bool: ...
+    @property
+    def floor(self) -> float: ...
+    @property
+    def group_estimator(self) -> str: ...
+    @property
+    def group_scale(self) -> str: ...
+    @property
+    def convention(self) -> str: ...
+    @property
+    def lagrangian_lr(self) -> float: ...
+    @property
+    def squash(self) -> str: ...
+    @property
+    def lagrangian_init(self) -> float: ...
+    @property
+    def max_multiplier(self) -> float: ...
+    @property
+    def lagrangian_normalize(self) -> bool: ...
+
+def defaults() -> Defaults:
+    """The core's defaults: ``GaeParams``, ``FusedParams``, ``FastRlConfig``,
+    ``GroupParams``, ``LagrangianConfig``."""
 
 @final
 class RawComposer:

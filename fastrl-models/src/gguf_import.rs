@@ -3,12 +3,13 @@
 //! names with llama.cpp's Q/K row permutation undone, the GPT-2-style BPE tokenizer
 //! rebuilt from `tokenizer.ggml.*`, and [`convert`] writing a Hugging Face directory.
 
-use crate::error::TrainerError;
-use crate::model::gguf::{GgufError, GgufFile};
-use crate::model::hf_dir::export_hf;
-use crate::model::llama::{load_named, LlamaModel};
-use crate::model::llama_config::{LlamaConfig, LlamaFlavor};
-use crate::model::tokenizer::{ChatSpec, Tok};
+use crate::error::ModelError;
+use crate::gguf::{GgufError, GgufFile};
+use crate::hf_dir::export_hf;
+use crate::llama::{LlamaModel, LLAMA_NAMES};
+use crate::llama_config::{LlamaConfig, LlamaFlavor};
+use crate::safetensors::load_hf;
+use crate::tokenizer::{ChatSpec, Tok};
 use std::path::Path;
 use tch::{Device, Tensor};
 
@@ -254,14 +255,15 @@ pub struct Imported {
 }
 
 /// Reads `path` into a [`LlamaModel`] on `device` and its [`Tok`].
-pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError> {
+pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, ModelError> {
     let g = GgufFile::open(path)?;
     let cfg = config_of(&g)?;
-    let mut model = LlamaModel::new(&cfg, device)?;
-    load_named(
-        &mut model.vs,
+    let model = LlamaModel::new(&cfg, device)?;
+    load_hf(
+        &model.vs,
         tensors_of(&g, &cfg)?,
         &path.display().to_string(),
+        LLAMA_NAMES,
     )?;
     let json = tokenizer_json(&g)?.to_string();
     let origin = format!("{} (tokenizer)", path.display());
@@ -270,7 +272,7 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError
         .ok()
         .map(str::to_string);
     let tokens = g.get_strings("tokenizer.ggml.tokens")?;
-    let token = |key: &str, id: Option<i64>| -> Result<Option<String>, TrainerError> {
+    let token = |key: &str, id: Option<i64>| -> Result<Option<String>, ModelError> {
         let Some(i) = id else { return Ok(None) };
         match usize::try_from(i).ok().and_then(|i| tokens.get(i)) {
             Some(s) => Ok(Some((*s).to_string())),
@@ -289,7 +291,7 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError
         Some(template) => {
             let eos_token =
                 token("tokenizer.ggml.eos_token_id", cfg.eos_token_id)?.ok_or_else(|| {
-                    TrainerError::Tokenizer(format!(
+                    ModelError::Tokenizer(format!(
                         "{origin}: a chat template but no tokenizer.ggml.eos_token_id"
                     ))
                 })?;
@@ -314,7 +316,7 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, TrainerError
 /// `fastrl-trainer convert --gguf FILE --out DIR`: writes `out` as a Hugging Face
 /// directory (`config.json`, `model.safetensors`, `tokenizer.json`, and a
 /// `tokenizer_config.json` with the chat template and the bos/eos token strings).
-pub fn convert(gguf: &Path, out: &Path) -> Result<(), TrainerError> {
+pub fn convert(gguf: &Path, out: &Path) -> Result<(), ModelError> {
     let imp = import_gguf(gguf, Device::Cpu)?;
     export_hf(out, &imp.model, &imp.tok)
 }

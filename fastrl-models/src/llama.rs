@@ -6,13 +6,13 @@
 //! ...), so our checkpoints are Hugging Face checkpoints and the reverse. Linear weights
 //! are `[out, in]`: `y = x W^T + b`.
 
-use crate::error::TrainerError;
-use crate::model::causal_lm::{
+use crate::causal_lm::{
     attention_bias, group_by_name, positions_from_mask, value_head, CausalLm, Decoded, Dims,
     KvCache, ParamGroup, Window,
 };
-use crate::model::llama_config::LlamaConfig;
-use crate::model::safetensors;
+use crate::error::ModelError;
+use crate::llama_config::LlamaConfig;
+use crate::safetensors::{self, freeze_copy, load_hf, HfNames};
 use std::path::Path;
 use tch::nn::{self, Init, Module};
 use tch::{Device, Kind, Tensor};
@@ -269,55 +269,21 @@ impl Llama {
     }
 }
 
-/// Loads `model.safetensors` (Hugging Face names) into `vs` through [`load_named`].
-pub fn load_hf_weights(vs: &mut nn::VarStore, path: &Path) -> Result<(), TrainerError> {
-    load_named(vs, safetensors::read(path)?, &path.display().to_string())
-}
+/// The Llama family's Hugging Face names: a tied model ignores a stored
+/// `lm_head.weight`, and old exports' `rotary_emb.inv_freq` buffers are ignored.
+pub const LLAMA_NAMES: HfNames = HfNames {
+    family: "Llama/Qwen2",
+    ignored: |n| n == "lm_head.weight" || n.ends_with(".rotary_emb.inv_freq"),
+};
 
-/// Copies `tensors` (Hugging Face names) into `vs`; `origin` names the source in errors.
-/// Every variable except the value head must be present with its shape; the value head
-/// is kept as initialised when absent. A tied model ignores a stored `lm_head.weight`,
-/// and old exports' `rotary_emb.inv_freq` buffers are ignored; any other extra tensor is
-/// an error.
-pub fn load_named(
-    vs: &mut nn::VarStore,
-    tensors: Vec<(String, Tensor)>,
-    origin: &str,
-) -> Result<(), TrainerError> {
-    let mut by_name: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
-    let _guard = tch::no_grad_guard();
-    for (name, mut var) in vs.variables() {
-        match by_name.remove(&name) {
-            Some(t) if t.size() != var.size() => {
-                return Err(TrainerError::Checkpoint(format!(
-                    "{origin}: tensor {name} has shape {:?}, the model expects {:?}: the \
-                     checkpoint is for another model shape (check config.json)",
-                    t.size(),
-                    var.size()
-                )))
-            }
-            Some(t) => {
-                var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
-            }
-            None if name.starts_with("v_head.") => {}
-            None => {
-                return Err(TrainerError::Checkpoint(format!(
-                    "{origin}: tensor {name} is missing: not a checkpoint of this Llama/Qwen2 \
-                     shape"
-                )))
-            }
-        }
-    }
-    let extra: Vec<String> = by_name
-        .into_keys()
-        .filter(|n| n != "lm_head.weight" && !n.ends_with(".rotary_emb.inv_freq"))
-        .collect();
-    if !extra.is_empty() {
-        return Err(TrainerError::Checkpoint(format!(
-            "{origin}: unexpected tensors {extra:?}: not a Llama/Qwen2 checkpoint of this config"
-        )));
-    }
-    Ok(())
+/// Loads `model.safetensors` (Hugging Face names) into `vs`.
+pub fn load_hf_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
+    load_hf(
+        vs,
+        safetensors::read(path)?,
+        &path.display().to_string(),
+        LLAMA_NAMES,
+    )
 }
 
 /// A Llama-family model in its own variable store.
@@ -331,7 +297,7 @@ pub struct LlamaModel {
 
 impl LlamaModel {
     /// A randomly initialised model.
-    pub fn new(cfg: &LlamaConfig, device: Device) -> Result<Self, TrainerError> {
+    pub fn new(cfg: &LlamaConfig, device: Device) -> Result<Self, ModelError> {
         cfg.validate()?;
         let vs = nn::VarStore::new(device);
         let net = Llama::new(&vs.root(), cfg);
@@ -340,10 +306,10 @@ impl LlamaModel {
 
     /// Loads a Hugging Face `LlamaForCausalLM`/`Qwen2ForCausalLM` directory
     /// (`config.json`, `model.safetensors`).
-    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, TrainerError> {
+    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, ModelError> {
         let cfg = LlamaConfig::load(&dir.join("config.json"))?;
-        let mut m = LlamaModel::new(&cfg, device)?;
-        load_hf_weights(&mut m.vs, &dir.join("model.safetensors"))?;
+        let m = LlamaModel::new(&cfg, device)?;
+        load_hf_weights(&m.vs, &dir.join("model.safetensors"))?;
         Ok(m)
     }
 }
@@ -425,11 +391,9 @@ impl CausalLm for LlamaModel {
         group_by_name(name, "model.layers.", &["model.embed_tokens.weight"])
     }
 
-    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError> {
+    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, ModelError> {
         let mut m = LlamaModel::new(&self.net.cfg, self.vs.device())?;
-        m.vs.copy(&self.vs)
-            .map_err(|e| TrainerError::Checkpoint(format!("copying the policy: {e}")))?;
-        m.vs.freeze();
+        freeze_copy(&mut m.vs, &self.vs)?;
         Ok(Box::new(m))
     }
 }
@@ -437,7 +401,7 @@ impl CausalLm for LlamaModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::llama_config::LlamaFlavor;
+    use crate::llama_config::LlamaFlavor;
 
     fn tiny(flavor: LlamaFlavor, tied: bool) -> LlamaConfig {
         LlamaConfig {
@@ -555,8 +519,8 @@ mod tests {
 
     #[test]
     fn training_the_top_block_leaves_the_rest_untouched_by_a_step() {
-        use crate::model::causal_lm::train_top_blocks;
-        use crate::optim::Adam;
+        use crate::causal_lm::train_top_blocks;
+        use tch::nn::OptimizerConfig;
         tch::manual_seed(5);
         let m = LlamaModel::new(&tiny(LlamaFlavor::Qwen2, false), Device::Cpu).unwrap();
         assert!(
@@ -575,7 +539,7 @@ mod tests {
             .into_iter()
             .map(|(n, t)| (n, t.detach().copy()))
             .collect();
-        let mut opt = Adam::new(m.vars(), 0.1);
+        let mut opt = tch::nn::Adam::default().build(m.vars(), 0.1).unwrap();
         let ids = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
         let mask = Tensor::ones([1, 4], (Kind::Int64, Device::Cpu));
         let w = m.window(&ids, &mask, 0, 4);

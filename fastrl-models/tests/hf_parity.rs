@@ -1,10 +1,10 @@
 //! Our GPT-2 loads a checkpoint written by Hugging Face transformers and gives the same
 //! logits (max abs diff <= 1e-4), including a left-padded row. The checkpoint is made in
-//! the test by fastrl-trainer/tests/make_gpt2.py with the project's .venv (torch 2.11.0,
+//! the test by fastrl-models/tests/make_gpt2.py with the project's .venv (torch 2.11.0,
 //! transformers 5.24.0); without the .venv the test prints SKIPPED, unless
 //! FASTRL_REQUIRE_VENV=1 (scripts/test.sh sets it), where that is a failure.
 
-use fastrl_trainer::model::gpt2::Gpt2Model;
+use fastrl_models::gpt2::Gpt2Model;
 mod common;
 
 use common::python;

@@ -6,13 +6,13 @@
 //! so our own checkpoints are Hugging Face checkpoints and the reverse. Linear layers are
 //! GPT-2's `Conv1D`: weight `[in, out]`, `y = x W + b`.
 
-use crate::error::TrainerError;
-use crate::model::causal_lm::{
+use crate::causal_lm::{
     attention_bias, group_by_name, positions_from_mask, value_head, CausalLm, Decoded, Dims,
     KvCache, ParamGroup, Window,
 };
-use crate::model::layers::layer_norm as ln_layer;
-use crate::model::safetensors;
+use crate::error::ModelError;
+use crate::layers::layer_norm as ln_layer;
+use crate::safetensors::{self, freeze_copy, load_hf, HfNames};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::nn::{self, Init};
@@ -72,8 +72,8 @@ impl Gpt2Config {
     }
 
     /// Checks the shape parameters.
-    pub fn validate(&self) -> Result<(), TrainerError> {
-        let bad = |what: String| Err(TrainerError::Config(what));
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |what: String| Err(ModelError::Config(what));
         if self.vocab_size < 2 || self.n_positions < 2 || self.n_layer < 1 || self.n_head < 1 {
             return bad(format!("GPT-2 config has a non-positive size: {self:?}"));
         }
@@ -94,10 +94,10 @@ impl Gpt2Config {
     }
 
     /// Reads `config.json`.
-    pub fn load(path: &Path) -> Result<Self, TrainerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
         let cfg: Gpt2Config = serde_json::from_str(&text).map_err(|e| {
-            TrainerError::Config(format!("{}: not a GPT-2 config.json: {e}", path.display()))
+            ModelError::Config(format!("{}: not a GPT-2 config.json: {e}", path.display()))
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -357,63 +357,35 @@ impl Gpt2 {
     }
 }
 
+/// GPT-2's Hugging Face names: buffers of old exports (`attn.bias`, `attn.masked_bias`)
+/// and the tied `lm_head` are ignored.
+pub const GPT2_NAMES: HfNames = HfNames {
+    family: "GPT-2",
+    ignored: |n| {
+        n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias") || n == "lm_head.weight"
+    },
+};
+
 /// Loads `model.safetensors` (Hugging Face names, with or without the `transformer.`
-/// prefix) into `vs`. Every variable of ours except the value head must be present with
-/// its shape; the value head is kept as initialised when absent. Extra tensors that are
-/// buffers of old GPT-2 exports (`attn.bias`, `attn.masked_bias`) or the tied `lm_head`
-/// are ignored; any other extra tensor is an error (a different architecture).
-pub fn load_hf_weights(vs: &mut nn::VarStore, path: &Path) -> Result<(), TrainerError> {
-    let tensors = safetensors::read(path)?;
-    let mut by_name = std::collections::HashMap::new();
-    for (name, t) in tensors {
-        let key = if name.starts_with("transformer.") || name.starts_with("v_head.") {
-            name.clone()
-        } else {
-            format!("transformer.{name}")
-        };
-        by_name.insert(key, (name, t));
-    }
-    let mut vars = vs.variables();
-    let _guard = tch::no_grad_guard();
-    for (name, var) in vars.iter_mut() {
-        match by_name.remove(name) {
-            Some((orig, t)) => {
-                if t.size() != var.size() {
-                    return Err(TrainerError::Checkpoint(format!(
-                        "{}: tensor {orig} has shape {:?}, the model expects {:?}: the \
-                         checkpoint is for another model shape (check config.json)",
-                        path.display(),
-                        t.size(),
-                        var.size()
-                    )));
-                }
-                var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
-            }
-            None if name.starts_with("v_head.") => {}
-            None => {
-                return Err(TrainerError::Checkpoint(format!(
-                    "{}: tensor {name} is missing: not a GPT-2 checkpoint of this shape",
-                    path.display()
-                )))
-            }
-        }
-    }
-    let extra: Vec<String> = by_name
-        .into_values()
-        .map(|(orig, _)| orig)
-        .filter(|n| {
-            !(n.ends_with(".attn.bias")
-                || n.ends_with(".attn.masked_bias")
-                || n == "lm_head.weight")
+/// prefix) into `vs` by [`load_hf`] with [`GPT2_NAMES`].
+pub fn load_hf_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
+    let tensors = safetensors::read(path)?
+        .into_iter()
+        .map(|(name, t)| {
+            let ours = name.starts_with("transformer.")
+                || name.starts_with("v_head.")
+                || name == "lm_head.weight";
+            (
+                if ours {
+                    name
+                } else {
+                    format!("transformer.{name}")
+                },
+                t,
+            )
         })
         .collect();
-    if !extra.is_empty() {
-        return Err(TrainerError::Checkpoint(format!(
-            "{}: unexpected tensors {extra:?}: not a GPT-2 checkpoint",
-            path.display()
-        )));
-    }
-    Ok(())
+    load_hf(vs, tensors, &path.display().to_string(), GPT2_NAMES)
 }
 
 /// A GPT-2 in its own variable store on `device`.
@@ -427,7 +399,7 @@ pub struct Gpt2Model {
 
 impl Gpt2Model {
     /// A randomly initialised model.
-    pub fn new(cfg: &Gpt2Config, device: Device) -> Result<Self, TrainerError> {
+    pub fn new(cfg: &Gpt2Config, device: Device) -> Result<Self, ModelError> {
         cfg.validate()?;
         let vs = nn::VarStore::new(device);
         let net = Gpt2::new(&vs.root(), cfg);
@@ -435,10 +407,10 @@ impl Gpt2Model {
     }
 
     /// Loads a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`).
-    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, TrainerError> {
+    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, ModelError> {
         let cfg = Gpt2Config::load(&dir.join("config.json"))?;
-        let mut m = Gpt2Model::new(&cfg, device)?;
-        load_hf_weights(&mut m.vs, &dir.join("model.safetensors"))?;
+        let m = Gpt2Model::new(&cfg, device)?;
+        load_hf_weights(&m.vs, &dir.join("model.safetensors"))?;
         Ok(m)
     }
 }
@@ -520,11 +492,9 @@ impl CausalLm for Gpt2Model {
         )
     }
 
-    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError> {
+    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, ModelError> {
         let mut m = Gpt2Model::new(&self.net.cfg, self.vs.device())?;
-        m.vs.copy(&self.vs)
-            .map_err(|e| TrainerError::Checkpoint(format!("copying the policy: {e}")))?;
-        m.vs.freeze();
+        freeze_copy(&mut m.vs, &self.vs)?;
         Ok(Box::new(m))
     }
 }

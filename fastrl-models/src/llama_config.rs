@@ -1,7 +1,7 @@
-//! The Llama-family configuration: what [`crate::model::llama`] needs from a Hugging Face
+//! The Llama-family configuration: what [`crate::llama`] needs from a Hugging Face
 //! `config.json` of `LlamaForCausalLM` or `Qwen2ForCausalLM`, validated, and written back.
 
-use crate::error::TrainerError;
+use crate::error::ModelError;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -159,30 +159,30 @@ pub fn flavor_of(model_type: Option<&str>, architectures: &[String]) -> Option<L
 
 impl LlamaConfig {
     /// Parses a `config.json` text; `origin` names the file in errors.
-    pub fn from_json(text: &str, origin: &str) -> Result<Self, TrainerError> {
+    pub fn from_json(text: &str, origin: &str) -> Result<Self, ModelError> {
         let raw: RawConfig = serde_json::from_str(text).map_err(|e| {
-            TrainerError::Config(format!("{origin}: not a Llama/Qwen2 config.json: {e}"))
+            ModelError::Config(format!("{origin}: not a Llama/Qwen2 config.json: {e}"))
         })?;
         let archs = raw.architectures.clone().unwrap_or_default();
         let flavor = flavor_of(raw.model_type.as_deref(), &archs).ok_or_else(|| {
-            TrainerError::Config(format!(
+            ModelError::Config(format!(
                 "{origin}: model_type {:?} / architectures {archs:?} is not Llama or Qwen2",
                 raw.model_type
             ))
         })?;
         if raw.hidden_act != "silu" {
-            return Err(TrainerError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{origin}: hidden_act {:?} is not supported (expected \"silu\")",
                 raw.hidden_act
             )));
         }
         if raw.use_sliding_window {
-            return Err(TrainerError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{origin}: use_sliding_window = true is not supported"
             )));
         }
         if let Some(s) = raw.rope_scaling.as_ref().filter(|s| !s.is_null()) {
-            return Err(TrainerError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{origin}: rope_scaling {s} is not supported (only the default RoPE)"
             )));
         }
@@ -192,7 +192,7 @@ impl LlamaConfig {
             rope_type = p.rope_type.clone();
         }
         if let Some(t) = rope_type.filter(|t| t != "default") {
-            return Err(TrainerError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "{origin}: rope_parameters.rope_type {t:?} is not supported (only \"default\")"
             )));
         }
@@ -221,21 +221,21 @@ impl LlamaConfig {
             eos_token_id: first_id(&raw.eos_token_id),
         };
         cfg.validate().map_err(|e| match e {
-            TrainerError::Config(m) => TrainerError::Config(format!("{origin}: {m}")),
+            ModelError::Config(m) => ModelError::Config(format!("{origin}: {m}")),
             other => other,
         })?;
         Ok(cfg)
     }
 
     /// Reads `config.json`.
-    pub fn load(path: &Path) -> Result<Self, TrainerError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainerError::io(path, e))?;
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?;
         LlamaConfig::from_json(&text, &path.display().to_string())
     }
 
     /// Checks the shape parameters.
-    pub fn validate(&self) -> Result<(), TrainerError> {
-        let bad = |what: String| Err(TrainerError::Config(what));
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |what: String| Err(ModelError::Config(what));
         let sizes = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),

@@ -3,17 +3,17 @@
 //! the [`CausalLm`] implementation
 //! (GPT-2, or Llama/Qwen2 by `model_type` or `architectures`).
 
-use crate::error::TrainerError;
-use crate::model::causal_lm::CausalLm;
-use crate::model::gpt2::Gpt2Model;
-use crate::model::llama::LlamaModel;
-use crate::model::llama_config::flavor_of;
-use crate::model::safetensors;
-use crate::model::tokenizer::{Tok, CONFIG_FILE};
+use crate::causal_lm::CausalLm;
+use crate::error::ModelError;
+use crate::gpt2::Gpt2Model;
+use crate::llama::LlamaModel;
+use crate::llama_config::flavor_of;
+use crate::safetensors;
+use crate::tokenizer::{Tok, CONFIG_FILE};
 use std::path::Path;
 
 /// Writes `dir` as a Hugging Face directory, atomically (temporary directory + rename).
-pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), TrainerError> {
+pub fn export_hf(dir: &Path, model: &dyn CausalLm, tok: &Tok) -> Result<(), ModelError> {
     export_hf_with(dir, model, tok, &[])
 }
 
@@ -25,10 +25,10 @@ pub fn export_hf_with(
     model: &dyn CausalLm,
     tok: &Tok,
     extra: &[(&str, String)],
-) -> Result<(), TrainerError> {
+) -> Result<(), ModelError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |e| TrainerError::io(&p, e)
+        move |e| ModelError::io(&p, e)
     };
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {
@@ -37,7 +37,7 @@ pub fn export_hf_with(
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let cfg_path = tmp.join("config.json");
     let text = serde_json::to_string_pretty(&model.hf_config())
-        .map_err(|e| TrainerError::Checkpoint(format!("config.json: {e}")))?;
+        .map_err(|e| ModelError::Checkpoint(format!("config.json: {e}")))?;
     std::fs::write(&cfg_path, text).map_err(io(&cfg_path))?;
     safetensors::sync(&cfg_path)?;
     safetensors::write(&model.named_parameters(), &tmp.join("model.safetensors"))?;
@@ -73,20 +73,17 @@ struct ModelType {
 /// Loads a directory written by [`export_hf`] (or any Hugging Face directory of a
 /// supported architecture with a `tokenizer.json`), checking the tokenizer against the
 /// model.
-pub fn import_hf(
-    dir: &Path,
-    device: tch::Device,
-) -> Result<(Box<dyn CausalLm>, Tok), TrainerError> {
+pub fn import_hf(dir: &Path, device: tch::Device) -> Result<(Box<dyn CausalLm>, Tok), ModelError> {
     let cfg_path = dir.join("config.json");
     if !cfg_path.is_file() {
-        return Err(TrainerError::Checkpoint(format!(
+        return Err(ModelError::Checkpoint(format!(
             "{} has no config.json: not a model directory",
             dir.display()
         )));
     }
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| TrainerError::io(&cfg_path, e))?;
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::io(&cfg_path, e))?;
     let mt: ModelType =
-        serde_json::from_str(&text).map_err(|e| TrainerError::record(&cfg_path, 0, e))?;
+        serde_json::from_str(&text).map_err(|e| ModelError::record(&cfg_path, 0, e))?;
     let archs = mt.architectures.unwrap_or_default();
     let is_gpt2 = match mt.model_type.as_deref() {
         Some(t) => t == "gpt2",
@@ -97,7 +94,7 @@ pub fn import_hf(
     } else if flavor_of(mt.model_type.as_deref(), &archs).is_some() {
         Box::new(LlamaModel::load_dir(dir, device)?)
     } else {
-        return Err(TrainerError::Checkpoint(format!(
+        return Err(ModelError::Checkpoint(format!(
             "{}: model_type {:?} / architectures {archs:?} is not supported (supported: \
              \"gpt2\", \"llama\", \"qwen2\")",
             cfg_path.display(),

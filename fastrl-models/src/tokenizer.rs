@@ -3,8 +3,8 @@
 //! byte-level BPE trained on the corpus (GPT-2's scheme) with `<|endoftext|>` (end of a
 //! response, also the padding token) and `<EOU>` (end of an utterance) as special tokens.
 
-use crate::error::TrainerError;
-use crate::model::chat::{turns_of, ChatTemplate};
+use crate::chat::{turns_of, ChatTemplate};
+use crate::error::ModelError;
 use std::path::Path;
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -15,7 +15,7 @@ use tokenizers::{
 
 /// End of a response (GPT-2's end-of-text token); also used as padding.
 pub const EOS: &str = "<|endoftext|>";
-pub use crate::model::chat::EOU;
+pub use crate::chat::EOU;
 /// The file beside `tokenizer.json` with the chat template and special tokens.
 pub const CONFIG_FILE: &str = "tokenizer_config.json";
 
@@ -92,14 +92,14 @@ pub struct ChatSpec {
     pub eos_token: String,
 }
 
-fn tk_err(what: &str) -> impl Fn(tokenizers::Error) -> TrainerError + '_ {
-    move |e| TrainerError::Tokenizer(format!("{what}: {e}"))
+fn tk_err(what: &str) -> impl Fn(tokenizers::Error) -> ModelError + '_ {
+    move |e| ModelError::Tokenizer(format!("{what}: {e}"))
 }
 
 impl Tok {
-    fn wrap(inner: Tokenizer, origin: &str) -> Result<Self, TrainerError> {
+    fn wrap(inner: Tokenizer, origin: &str) -> Result<Self, ModelError> {
         let eos = inner.token_to_id(EOS).ok_or_else(|| {
-            TrainerError::Tokenizer(format!(
+            ModelError::Tokenizer(format!(
                 "{origin} has no {EOS} token and no tokenizer_config.json naming an \
                  eos_token; the trainer needs one to end responses"
             ))
@@ -113,9 +113,9 @@ impl Tok {
 
     /// `inner` with a chat template: responses end at `spec.eos_token`, which must be a
     /// token of the vocabulary.
-    fn wrap_chat(inner: Tokenizer, spec: &ChatSpec, origin: &str) -> Result<Self, TrainerError> {
+    fn wrap_chat(inner: Tokenizer, spec: &ChatSpec, origin: &str) -> Result<Self, ModelError> {
         let eos = inner.token_to_id(&spec.eos_token).ok_or_else(|| {
-            TrainerError::Tokenizer(format!(
+            ModelError::Tokenizer(format!(
                 "{origin}: the eos_token {:?} is not a token of the vocabulary",
                 spec.eos_token
             ))
@@ -133,9 +133,9 @@ impl Tok {
     fn read_config(
         text: &str,
         origin: &str,
-    ) -> Result<(Option<ChatSpec>, Option<String>), TrainerError> {
+    ) -> Result<(Option<ChatSpec>, Option<String>), ModelError> {
         let c: TokConfigFile = serde_json::from_str(text)
-            .map_err(|e| TrainerError::Tokenizer(format!("{origin}: {e}")))?;
+            .map_err(|e| ModelError::Tokenizer(format!("{origin}: {e}")))?;
         let eos = c.eos_token.as_ref().map(|t| t.text().to_string());
         let template = match c.chat_template {
             None => None,
@@ -143,7 +143,7 @@ impl Tok {
             Some(TemplateField::Named(list)) => {
                 let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
                 let Some(t) = list.iter().find(|t| t.name == "default") else {
-                    return Err(TrainerError::Tokenizer(format!(
+                    return Err(ModelError::Tokenizer(format!(
                         "{origin}: chat_template lists {names:?} but no \"default\""
                     )));
                 };
@@ -154,7 +154,7 @@ impl Tok {
             return Ok((None, eos));
         };
         let Some(eos_token) = eos else {
-            return Err(TrainerError::Tokenizer(format!(
+            return Err(ModelError::Tokenizer(format!(
                 "{origin} has a chat_template but no eos_token: the end of a turn is unknown"
             )));
         };
@@ -174,10 +174,10 @@ impl Tok {
         json: &str,
         spec: &ChatSpec,
         origin: &str,
-    ) -> Result<Self, TrainerError> {
+    ) -> Result<Self, ModelError> {
         let inner: Tokenizer = json
             .parse()
-            .map_err(|e| TrainerError::Tokenizer(format!("{origin}: {e}")))?;
+            .map_err(|e| ModelError::Tokenizer(format!("{origin}: {e}")))?;
         Tok::wrap_chat(inner, spec, origin)
     }
 
@@ -207,11 +207,7 @@ impl Tok {
     /// (the last one the user's), rendered with the opening of the assistant's turn; the
     /// earliest turns are dropped until it fits, then the earliest words of the last
     /// turn. Without: the last `max_tokens` tokens of the text.
-    pub fn encode_context(
-        &self,
-        context: &str,
-        max_tokens: usize,
-    ) -> Result<Vec<i64>, TrainerError> {
+    pub fn encode_context(&self, context: &str, max_tokens: usize) -> Result<Vec<i64>, ModelError> {
         let Some(chat) = &self.chat else {
             let mut ids = self.encode(context)?;
             if ids.len() > max_tokens {
@@ -237,7 +233,7 @@ impl Tok {
             };
         };
         let words: Vec<&str> = last.content.split_whitespace().collect();
-        let with = |keep: usize| -> Result<Vec<i64>, TrainerError> {
+        let with = |keep: usize| -> Result<Vec<i64>, ModelError> {
             let mut m = last.clone();
             m.content = words[words.len() - keep..].join(" ");
             self.encode(&chat.render(std::slice::from_ref(&m), true)?)
@@ -261,8 +257,8 @@ impl Tok {
         Ok(best)
     }
 
-    fn too_short(&self, max_tokens: usize, need: usize) -> TrainerError {
-        TrainerError::Config(format!(
+    fn too_short(&self, max_tokens: usize, need: usize) -> ModelError {
+        ModelError::Config(format!(
             "tokenizer.max_context_tokens = {max_tokens} cannot hold the chat template's own \
              tokens ({need} for a turn without words); raise it"
         ))
@@ -272,9 +268,9 @@ impl Tok {
     pub fn train<'a>(
         texts: impl Iterator<Item = &'a str> + Send,
         vocab_size: usize,
-    ) -> Result<Self, TrainerError> {
+    ) -> Result<Self, ModelError> {
         if vocab_size < 260 {
-            return Err(TrainerError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "tokenizer.vocab_size {vocab_size} < 260: byte-level BPE needs the 256 bytes \
                  and the special tokens"
             )));
@@ -313,28 +309,27 @@ impl Tok {
     }
 
     /// Loads a `tokenizer.json`.
-    pub fn load(path: &Path) -> Result<Self, TrainerError> {
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
         if !path.exists() {
-            return Err(TrainerError::Tokenizer(format!(
+            return Err(ModelError::Tokenizer(format!(
                 "{} does not exist; set tokenizer.path to a tokenizer.json, or leave it empty \
                  to train one on the corpus",
                 path.display()
             )));
         }
         let inner = Tokenizer::from_file(path)
-            .map_err(|e| TrainerError::Tokenizer(format!("{}: {e}", path.display())))?;
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
         let cfg_path = path.with_file_name(CONFIG_FILE);
         if !cfg_path.is_file() {
             return Tok::wrap(inner, &path.display().to_string());
         }
         let origin = cfg_path.display().to_string();
-        let text =
-            std::fs::read_to_string(&cfg_path).map_err(|e| TrainerError::io(&cfg_path, e))?;
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| ModelError::io(&cfg_path, e))?;
         match Tok::read_config(&text, &origin)? {
             (Some(spec), _) => Tok::wrap_chat(inner, &spec, &origin),
             (None, Some(eos)) if inner.token_to_id(EOS).is_none() => {
                 let id = inner.token_to_id(&eos).ok_or_else(|| {
-                    TrainerError::Tokenizer(format!(
+                    ModelError::Tokenizer(format!(
                         "{origin}: the eos_token {eos:?} is not a token of the vocabulary"
                     ))
                 })?;
@@ -349,10 +344,10 @@ impl Tok {
     }
 
     /// Parses a `tokenizer.json` text; `origin` names it in errors.
-    pub fn from_json(json: &str, origin: &str) -> Result<Self, TrainerError> {
+    pub fn from_json(json: &str, origin: &str) -> Result<Self, ModelError> {
         let inner: Tokenizer = json
             .parse()
-            .map_err(|e| TrainerError::Tokenizer(format!("{origin}: {e}")))?;
+            .map_err(|e| ModelError::Tokenizer(format!("{origin}: {e}")))?;
         Tok::wrap(inner, origin)
     }
 
@@ -369,10 +364,10 @@ impl Tok {
     }
 
     /// Writes `tokenizer.json` to `path`.
-    pub fn save(&self, path: &Path) -> Result<(), TrainerError> {
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
         self.inner
             .save(path, false)
-            .map_err(|e| TrainerError::Tokenizer(format!("{}: {e}", path.display())))
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))
     }
 
     /// Vocabulary size including special tokens.
@@ -381,22 +376,22 @@ impl Tok {
     }
 
     /// Token ids of `text` (no special tokens added; `<EOU>` in the text is recognised).
-    pub fn encode(&self, text: &str) -> Result<Vec<i64>, TrainerError> {
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>, ModelError> {
         let enc = self.inner.encode(text, false).map_err(tk_err("encoding"))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 
     /// Text of `ids`, special tokens dropped.
-    pub fn decode(&self, ids: &[i64]) -> Result<String, TrainerError> {
+    pub fn decode(&self, ids: &[i64]) -> Result<String, ModelError> {
         let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
         self.inner.decode(&ids, true).map_err(tk_err("decoding"))
     }
 
     /// Checks that every id this tokenizer produces is an embedding row of a model with
     /// `model_vocab` rows.
-    pub fn check_model(&self, model_vocab: i64) -> Result<(), TrainerError> {
+    pub fn check_model(&self, model_vocab: i64) -> Result<(), ModelError> {
         if self.vocab_size() as i64 > model_vocab {
-            return Err(TrainerError::Tokenizer(format!(
+            return Err(ModelError::Tokenizer(format!(
                 "the tokenizer has {} tokens but the model's vocab_size is {model_vocab}: they \
                  do not belong together (use the tokenizer.json saved with the model)",
                 self.vocab_size()

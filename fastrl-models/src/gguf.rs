@@ -1,10 +1,10 @@
 //! The GGUF container (version 3, llama.cpp's format): header, metadata and tensor table,
-//! and each tensor dequantised to an f32 [`Tensor`] through [`crate::model::gguf_quant`].
+//! and each tensor dequantised to an f32 [`Tensor`] through [`crate::gguf_quant`].
 //! Layout: magic `GGUF`, `u32` version, `u64` tensor and metadata counts, the metadata
 //! key/value pairs, the tensor infos (name, dims innermost first, type, offset), then the
 //! data section at `general.alignment` (default 32), little-endian throughout.
 
-use crate::model::gguf_quant::{self, GgmlType};
+use crate::gguf_quant::{self, GgmlType};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};

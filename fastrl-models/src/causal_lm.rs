@@ -1,8 +1,8 @@
 //! The one interface to a causal language model with a value head: what SFT, generation,
-//! PPO, checkpoints and the Hugging Face export use. [`crate::model::gpt2`] is its first
+//! PPO, checkpoints and the Hugging Face export use. [`crate::gpt2`] is its first
 //! implementation; nothing else in the trainer names an architecture.
 
-use crate::error::TrainerError;
+use crate::error::ModelError;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Per-layer cached keys and values, `[B, heads, T, head_dim]`.
@@ -71,10 +71,10 @@ pub fn group_by_name(name: &str, block_prefix: &str, embeddings: &[&str]) -> Par
 /// at the first trainable block. `top = 0` trains everything. Returns the number of
 /// parameters that will train. Call it before building the optimiser (which steps only
 /// variables that require gradients).
-pub fn train_top_blocks(model: &dyn CausalLm, top: usize) -> Result<usize, TrainerError> {
+pub fn train_top_blocks(model: &dyn CausalLm, top: usize) -> Result<usize, ModelError> {
     let layers = model.dims().layers as usize;
     if top > layers {
-        return Err(TrainerError::Config(format!(
+        return Err(ModelError::Config(format!(
             "model.train_top_blocks = {top} but the model has {layers} blocks"
         )));
     }
@@ -139,7 +139,7 @@ pub trait CausalLm: std::fmt::Debug {
     /// The Hugging Face `config.json` of this model.
     fn hf_config(&self) -> serde_json::Value;
     /// A frozen copy on the same device (the reference policy).
-    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, TrainerError>;
+    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, ModelError>;
     /// The part of the model the variable `name` belongs to.
     fn param_group(&self, name: &str) -> ParamGroup;
 

@@ -4,7 +4,7 @@
 //! `raise_exception`, Python's string methods), and the dialogue contexts of the corpus
 //! as its turns.
 
-use crate::error::TrainerError;
+use crate::error::ModelError;
 use minijinja::{context, Environment, ErrorKind};
 use serde::Serialize;
 use std::sync::Arc;
@@ -91,7 +91,7 @@ impl ChatTemplate {
         bos_token: &str,
         eos_token: &str,
         origin: &str,
-    ) -> Result<Self, TrainerError> {
+    ) -> Result<Self, ModelError> {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -105,7 +105,7 @@ impl ChatTemplate {
         );
         env.add_template_owned(NAME, source.to_string())
             .map_err(|e| {
-                TrainerError::Tokenizer(format!("{origin}: the chat template does not parse: {e}"))
+                ModelError::Tokenizer(format!("{origin}: the chat template does not parse: {e}"))
             })?;
         let t = ChatTemplate {
             env: Arc::new(env),
@@ -121,7 +121,7 @@ impl ChatTemplate {
             }],
             true,
         )
-        .map_err(|e| TrainerError::Tokenizer(format!("{origin}: {e}")))?;
+        .map_err(|e| ModelError::Tokenizer(format!("{origin}: {e}")))?;
         Ok(t)
     }
 
@@ -131,18 +131,18 @@ impl ChatTemplate {
         &self,
         messages: &[Message],
         add_generation_prompt: bool,
-    ) -> Result<String, TrainerError> {
+    ) -> Result<String, ModelError> {
         let t = self
             .env
             .get_template(NAME)
-            .map_err(|e| TrainerError::Tokenizer(format!("chat template: {e}")))?;
+            .map_err(|e| ModelError::Tokenizer(format!("chat template: {e}")))?;
         t.render(context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
             bos_token => &self.bos_token,
             eos_token => &self.eos_token,
         })
-        .map_err(|e| TrainerError::Tokenizer(format!("rendering the chat template: {e}")))
+        .map_err(|e| ModelError::Tokenizer(format!("rendering the chat template: {e}")))
     }
 }
 

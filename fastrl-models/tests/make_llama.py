@@ -1,5 +1,5 @@
 """Writes tiny randomly initialised Llama and Qwen2 models with Hugging Face transformers,
-and their logits on fixed inputs, for fastrl-trainer/tests/llama_parity.rs.
+and their logits on fixed inputs, for fastrl-models/tests/llama_parity.rs.
 
 Usage: python make_llama.py OUT_DIR
 OUT_DIR/llama (tied embeddings, grouped-query attention, RoPE theta 5000) and

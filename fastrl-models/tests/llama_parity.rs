@@ -3,11 +3,11 @@
 //! `Qwen2ForCausalLM` with an untied head and q/k/v biases) and gives the same logits
 //! (max abs diff <= 1e-4) on a batch with a left-padded row; prefill + cached decoding
 //! equals the full forward. The checkpoints are made in the test by
-//! fastrl-trainer/tests/make_llama.py with the project's .venv; without the .venv the test
+//! fastrl-models/tests/make_llama.py with the project's .venv; without the .venv the test
 //! prints SKIPPED, unless FASTRL_REQUIRE_VENV=1, where that is a failure.
 
-use fastrl_trainer::model::causal_lm::{positions_from_mask, CausalLm};
-use fastrl_trainer::model::llama::LlamaModel;
+use fastrl_models::causal_lm::{positions_from_mask, CausalLm};
+use fastrl_models::llama::LlamaModel;
 mod common;
 
 use common::python;

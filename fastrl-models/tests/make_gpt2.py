@@ -1,5 +1,5 @@
 """Writes a tiny randomly initialised GPT-2 with Hugging Face transformers, and its logits
-on fixed inputs, for fastrl-trainer/tests/hf_parity.rs.
+on fixed inputs, for fastrl-models/tests/hf_parity.rs.
 
 Usage: python make_gpt2.py OUT_DIR
 OUT_DIR gets config.json + model.safetensors (save_pretrained) and expected.json:
