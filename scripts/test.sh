@@ -45,11 +45,26 @@ cargo test -p composer-core --release --benches
 cargo test -p composer-cuda --release --benches
 
 step "Python tests (bindings, trl GRPO and verl examples)"
-.venv/bin/python -m pytest -q bindings/python/tests
+.venv/bin/python -m pytest -q bindings/fastrl-python/tests
 
-step "fastrl.verl and fastrl.trl against the real verl 0.9.1 and trl 1.16.0 (.venv-verl)"
+step "fastrl.verl, fastrl.trl and both examples against the real verl 0.9.1 and trl 1.16.0 (.venv-verl: on a clean checkout, a new venv with the package installed by pip)"
 ./scripts/verl-env.sh
-FASTRL_REQUIRE_VERL=1 .venv-verl/bin/python -m pytest -q -W ignore bindings/python/tests/test_verl.py bindings/python/tests/test_trl.py
+FASTRL_REQUIRE_VERL=1 .venv-verl/bin/python -m pytest -q -W ignore bindings/fastrl-python/tests/test_verl.py \
+    bindings/fastrl-python/tests/test_trl.py bindings/fastrl-python/tests/test_examples.py
+
+step "pip install ./bindings/fastrl-python into a bare venv: numpy is all it needs"
+bare=$(mktemp -d)
+python3 -m venv "$bare"
+"$bare/bin/python" -m pip install -q ./bindings/fastrl-python
+"$bare/bin/python" - <<'PY'
+import numpy as np
+import fastrl
+w = fastrl.FastRLComposer(2, eta=1.0).update([1.0, 0.1])
+assert w[1] > w[0], w  # the lagging reward gains weight
+a, _ = fastrl.gae(np.ones((1, 3), np.float32), np.zeros((1, 3), np.float32))
+print("bare venv: fastrl", w.round(3), a.round(3))
+PY
+rm -rf "$bare"
 
 step "metric fixtures still equal what sacrebleu and rouge-score give"
 .venv/bin/python fastrl-metrics/tests/make_fixtures.py --check

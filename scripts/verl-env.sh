@@ -2,7 +2,7 @@
 # Creates the project-local Python environment .venv-verl (idempotent) for the tests of
 # fastrl.verl and fastrl.trl against the real packages: verl 0.9.1 pins transformers<5.11,
 # which .venv's 5.24 does not meet, so it gets an environment of its own. Installs the
-# pins below and builds and installs the fastrl package from bindings/python (maturin).
+# pins below and builds and installs the fastrl package from bindings/fastrl-python (maturin).
 #   ./scripts/verl-env.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +25,5 @@ then
     $py -m pip install -q --upgrade pip
     $py -m pip install -q "${pins[@]}"
 fi
-$py -m pip install -q ./bindings/python
+$py -m pip install -q ./bindings/fastrl-python
 $py -c "import fastrl.verl, fastrl.trl, verl, trl; print(f'fastrl installed in .venv-verl (verl {verl.__version__}, trl {trl.__version__})')"

@@ -1,7 +1,7 @@
 //! Group-relative advantages (`composer_core::group_advantages`): sequence-level at 4,096
 //! responses (groups of 8) x n in {2, 4, 8} rewards, and per-token (dense channels,
 //! summed per response) at 512 x 1,024. The peers' torch implementations are timed against
-//! it in the same process by `bindings/python/bench/group_speed.py` (ratios printed).
+//! it in the same process by `bindings/fastrl-python/bench/group_speed.py` (ratios printed).
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bindings/python
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # bindings/fastrl-python
 STUB = os.path.join(ROOT, "python", "fastrl", "_fastrl.pyi")
 
 

@@ -3,7 +3,7 @@
 Python loop over time steps (verl's compute_gae_advantage_return), in NumPy and in torch
 on the CPU. Prints tokens/s and ratios.
 
-    python bindings/python/bench/speed.py [--batch 512] [--len 1024] [--n 4] [--repeat 5]
+    python bindings/fastrl-python/bench/speed.py [--batch 512] [--len 1024] [--n 4] [--repeat 5]
 
 All sides compute GAE + returns + masked whitening with verl's carry-forward mask on the
 same float32 batch; `fastrl.fused` additionally composes n per-token rewards and applies

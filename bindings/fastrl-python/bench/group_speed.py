@@ -5,7 +5,7 @@ the peers' own code (verl 0.9.1's ``compute_grpo_outcome_advantage`` and
 aggregations; copied line for line in ``tests/peer_defs.py``), torch on the CPU, one
 thread. Prints milliseconds and the ratio peer / fastrl; checks the values agree first.
 
-    python bindings/python/bench/group_speed.py [--repeat 5]
+    python bindings/fastrl-python/bench/group_speed.py [--repeat 5]
 
 Sizes: sequence-level, 4,096 responses in groups of 8, n in {2, 4, 8} rewards; per-token,
 512 x 1,024 with n = 4 dense rewards (verl sums them per response; trl has no per-token

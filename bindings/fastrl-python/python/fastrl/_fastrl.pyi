@@ -1,4 +1,4 @@
-"""Type stub of the native module ``fastrl._fastrl`` (PyO3, ``bindings/python/src/lib.rs``).
+"""Type stub of the native module ``fastrl._fastrl`` (PyO3, ``bindings/fastrl-python/src/lib.rs``).
 
 Every name the module's init registers, with the Rust signatures' argument names: PyO3
 makes every argument positional-or-keyword, and ``Option<T>`` arguments without a

@@ -1,7 +1,7 @@
 """verl's gdpo / grpo advantage estimators vs fastrl.verl's on the same DataProto, in
 one process, on the CPU, through verl's own ``compute_advantage`` dispatch.
 
-    .venv-verl/bin/python bindings/python/bench/verl_speed.py [--responses 4096]
+    .venv-verl/bin/python bindings/fastrl-python/bench/verl_speed.py [--responses 4096]
         [--rewards 4] [--tokens 1024] [--group 8] [--repeats 3]
 
 Prints the best-of-``repeats`` wall time of each and the ratio verl / fastrl. The
