@@ -6,7 +6,8 @@
 use crate::error::ModelError;
 use crate::gguf::{GgufError, GgufFile};
 use crate::hf_dir::export_hf;
-use crate::llama::{LlamaModel, LLAMA_NAMES};
+use crate::hf_model::Network;
+use crate::llama::{Llama, LlamaModel};
 use crate::llama_config::{LlamaConfig, LlamaFlavor};
 use crate::safetensors::load_hf;
 use crate::tokenizer::{ChatSpec, Tok};
@@ -263,7 +264,7 @@ pub fn import_gguf(path: &Path, device: Device) -> Result<Imported, ModelError> 
         &model.vs,
         tensors_of(&g, &cfg)?,
         &path.display().to_string(),
-        LLAMA_NAMES,
+        Llama::NAMES,
     )?;
     let json = tokenizer_json(&g)?.to_string();
     let origin = format!("{} (tokenizer)", path.display());

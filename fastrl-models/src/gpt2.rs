@@ -1,22 +1,23 @@
-//! GPT-2 in tch, the first [`CausalLm`]: the trunk with its (tied) LM head and a scalar
-//! value head, a KV cache for sampling, and Hugging Face GPT-2 weights
-//! (`config.json` + `model.safetensors`).
+//! GPT-2 in tch, a [`Network`] behind [`CausalLm`](crate::causal_lm::CausalLm): the
+//! trunk with its (tied) LM head and a scalar value head, a KV cache for sampling, and
+//! Hugging Face GPT-2 weights (`config.json` + `model.safetensors`).
 //!
 //! Parameter names follow `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn.weight`, ...),
 //! so our own checkpoints are Hugging Face checkpoints and the reverse. Linear layers are
 //! GPT-2's `Conv1D`: weight `[in, out]`, `y = x W + b`.
 
 use crate::causal_lm::{
-    attention_bias, group_by_name, positions_from_mask, value_head, CausalLm, Decoded, Dims,
-    KvCache, ParamGroup, Window,
+    attention_bias, group_by_name, positions_from_mask, value_head, Decoded, Dims, KvCache,
+    ParamGroup, Window,
 };
 use crate::error::ModelError;
+use crate::hf_model::{HfModel, Network};
 use crate::layers::layer_norm as ln_layer;
-use crate::safetensors::{self, freeze_copy, load_hf, HfNames};
+use crate::safetensors::HfNames;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::nn::{self, Init};
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 /// The subset of a GPT-2 `config.json` the architecture needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -357,75 +358,54 @@ impl Gpt2 {
     }
 }
 
-/// GPT-2's Hugging Face names: buffers of old exports (`attn.bias`, `attn.masked_bias`)
-/// and the tied `lm_head` are ignored.
-pub const GPT2_NAMES: HfNames = HfNames {
-    family: "GPT-2",
-    ignored: |n| {
-        n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias") || n == "lm_head.weight"
-    },
-};
+/// A GPT-2 with its value head in its own variable store.
+pub type Gpt2Model = HfModel<Gpt2>;
 
-/// Loads `model.safetensors` (Hugging Face names, with or without the `transformer.`
-/// prefix) into `vs` by [`load_hf`] with [`GPT2_NAMES`].
-pub fn load_hf_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
-    let tensors = safetensors::read(path)?
-        .into_iter()
-        .map(|(name, t)| {
-            let ours = name.starts_with("transformer.")
-                || name.starts_with("v_head.")
-                || name == "lm_head.weight";
-            (
-                if ours {
-                    name
-                } else {
-                    format!("transformer.{name}")
-                },
-                t,
-            )
-        })
-        .collect();
-    load_hf(vs, tensors, &path.display().to_string(), GPT2_NAMES)
-}
+impl Network for Gpt2 {
+    type Config = Gpt2Config;
+    /// Buffers of old exports (`attn.bias`, `attn.masked_bias`) and the tied `lm_head`
+    /// are ignored.
+    const NAMES: HfNames = HfNames {
+        family: "GPT-2",
+        ignored: |n| {
+            n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias") || n == "lm_head.weight"
+        },
+    };
 
-/// A GPT-2 in its own variable store on `device`.
-#[derive(Debug)]
-pub struct Gpt2Model {
-    /// The variables (trunk + value head).
-    pub vs: nn::VarStore,
-    /// The network.
-    pub net: Gpt2,
-}
-
-impl Gpt2Model {
-    /// A randomly initialised model.
-    pub fn new(cfg: &Gpt2Config, device: Device) -> Result<Self, ModelError> {
-        cfg.validate()?;
-        let vs = nn::VarStore::new(device);
-        let net = Gpt2::new(&vs.root(), cfg);
-        Ok(Gpt2Model { vs, net })
+    fn validate(cfg: &Gpt2Config) -> Result<(), ModelError> {
+        cfg.validate()
     }
 
-    /// Loads a Hugging Face GPT-2 directory (`config.json`, `model.safetensors`).
-    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, ModelError> {
-        let cfg = Gpt2Config::load(&dir.join("config.json"))?;
-        let m = Gpt2Model::new(&cfg, device)?;
-        load_hf_weights(&m.vs, &dir.join("model.safetensors"))?;
-        Ok(m)
+    fn load_config(path: &Path) -> Result<Gpt2Config, ModelError> {
+        Gpt2Config::load(path)
     }
-}
 
-impl CausalLm for Gpt2Model {
+    fn build(p: &nn::Path<'_>, cfg: &Gpt2Config) -> Self {
+        Gpt2::new(p, cfg)
+    }
+
+    fn config(&self) -> &Gpt2Config {
+        &self.cfg
+    }
+
+    /// Files with or without the `transformer.` prefix.
+    fn our_name(stored: String) -> String {
+        let ours = stored.starts_with("transformer.")
+            || stored.starts_with("v_head.")
+            || stored == "lm_head.weight";
+        if ours {
+            stored
+        } else {
+            format!("transformer.{stored}")
+        }
+    }
+
     fn model_type(&self) -> &'static str {
         "gpt2"
     }
 
-    fn vocab_size(&self) -> i64 {
-        self.net.cfg.vocab_size
-    }
-
     fn dims(&self) -> Dims {
-        let c = &self.net.cfg;
+        let c = &self.cfg;
         Dims {
             vocab: c.vocab_size,
             hidden: c.n_embd,
@@ -435,15 +415,11 @@ impl CausalLm for Gpt2Model {
     }
 
     fn max_positions(&self) -> i64 {
-        self.net.cfg.n_positions
-    }
-
-    fn vars(&self) -> &nn::VarStore {
-        &self.vs
+        self.cfg.n_positions
     }
 
     fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor {
-        self.net.lower(ids, mask, blocks)
+        Gpt2::lower(self, ids, mask, blocks)
     }
 
     fn window_from(
@@ -454,15 +430,15 @@ impl CausalLm for Gpt2Model {
         start: i64,
         len: i64,
     ) -> Window {
-        let (logits, values) = self.net.upper_window(hidden, mask, blocks, start, len);
+        let (logits, values) = self.upper_window(hidden, mask, blocks, start, len);
         Window { logits, values }
     }
 
     fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded {
         let lc = ids.size()[1];
         let pos = positions_from_mask(mask);
-        let (hidden, cache) = self.net.trunk(ids, &pos, mask, None);
-        let (logits, _) = self.net.heads(&hidden.select(1, lc - 1));
+        let (hidden, cache) = self.trunk(ids, &pos, mask, None);
+        let (logits, _) = self.heads(&hidden.select(1, lc - 1));
         Decoded { logits, cache }
     }
 
@@ -473,7 +449,7 @@ impl CausalLm for Gpt2Model {
         key_mask: &Tensor,
         cache: &KvCache,
     ) -> Decoded {
-        let f = self.net.forward(ids, positions, key_mask, Some(cache));
+        let f = self.forward(ids, positions, key_mask, Some(cache));
         Decoded {
             logits: f.logits.select(1, 0),
             cache: f.cache,
@@ -481,27 +457,23 @@ impl CausalLm for Gpt2Model {
     }
 
     fn hf_config(&self) -> serde_json::Value {
-        self.net.cfg.to_hf_json()
+        self.cfg.to_hf_json()
     }
 
-    fn param_group(&self, name: &str) -> ParamGroup {
+    fn param_group(name: &str) -> ParamGroup {
         group_by_name(
             name,
             "transformer.h.",
             &["transformer.wte.weight", "transformer.wpe.weight"],
         )
     }
-
-    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, ModelError> {
-        let mut m = Gpt2Model::new(&self.net.cfg, self.vs.device())?;
-        freeze_copy(&mut m.vs, &self.vs)?;
-        Ok(Box::new(m))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::causal_lm::CausalLm;
+    use tch::Device;
     use tch::Kind;
 
     fn tiny() -> Gpt2Config {

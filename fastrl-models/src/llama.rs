@@ -1,4 +1,5 @@
-//! Llama-family models in tch behind [`CausalLm`]: RMSNorm, rotary position embeddings,
+//! Llama-family models in tch, a [`Network`] behind
+//! [`CausalLm`](crate::causal_lm::CausalLm): RMSNorm, rotary position embeddings,
 //! grouped-query attention, a SwiGLU MLP, a tied or untied LM head, a KV cache for
 //! decoding and a scalar value head; Qwen2 is the same network with q/k/v biases.
 //!
@@ -7,15 +8,16 @@
 //! are `[out, in]`: `y = x W^T + b`.
 
 use crate::causal_lm::{
-    attention_bias, group_by_name, positions_from_mask, value_head, CausalLm, Decoded, Dims,
-    KvCache, ParamGroup, Window,
+    attention_bias, group_by_name, positions_from_mask, value_head, Decoded, Dims, KvCache,
+    ParamGroup, Window,
 };
 use crate::error::ModelError;
+use crate::hf_model::{HfModel, Network};
 use crate::llama_config::LlamaConfig;
-use crate::safetensors::{self, freeze_copy, load_hf, HfNames};
+use crate::safetensors::HfNames;
 use std::path::Path;
 use tch::nn::{self, Init, Module};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 const INIT: Init = Init::Randn {
     mean: 0.0,
@@ -269,62 +271,41 @@ impl Llama {
     }
 }
 
-/// The Llama family's Hugging Face names: a tied model ignores a stored
-/// `lm_head.weight`, and old exports' `rotary_emb.inv_freq` buffers are ignored.
-pub const LLAMA_NAMES: HfNames = HfNames {
-    family: "Llama/Qwen2",
-    ignored: |n| n == "lm_head.weight" || n.ends_with(".rotary_emb.inv_freq"),
-};
+/// A Llama-family model (Llama, Qwen2, SmolLM2) with its value head in its own variable
+/// store.
+pub type LlamaModel = HfModel<Llama>;
 
-/// Loads `model.safetensors` (Hugging Face names) into `vs`.
-pub fn load_hf_weights(vs: &nn::VarStore, path: &Path) -> Result<(), ModelError> {
-    load_hf(
-        vs,
-        safetensors::read(path)?,
-        &path.display().to_string(),
-        LLAMA_NAMES,
-    )
-}
+impl Network for Llama {
+    type Config = LlamaConfig;
+    /// A tied model ignores a stored `lm_head.weight`, and old exports'
+    /// `rotary_emb.inv_freq` buffers are ignored.
+    const NAMES: HfNames = HfNames {
+        family: "Llama/Qwen2",
+        ignored: |n| n == "lm_head.weight" || n.ends_with(".rotary_emb.inv_freq"),
+    };
 
-/// A Llama-family model in its own variable store.
-#[derive(Debug)]
-pub struct LlamaModel {
-    /// The variables (trunk, LM head when untied, value head).
-    pub vs: nn::VarStore,
-    /// The network.
-    pub net: Llama,
-}
-
-impl LlamaModel {
-    /// A randomly initialised model.
-    pub fn new(cfg: &LlamaConfig, device: Device) -> Result<Self, ModelError> {
-        cfg.validate()?;
-        let vs = nn::VarStore::new(device);
-        let net = Llama::new(&vs.root(), cfg);
-        Ok(LlamaModel { vs, net })
+    fn validate(cfg: &LlamaConfig) -> Result<(), ModelError> {
+        cfg.validate()
     }
 
-    /// Loads a Hugging Face `LlamaForCausalLM`/`Qwen2ForCausalLM` directory
-    /// (`config.json`, `model.safetensors`).
-    pub fn load_dir(dir: &Path, device: Device) -> Result<Self, ModelError> {
-        let cfg = LlamaConfig::load(&dir.join("config.json"))?;
-        let m = LlamaModel::new(&cfg, device)?;
-        load_hf_weights(&m.vs, &dir.join("model.safetensors"))?;
-        Ok(m)
+    fn load_config(path: &Path) -> Result<LlamaConfig, ModelError> {
+        LlamaConfig::load(path)
     }
-}
 
-impl CausalLm for LlamaModel {
+    fn build(p: &nn::Path<'_>, cfg: &LlamaConfig) -> Self {
+        Llama::new(p, cfg)
+    }
+
+    fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
     fn model_type(&self) -> &'static str {
-        self.net.cfg.flavor.model_type()
-    }
-
-    fn vocab_size(&self) -> i64 {
-        self.net.cfg.vocab_size
+        self.cfg.flavor.model_type()
     }
 
     fn dims(&self) -> Dims {
-        let c = &self.net.cfg;
+        let c = &self.cfg;
         Dims {
             vocab: c.vocab_size,
             hidden: c.hidden_size,
@@ -334,16 +315,12 @@ impl CausalLm for LlamaModel {
     }
 
     fn max_positions(&self) -> i64 {
-        self.net.cfg.max_position_embeddings
-    }
-
-    fn vars(&self) -> &nn::VarStore {
-        &self.vs
+        self.cfg.max_position_embeddings
     }
 
     fn lower(&self, ids: &Tensor, mask: &Tensor, blocks: usize) -> Tensor {
-        let x = Tensor::embedding(&self.net.embed_tokens, ids, -1, false, false);
-        self.net.blocks_between(x, mask, 0, blocks)
+        let x = Tensor::embedding(&self.embed_tokens, ids, -1, false, false);
+        self.blocks_between(x, mask, 0, blocks)
     }
 
     fn window_from(
@@ -354,20 +331,16 @@ impl CausalLm for LlamaModel {
         start: i64,
         len: i64,
     ) -> Window {
-        let n = self.net.blocks.len();
-        let x = self
-            .net
-            .blocks_between(hidden.shallow_clone(), mask, blocks, n);
-        let (logits, values) = self
-            .net
-            .heads(&self.net.norm.forward(&x.narrow(1, start, len)));
+        let n = self.blocks.len();
+        let x = self.blocks_between(hidden.shallow_clone(), mask, blocks, n);
+        let (logits, values) = self.heads(&self.norm.forward(&x.narrow(1, start, len)));
         Window { logits, values }
     }
 
     fn prefill(&self, ids: &Tensor, mask: &Tensor) -> Decoded {
         let lc = ids.size()[1];
-        let (hidden, cache) = self.net.trunk(ids, &positions_from_mask(mask), mask, None);
-        let (logits, _) = self.net.heads(&hidden.select(1, lc - 1));
+        let (hidden, cache) = self.trunk(ids, &positions_from_mask(mask), mask, None);
+        let (logits, _) = self.heads(&hidden.select(1, lc - 1));
         Decoded { logits, cache }
     }
 
@@ -378,30 +351,26 @@ impl CausalLm for LlamaModel {
         key_mask: &Tensor,
         cache: &KvCache,
     ) -> Decoded {
-        let (hidden, cache) = self.net.trunk(ids, positions, key_mask, Some(cache));
-        let (logits, _) = self.net.heads(&hidden.select(1, 0));
+        let (hidden, cache) = self.trunk(ids, positions, key_mask, Some(cache));
+        let (logits, _) = self.heads(&hidden.select(1, 0));
         Decoded { logits, cache }
     }
 
     fn hf_config(&self) -> serde_json::Value {
-        self.net.cfg.to_hf_json()
+        self.cfg.to_hf_json()
     }
 
-    fn param_group(&self, name: &str) -> ParamGroup {
+    fn param_group(name: &str) -> ParamGroup {
         group_by_name(name, "model.layers.", &["model.embed_tokens.weight"])
-    }
-
-    fn frozen_copy(&self) -> Result<Box<dyn CausalLm>, ModelError> {
-        let mut m = LlamaModel::new(&self.net.cfg, self.vs.device())?;
-        freeze_copy(&mut m.vs, &self.vs)?;
-        Ok(Box::new(m))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::causal_lm::CausalLm;
     use crate::llama_config::LlamaFlavor;
+    use tch::Device;
 
     fn tiny(flavor: LlamaFlavor, tied: bool) -> LlamaConfig {
         LlamaConfig {

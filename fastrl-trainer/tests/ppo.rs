@@ -376,7 +376,10 @@ fn rewards_of_another_count_than_the_composers_are_refused() {
     let (cfg, tok, model, c) = setup(&["ppo.steps=1"]);
     let mut p = Ppo::new(&cfg, Box::new(model), tok, &c).unwrap();
     let e = p.set_rewards(vec![Box::new(Nan)]).unwrap_err().to_string();
-    assert!(e.contains("1 rewards given, the composer composes 2"), "{e}");
+    assert!(
+        e.contains("1 rewards given, the composer composes 2"),
+        "{e}"
+    );
     assert_eq!(p.rewards().len(), 2, "the configured rewards stay");
 }
 

@@ -13,6 +13,16 @@ use std::collections::BTreeMap;
 /// Per reward name, a value.
 pub type PerReward = BTreeMap<String, f64>;
 
+/// One line of `sft-metrics.jsonl`: an SFT step's loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftStep {
+    /// The step (1-based).
+    pub step: usize,
+    /// The mean token negative log-likelihood of its batch.
+    pub loss: f64,
+}
+
 /// Seconds of each phase of a PPO step (each waits for the device).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,13 +5,13 @@ use crate::config::Config;
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
 use crate::io::progress::Progress;
+use crate::io::records::SftStep;
 use crate::optim::Adam;
 use crate::rl::rollout::{encode_with, left_pad};
 use crate::rng::Rng;
 use fastrl_models::causal_lm::train_top_blocks;
 use fastrl_models::causal_lm::CausalLm;
 use fastrl_models::tokenizer::Tok;
-use serde_json::json;
 use std::io::Write;
 use std::path::Path;
 use tch::Kind;
@@ -83,8 +83,9 @@ pub fn sft(
         loss.backward();
         opt.clip_grad_norm(1.0);
         opt.step();
-        writeln!(log, "{}", json!({"step": step, "loss": lv}))
-            .map_err(|e| TrainerError::io(log_path, e))?;
+        let line = serde_json::to_string(&SftStep { step, loss: lv })
+            .map_err(|e| TrainerError::record(log_path, step, e))?;
+        writeln!(log, "{line}").map_err(|e| TrainerError::io(log_path, e))?;
         bar.tick(step, &format!("loss {lv:.3}"));
     }
     bar.finish();
