@@ -27,13 +27,13 @@ const STATE: &str = "state.json";
 
 /// What one checkpoint holds.
 #[derive(Debug)]
-pub struct Parts<'a, S> {
+pub struct Parts<S> {
     /// The policy's variables by name.
-    pub policy: &'a [(String, Tensor)],
+    pub policy: Vec<(String, Tensor)>,
     /// The optimiser's state by name.
-    pub optimizer: &'a [(String, Tensor)],
+    pub optimizer: Vec<(String, Tensor)>,
     /// Everything else (steps, generators, composer record).
-    pub state: &'a S,
+    pub state: S,
 }
 
 /// `state.json`: the state and the checksums of the files the checkpoint depends on.
@@ -108,7 +108,7 @@ pub fn save_reference(dir: &Path, tensors: &[(String, Tensor)]) -> Result<(), Tr
 pub fn save<S: Serialize>(
     dir: &Path,
     step: usize,
-    parts: &Parts<'_, S>,
+    parts: &Parts<S>,
     keep: usize,
 ) -> Result<PathBuf, TrainerError> {
     let tmp = dir.join("ckpt.tmp");
@@ -117,13 +117,13 @@ pub fn save<S: Serialize>(
     }
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let mut files = BTreeMap::new();
-    for (file, tensors) in [(POLICY, parts.policy), (OPTIMIZER, parts.optimizer)] {
+    for (file, tensors) in [(POLICY, &parts.policy), (OPTIMIZER, &parts.optimizer)] {
         let p = tmp.join(file);
         safetensors::write(tensors, &p)?;
         files.insert(file.to_string(), FileSum::of(&p)?);
     }
     let record = StateFile {
-        state: parts.state,
+        state: &parts.state,
         files,
         reference: FileSum::of(&dir.join(REFERENCE))?,
     };
@@ -249,11 +249,10 @@ mod tests {
     }
 
     fn save_at(dir: &Path, step: usize, keep: usize) {
-        let (p, o) = (t(step as f32), t(-(step as f32)));
         let parts = Parts {
-            policy: &p,
-            optimizer: &o,
-            state: &step,
+            policy: t(step as f32),
+            optimizer: t(-(step as f32)),
+            state: step,
         };
         save(dir, step, &parts, keep).unwrap();
     }

@@ -3,7 +3,7 @@
 
 use crate::error::TrainerError;
 use crate::eval::evaluate::evaluate;
-use crate::io::checkpoint::{self, Parts};
+use crate::io::checkpoint;
 use crate::io::jsonl::{append_line, truncate_after};
 use crate::io::progress::Progress;
 use crate::io::records::EvalPoint;
@@ -28,12 +28,7 @@ pub fn resume(dir: &Path, ppo: &mut Ppo) -> Result<Option<usize>, TrainerError> 
 
 /// Writes a checkpoint of `ppo` under `dir`, keeping the config's number of them.
 pub fn save(dir: &Path, ppo: &Ppo) -> Result<(), TrainerError> {
-    let taken = ppo.checkpoint_parts()?;
-    let parts = Parts {
-        policy: &taken.policy,
-        optimizer: &taken.optimizer,
-        state: &taken.state,
-    };
+    let parts = ppo.checkpoint_parts()?;
     checkpoint::save(
         dir,
         ppo.steps_done(),

@@ -88,43 +88,50 @@ pub fn score_all(
 ) -> Result<Vec<Vec<f32>>, TrainerError> {
     rewards
         .iter()
-        .map(|r| {
-            let references = targets.of(&**r);
-            if references.len() != responses.len() {
-                return Err(TrainerError::Reward(format!(
-                    "{}: {} responses and {} texts to score them against",
-                    r.name(),
-                    responses.len(),
-                    references.len()
-                )));
+        .map(|r| score_one(&**r, responses, targets))
+        .collect()
+}
+
+/// [`score_all`] for one reward: its score of every response, checked the same way.
+pub fn score_one(
+    r: &dyn Reward,
+    responses: &[String],
+    targets: Targets<'_>,
+) -> Result<Vec<f32>, TrainerError> {
+    let references = targets.of(r);
+    if references.len() != responses.len() {
+        return Err(TrainerError::Reward(format!(
+            "{}: {} responses and {} texts to score them against",
+            r.name(),
+            responses.len(),
+            references.len()
+        )));
+    }
+    let scores = r
+        .score_batch(responses, references)
+        .map_err(|e| failed(r, e))?;
+    if scores.len() != responses.len() {
+        return Err(TrainerError::Reward(format!(
+            "{} returned {} scores for {} responses",
+            r.name(),
+            scores.len(),
+            responses.len()
+        )));
+    }
+    scores
+        .into_iter()
+        .zip(responses.iter().zip(references))
+        .enumerate()
+        .map(|(i, (s, (h, y)))| {
+            if s.is_finite() {
+                Ok(s as f32)
+            } else {
+                Err(TrainerError::Reward(format!(
+                    "{} returned {s} for row {i} (response {h:?}, against {y:?}); \
+                     fix the reward: a non-finite score would corrupt the update",
+                    r.name()
+                )))
             }
-            let scores = r
-                .score_batch(responses, references)
-                .map_err(|e| failed(&**r, e))?;
-            if scores.len() != responses.len() {
-                return Err(TrainerError::Reward(format!(
-                    "{} returned {} scores for {} responses",
-                    r.name(),
-                    scores.len(),
-                    responses.len()
-                )));
-            }
-            scores
-                .into_iter()
-                .zip(responses.iter().zip(references))
-                .enumerate()
-                .map(|(i, (s, (h, y)))| {
-                    if s.is_finite() {
-                        Ok(s as f32)
-                    } else {
-                        Err(TrainerError::Reward(format!(
-                            "{} returned {s} for row {i} (response {h:?}, against {y:?}); \
-                             fix the reward: a non-finite score would corrupt the update",
-                            r.name()
-                        )))
-                    }
-                })
-                .collect()
         })
         .collect()
 }

@@ -4,11 +4,11 @@
 use crate::config::{AdvantageChoice, Config, Placement};
 use crate::corpus::Corpus;
 use crate::error::TrainerError;
-use crate::io::checkpoint::Restored;
+use crate::io::checkpoint::{Parts, Restored};
 use crate::io::records::{PerReward, PhaseSeconds, StepMetrics};
 use crate::optim::Adam;
 use crate::rewards::registry;
-use crate::rewards::reward::{last_turn, score_all, Reward, Targets};
+use crate::rewards::reward::{last_turn, score_one, Reward, Targets};
 use crate::rewards::sentence::sentence_channel;
 use crate::rl::advantages::{advantages, AdvantageInputs, Advantages, Backend};
 use crate::rl::channels::{batch_means, core_channels, Mix, RewardChannel};
@@ -471,21 +471,20 @@ impl Ppo {
             references: &refs,
             last_turns: &last_turns,
         };
-        let scores = score_all(&self.rewards, &ro.texts, targets)?;
         let tok = &self.tok;
         let decode = |ids: &[i64]| tok.decode(ids).map_err(TrainerError::from);
         let placement = &self.cfg.composer.placement;
+        // Each reward scores once: per sentence where it is placed so, else per response.
         self.rewards
             .iter()
-            .zip(scores)
             .enumerate()
-            .map(|(k, (reward, seq))| {
+            .map(|(k, reward)| {
                 if placement.get(k) == Some(&Placement::Sentence) {
                     let against = targets.of(&**reward);
                     sentence_channel(&**reward, &ro.tokens, against, r, &decode)
                         .map(RewardChannel::Dense)
                 } else {
-                    Ok(RewardChannel::Sequence(seq))
+                    score_one(&**reward, &ro.texts, targets).map(RewardChannel::Sequence)
                 }
             })
             .collect()
@@ -614,8 +613,8 @@ impl Ppo {
 
     /// What a checkpoint of this run holds: the policy's tensors, the optimiser's and the
     /// resumable state (the reference is saved once per run, [`Ppo::reference`]).
-    pub fn checkpoint_parts(&self) -> Result<CheckpointParts, TrainerError> {
-        Ok(CheckpointParts {
+    pub fn checkpoint_parts(&self) -> Result<Parts<PpoState>, TrainerError> {
+        Ok(Parts {
             policy: self.policy.named_parameters(),
             optimizer: self.opt.state(),
             state: self.state()?,
@@ -709,17 +708,6 @@ impl Ppo {
     pub fn share_no_blocks(&mut self) {
         self.shared_blocks = 0;
     }
-}
-
-/// What [`Ppo::checkpoint_parts`] takes of a run.
-#[derive(Debug)]
-pub struct CheckpointParts {
-    /// The policy's named tensors.
-    pub policy: Vec<(String, Tensor)>,
-    /// The optimiser's named tensors.
-    pub optimizer: Vec<(String, Tensor)>,
-    /// The rest ([`PpoState`]).
-    pub state: PpoState,
 }
 
 /// Fewer prompts per step than this on a group-relative path is said at the start.
