@@ -329,20 +329,10 @@ pub fn figures(runs: &[CellRun], dir: &Path) -> Result<Vec<(PathBuf, String)>, E
 pub(crate) mod tests {
     use super::*;
     use crate::cells::reward_sets;
+    use crate::m_eval::tests::metrics;
     use crate::plot::colour;
     use composer_core::ComposerKind;
-    use fastrl_trainer::io::records::{MEvalMetrics, PhaseSeconds};
-
-    pub(crate) fn metrics(v: [f64; 6]) -> MEvalMetrics {
-        MEvalMetrics {
-            sacrebleu: v[0],
-            rouge_2: v[1],
-            rouge_l: v[2],
-            cond_entropy_3: Some(v[3]),
-            vocab_3_nopunct: v[4] as usize,
-            mean_length_nopunct: v[5],
-        }
-    }
+    use fastrl_trainer::io::records::PhaseSeconds;
 
     fn per(pairs: &[(&str, f64)]) -> PerReward {
         pairs.iter().map(|&(k, v)| (k.to_string(), v)).collect()

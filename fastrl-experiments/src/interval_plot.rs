@@ -3,7 +3,7 @@
 //! its interval, and a line at 0.
 
 use crate::error::ExperimentError;
-use crate::plot::{colour, err};
+use crate::plot::{colour, err, panel_grid};
 use fastrl_trainer::eval::bootstrap::Interval;
 use plotters::prelude::*;
 use std::path::Path;
@@ -29,13 +29,8 @@ pub fn intervals_png(
     cols: usize,
     cell_size: (u32, u32),
 ) -> Result<(), ExperimentError> {
-    let cols = cols.max(1);
-    let rows = panels.len().div_ceil(cols).max(1);
-    let size = (cell_size.0 * cols as u32, cell_size.1 * rows as u32 + 40);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 24)).map_err(err)?;
-    for (area, p) in root.split_evenly((rows, cols)).iter().zip(panels) {
+    let (root, areas) = panel_grid(path, title, 24, panels.len(), cols, cell_size)?;
+    for (area, p) in areas.iter().zip(panels) {
         let finite = |x: f64| x.is_finite().then_some(x);
         let ys = p
             .values

@@ -93,7 +93,7 @@ impl MBounds {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn metrics(v: [f64; 6]) -> MEvalMetrics {

@@ -84,6 +84,31 @@ pub(crate) fn err(e: impl std::fmt::Display) -> ExperimentError {
     ExperimentError::Plot(e.to_string())
 }
 
+/// A drawing area of a PNG figure.
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// A white figure at `path` titled `title` (`font` px), split into `n` panels of
+/// `cell_size` in rows of `cols` (40 px more for the title): the figure (to present when
+/// drawn) and its panels' drawing areas.
+#[allow(clippy::type_complexity)]
+pub(crate) fn panel_grid<'a>(
+    path: &'a Path,
+    title: &str,
+    font: u32,
+    n: usize,
+    cols: usize,
+    cell_size: (u32, u32),
+) -> Result<(Area<'a>, Vec<Area<'a>>), ExperimentError> {
+    let cols = cols.max(1);
+    let rows = n.div_ceil(cols).max(1);
+    let size = (cell_size.0 * cols as u32, cell_size.1 * rows as u32 + 40);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let titled = root.titled(title, ("sans-serif", font)).map_err(err)?;
+    let areas = titled.split_evenly((rows, cols));
+    Ok((root, areas))
+}
+
 /// Draws `panels` on a `rows` x `cols` grid (`None` leaves a cell empty; a panel with
 /// no points says so) under `title`, and writes a PNG of `cell_size` per panel to `path`.
 pub fn panels_png(
@@ -93,13 +118,7 @@ pub fn panels_png(
     cols: usize,
     cell_size: (u32, u32),
 ) -> Result<(), ExperimentError> {
-    let cols = cols.max(1);
-    let rows = panels.len().div_ceil(cols).max(1);
-    let size = (cell_size.0 * cols as u32, cell_size.1 * rows as u32 + 40);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 26)).map_err(err)?;
-    let areas = root.split_evenly((rows, cols));
+    let (root, areas) = panel_grid(path, title, 26, panels.len(), cols, cell_size)?;
     for (area, panel) in areas.iter().zip(panels) {
         let Some(p) = panel else { continue };
         let pts = p.series.iter().flat_map(|s| s.points.iter());
