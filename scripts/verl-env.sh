@@ -8,6 +8,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv-verl/bin/python ] || python3 -m venv .venv-verl
 py=.venv-verl/bin/python
+# torch 2.11.0 with its CUDA libraries and triton is 4.6 GB on disk. Where .venv (made
+# first by python-env.sh) has the same torch for the same Python, hard-link it instead of
+# installing a second copy: pip then finds torch installed and installs only the rest.
+# Hard links share the files; pip replaces files, never writes into them, so neither venv
+# can change the other's. On another file system (cp -l fails) pip installs it as usual.
+site() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+if [ -x .venv/bin/python ] && ! $py -c 'import torch' 2>/dev/null &&
+    [ "$(.venv/bin/python -c 'import sys; print(sys.version)')" = "$($py -c 'import sys; print(sys.version)')" ] &&
+    .venv/bin/python -c 'from importlib.metadata import version; assert version("torch") == "2.11.0"' 2>/dev/null
+then
+    from=$(site .venv/bin/python) to=$(site $py)
+    shopt -s nullglob
+    heavy=()
+    for h in "$from"/{torch,torchgen,functorch,triton,nvidia,cuda}{,-*.dist-info,_*.dist-info}; do
+        [ -e "$h" ] && heavy+=("$h")
+    done
+    shopt -u nullglob
+    if cp -al "${heavy[@]}" "$to"/ 2>/dev/null; then
+        echo "torch, triton and the CUDA libraries hard-linked from .venv ($(du -csh "${heavy[@]}" | tail -1 | cut -f1) not copied)" >&2
+    else
+        for h in "${heavy[@]}"; do rm -rf "$to/$(basename "$h")"; done
+    fi
+fi
 # verl and trl as tested; transformers: the newest that verl (<5.11) and trl 1.16 accept.
 # cachetools..TransferQueue: what verl's trainer modules import (verl's "verl-core" extra,
 # without the GPU-only parts), so the legacy and the v1 trainer both import on a CPU.
