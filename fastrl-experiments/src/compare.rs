@@ -16,10 +16,11 @@ use fastrl_trainer::corpus::Corpus;
 use fastrl_trainer::eval::bootstrap::BootstrapParams;
 use fastrl_trainer::io::jsonl::{read_json, read_lines, write_json};
 use fastrl_trainer::io::records::EvalReport;
-use fastrl_trainer::jobs::stages::{eval_model, load_corpus, ppo_stage, sft_stage};
+use fastrl_trainer::jobs::stages::{eval_model, ppo_stage, project_root, sft_stage};
 use fastrl_trainer::rewards::kind::RewardKind;
 use fastrl_trainer::rl::ppo::Ppo;
 use fastrl_trainer::TrainerError;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -308,6 +309,28 @@ impl CompareConfig {
     }
 }
 
+/// The pairs a reward set runs on: the size's `shared` ones, or its own where its `[data]`
+/// differs from the size's `base` (the tiny paper set evaluates on 256 pairs, the moving
+/// set on 64). The starting model is the size's either way.
+/// `root` is where `.venv` is looked for.
+fn set_corpus<'a>(
+    base: &Config,
+    cfg: &Config,
+    shared: &'a Corpus,
+    root: &Path,
+) -> Result<Cow<'a, Corpus>, TrainerError> {
+    if cfg.data == base.data {
+        return Ok(Cow::Borrowed(shared));
+    }
+    let own = Corpus::load(&cfg.data, root)?;
+    fastrl_trainer::note!(
+        "corpus of this reward set: {} training pairs, {} evaluation pairs",
+        own.train.len(),
+        own.eval.len()
+    );
+    Ok(Cow::Owned(own))
+}
+
 /// Runs the comparison of `size` from `base` (its config for every set: [`CompareConfig`])
 /// in `run.out_dir`, one directory per reward set ([`RewardSet::dir_name`]), stopping
 /// before a new run once `deadline_s` seconds have passed.
@@ -352,15 +375,7 @@ pub fn compare(
             std::fs::write(&settings, cfg.to_toml()?)
                 .map_err(|e| TrainerError::io(&settings, e))?;
         }
-        // A set whose `[data]` differs from the size's (the tiny paper set evaluates on
-        // 256 pairs) loads its own pairs; the starting model is the size's either way.
-        let own_corpus;
-        let corpus = if cfg.data == base.data {
-            corpus
-        } else {
-            own_corpus = load_corpus(&cfg)?;
-            &own_corpus
-        };
+        let corpus = &*set_corpus(base, &cfg, corpus, &project_root()?)?;
         let refs: Vec<String> = corpus.eval.iter().map(|p| p.response.clone()).collect();
         let plan = plan_for(&cfg, dev, corpus, &start_dir, &dir)?;
         let planned = size.planned(set.len());
@@ -710,6 +725,41 @@ fn write_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_whose_data_differs_runs_on_its_own_pairs() {
+        let how = CompareConfig::default();
+        let base = how.resolve(CompareSize::Tiny, None).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let shared = match Corpus::load(&base.data, &root) {
+            Ok(c) => c,
+            Err(e) => {
+                assert!(
+                    std::env::var_os("FASTRL_REQUIRE_DATA").is_none(),
+                    "FASTRL_REQUIRE_DATA is set: {e}"
+                );
+                eprintln!("SKIPPED: no chitchat-dataset in .venv ({e})");
+                return;
+            }
+        };
+        assert_eq!(shared.eval.len(), 64);
+        // The moving set shares the size's pairs.
+        let moving = how
+            .resolve(CompareSize::Tiny, Some(RewardSet::Moving))
+            .unwrap();
+        let c = set_corpus(&base, &moving, &shared, &root).unwrap();
+        assert!(matches!(c, Cow::Borrowed(_)));
+        // The paper set (Amendment 2) evaluates on 256 pairs, with the same training
+        // pairs, and its budget is 100 steps x 128.
+        let paper = how
+            .resolve(CompareSize::Tiny, Some(RewardSet::Paper))
+            .unwrap();
+        assert_eq!((paper.ppo.steps, paper.ppo.batch_size), (100, 128));
+        let c = set_corpus(&base, &paper, &shared, &root).unwrap();
+        assert_eq!(c.eval.len(), 256);
+        assert_eq!(c.train.len(), shared.train.len());
+        assert_eq!(c.train[0].response, shared.train[0].response);
+    }
 
     #[test]
     fn the_first_set_comes_first_then_the_replication_on_disjoint_seeds() {
