@@ -19,12 +19,10 @@ if [ -x .venv/bin/python ] && ! $py -c 'import torch' 2>/dev/null &&
     .venv/bin/python -c 'from importlib.metadata import version; assert version("torch") == "2.11.0"' 2>/dev/null
 then
     from=$(site .venv/bin/python) to=$(site $py)
-    shopt -s nullglob
-    heavy=()
+    heavy=()  # the packages and their dist-info folders; a pattern matching nothing is skipped
     for h in "$from"/{torch,torchgen,functorch,triton,nvidia,cuda}{,-*.dist-info,_*.dist-info}; do
         [ -e "$h" ] && heavy+=("$h")
     done
-    shopt -u nullglob
     if cp -al "${heavy[@]}" "$to"/ 2>/dev/null; then
         echo "torch, triton and the CUDA libraries hard-linked from .venv ($(du -csh "${heavy[@]}" | tail -1 | cut -f1) not copied)" >&2
     else

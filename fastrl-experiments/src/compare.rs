@@ -16,7 +16,9 @@ use fastrl_trainer::corpus::Corpus;
 use fastrl_trainer::eval::bootstrap::BootstrapParams;
 use fastrl_trainer::io::jsonl::{read_json, read_lines, write_json};
 use fastrl_trainer::io::records::EvalReport;
-use fastrl_trainer::jobs::stages::{eval_model, ppo_stage, project_root, sft_stage};
+use fastrl_trainer::jobs::stages::{
+    eval_model, load_corpus_at, ppo_stage, project_root, sft_stage,
+};
 use fastrl_trainer::rewards::kind::RewardKind;
 use fastrl_trainer::rl::ppo::Ppo;
 use fastrl_trainer::TrainerError;
@@ -318,16 +320,11 @@ fn set_corpus<'a>(
     shared: &'a Corpus,
     root: &Path,
 ) -> Result<Cow<'a, Corpus>, TrainerError> {
-    if cfg.data == base.data {
-        return Ok(Cow::Borrowed(shared));
-    }
-    let own = Corpus::load(&cfg.data, root)?;
-    fastrl_trainer::note!(
-        "corpus of this reward set: {} training pairs, {} evaluation pairs",
-        own.train.len(),
-        own.eval.len()
-    );
-    Ok(Cow::Owned(own))
+    Ok(if cfg.data == base.data {
+        Cow::Borrowed(shared)
+    } else {
+        Cow::Owned(load_corpus_at(cfg, root)?)
+    })
 }
 
 /// Runs the comparison of `size` from `base` (its config for every set: [`CompareConfig`])

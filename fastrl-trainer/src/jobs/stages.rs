@@ -46,7 +46,12 @@ pub fn project_root() -> Result<PathBuf, TrainerError> {
 
 /// The corpus of the config, with a line on stderr saying its sizes.
 pub fn load_corpus(cfg: &Config) -> Result<Corpus, TrainerError> {
-    let corpus = Corpus::load(&cfg.data, &project_root()?)?;
+    load_corpus_at(cfg, &project_root()?)
+}
+
+/// [`load_corpus`] with `.venv` and the data looked for under `root`.
+pub fn load_corpus_at(cfg: &Config, root: &Path) -> Result<Corpus, TrainerError> {
+    let corpus = Corpus::load(&cfg.data, root)?;
     crate::note!(
         "corpus: {} training pairs, {} evaluation pairs",
         corpus.train.len(),
