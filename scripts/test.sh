@@ -139,8 +139,26 @@ grep -q "settings.toml was written by a comparison with other settings" "$cmp/fo
 # (metrics summarised, figures as palettes), the run deleted, unpacked, and the report
 # rewritten from them equals the first but for its timing line.
 RUN_DIR="$cmp/out/quick" DOC_DIR="$cmp/doc" scripts/compare-records.sh pack quick quick
-rm -rf "$cmp/out/quick"
+mv "$cmp/out/quick" "$cmp/orig"
 RUN_DIR="$cmp/out/quick" DOC_DIR="$cmp/doc" scripts/compare-records.sh unpack quick quick
+# Value for value: the packed f32s (shortest text) widen back to the f64s written.
+python3 - "$cmp/orig" "$cmp/out/quick" <<'PY'
+import glob, json, os, sys
+orig, back = sys.argv[1:]
+files = [f for f in glob.glob(back + "/**/*.json*", recursive=True)]
+assert len(files) >= 2 * 26, files
+for f in files:
+    g = os.path.join(orig, os.path.relpath(f, back))
+    if f.endswith(".jsonl"):
+        a = [json.loads(l) for l in open(f)]
+        b = [json.loads(l) for l in open(g)]
+        if f.endswith("metrics.jsonl"):
+            b = [{k: x[k] for k in ("step", "kl", "weights")} for x in b]
+    else:
+        a, b = json.load(open(f)), json.load(open(g))
+    assert a == b, f
+PY
+rm -rf "$cmp/orig"
 target/release/fastrl-experiments compare --size quick --set "run.out_dir=\"$cmp/out\"" >"$cmp/fifth.txt" 2>&1
 grep -q "^compare (quick): 26 of 26 runs" "$cmp/fifth.txt"
 for f in report report-first; do
