@@ -25,7 +25,6 @@ pack)
     # Files of one kind side by side (sorted by name, then path): a few % smaller.
     (cd "$stage" && find . -type f | awk -F/ '{print $NF "\t" $0}' | LC_ALL=C sort | cut -f2) > "$stage.list"
     tar -C "$stage" --no-recursion -T "$stage.list" -cf - | xz -T2 -9e > "$doc/records.tar.xz.tmp"
-    rm -f "$stage.list"
     mv "$doc/records.tar.xz.tmp" "$doc/records.tar.xz"
     echo "$doc: $(du -sh "$doc" | cut -f1) ($(tar -tJf "$doc/records.tar.xz" | grep -c '/eval.json$') finished runs)"
     ;;
